@@ -1,0 +1,552 @@
+//! Python analysis with tree-sitter: top-level functions, their signatures, imports, syntax errors.
+//!
+//! [`PythonDocument`] keeps the tree between edits so the language server reparses incrementally;
+//! listing functions only looks at the module's direct children, so it stays cheap on big files.
+
+use serde::Serialize;
+use tree_sitter::{InputEdit, Node, Parser, Point, Tree};
+
+/// How a top-level function can be deployed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FunctionKind {
+    /// Takes `(event, context)`: deployed as it is.
+    Handler,
+    /// Any other public function: deployed behind a generated wrapper.
+    Callable,
+    /// Starts with `_`: not offered, but can still be deployed by name.
+    Private,
+}
+
+/// How a parameter binds arguments.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ParamKind {
+    PositionalOnly,
+    Positional,
+    VarArgs,
+    KeywordOnly,
+    VarKeywords,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Param {
+    pub name: String,
+    pub kind: ParamKind,
+    pub has_default: bool,
+}
+
+/// A zero-based position in bytes, as tree-sitter counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Pos {
+    pub line: usize,
+    pub byte_col: usize,
+}
+
+impl From<Point> for Pos {
+    fn from(p: Point) -> Self {
+        Pos {
+            line: p.row,
+            byte_col: p.column,
+        }
+    }
+}
+
+/// A function defined at the top level of a module.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PyFunction {
+    pub name: String,
+    pub params: Vec<Param>,
+    pub is_async: bool,
+    pub kind: FunctionKind,
+    /// Where the `def` (or its first decorator) starts.
+    pub start: Pos,
+    pub end: Pos,
+    /// The line of the `def` keyword itself (after decorators).
+    pub def_line: usize,
+    /// End of the `def` line's header (the `:`), where inline results go.
+    pub header_end: Pos,
+}
+
+impl PyFunction {
+    /// `name(a, b=…, *args, **kw)` for messages.
+    pub fn signature(&self) -> String {
+        let params: Vec<String> = self
+            .params
+            .iter()
+            .map(|p| match p.kind {
+                ParamKind::VarArgs => format!("*{}", p.name),
+                ParamKind::VarKeywords => format!("**{}", p.name),
+                _ if p.has_default => format!("{}=…", p.name),
+                _ => p.name.clone(),
+            })
+            .collect();
+        format!("{}({})", self.name, params.join(", "))
+    }
+
+    pub fn contains_line(&self, line: usize) -> bool {
+        (self.start.line..=self.end.line).contains(&line)
+    }
+}
+
+/// A function that cannot be deployed because it is not at the top level.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NestedFunction {
+    pub name: String,
+    pub line: usize,
+    /// `class Foo` or `def outer`.
+    pub container: String,
+}
+
+/// One `import` or `from … import …` statement.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Import {
+    /// Number of leading dots (0 for absolute imports).
+    pub level: usize,
+    /// The dotted module after the dots (may be empty for `from . import x`).
+    pub module: String,
+    /// For `from m import a, b`: `a`, `b` (which may be submodules). Empty for `import m`.
+    pub names: Vec<String>,
+    pub line: usize,
+}
+
+/// What one parse of a module tells.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ModuleAnalysis {
+    pub functions: Vec<PyFunction>,
+    pub nested: Vec<NestedFunction>,
+    pub imports: Vec<Import>,
+    /// The first syntax error, if any.
+    pub syntax_error: Option<Pos>,
+}
+
+fn parser() -> Parser {
+    let mut parser = Parser::new();
+    parser
+        .set_language(&tree_sitter_python::LANGUAGE.into())
+        .expect("the bundled tree-sitter-python grammar matches the tree-sitter version");
+    parser
+}
+
+/// Analyses a whole module in one go (for packaging and the CLI).
+pub fn analyze(source: &str) -> ModuleAnalysis {
+    PythonDocument::new(source.to_string()).analysis()
+}
+
+/// An open Python file with its syntax tree, edited and reparsed incrementally.
+pub struct PythonDocument {
+    text: String,
+    tree: Tree,
+    parser: Parser,
+}
+
+impl std::fmt::Debug for PythonDocument {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PythonDocument")
+            .field("bytes", &self.text.len())
+            .finish()
+    }
+}
+
+impl PythonDocument {
+    pub fn new(text: String) -> Self {
+        let mut parser = parser();
+        let tree = parser
+            .parse(&text, None)
+            .expect("parsing without a timeout or cancellation flag always yields a tree");
+        PythonDocument { text, tree, parser }
+    }
+
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    /// Replaces `start..end` (byte offsets, clamped to char boundaries by the caller) with
+    /// `new_text`, then reparses reusing the unchanged parts of the old tree.
+    pub fn edit(&mut self, start: usize, end: usize, new_text: &str) {
+        let start = start.min(self.text.len());
+        let end = end.clamp(start, self.text.len());
+        let start_position = point_at(&self.text, start);
+        let old_end_position = point_at(&self.text, end);
+        self.text.replace_range(start..end, new_text);
+        let new_end = start + new_text.len();
+        self.tree.edit(&InputEdit {
+            start_byte: start,
+            old_end_byte: end,
+            new_end_byte: new_end,
+            start_position,
+            old_end_position,
+            new_end_position: point_at(&self.text, new_end),
+        });
+        self.tree = self
+            .parser
+            .parse(&self.text, Some(&self.tree))
+            .expect("parsing without a timeout or cancellation flag always yields a tree");
+    }
+
+    /// Top-level functions only: cheap enough for every keystroke.
+    pub fn functions(&self) -> Vec<PyFunction> {
+        let root = self.tree.root_node();
+        let mut cursor = root.walk();
+        root.named_children(&mut cursor)
+            .filter_map(|child| top_level_function(child, &self.text))
+            .collect()
+    }
+
+    pub fn syntax_error(&self) -> Option<Pos> {
+        let root = self.tree.root_node();
+        if !root.has_error() {
+            return None;
+        }
+        first_error(root).map(|n| n.start_position().into())
+    }
+
+    /// Everything, including imports and nested definitions anywhere in the module.
+    pub fn analysis(&self) -> ModuleAnalysis {
+        let mut out = ModuleAnalysis {
+            functions: self.functions(),
+            syntax_error: self.syntax_error(),
+            ..Default::default()
+        };
+        walk(self.tree.root_node(), &self.text, None, &mut out);
+        out
+    }
+}
+
+fn point_at(text: &str, byte: usize) -> Point {
+    let before = &text.as_bytes()[..byte];
+    let row = before.iter().filter(|&&b| b == b'\n').count();
+    let line_start = before
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(0, |i| i + 1);
+    Point {
+        row,
+        column: byte - line_start,
+    }
+}
+
+fn first_error(node: Node) -> Option<Node> {
+    if node.is_error() || node.is_missing() {
+        return Some(node);
+    }
+    let mut cursor = node.walk();
+    let children: Vec<Node> = node.children(&mut cursor).collect();
+    children
+        .into_iter()
+        .filter(|c| c.has_error())
+        .find_map(first_error)
+}
+
+fn text_of<'a>(node: Node, src: &'a str) -> &'a str {
+    node.utf8_text(src.as_bytes()).unwrap_or("")
+}
+
+fn top_level_function(node: Node, src: &str) -> Option<PyFunction> {
+    let (outer, def) = match node.kind() {
+        "function_definition" => (node, node),
+        "decorated_definition" => {
+            let def = node.child_by_field_name("definition")?;
+            (def.kind() == "function_definition").then_some((node, def))?
+        }
+        _ => return None,
+    };
+    let name = text_of(def.child_by_field_name("name")?, src).to_string();
+    let params = parse_params(def.child_by_field_name("parameters")?, src);
+    let is_async = def.child(0).is_some_and(|c| c.kind() == "async");
+    let header_end = def
+        .child_by_field_name("body")
+        .and_then(|b| b.prev_sibling())
+        .map(|colon| colon.end_position())
+        .unwrap_or_else(|| def.start_position());
+    let kind = classify(&name, &params);
+    Some(PyFunction {
+        name,
+        params,
+        is_async,
+        kind,
+        start: outer.start_position().into(),
+        end: outer.end_position().into(),
+        def_line: def.start_position().row,
+        header_end: header_end.into(),
+    })
+}
+
+/// A handler takes exactly `(event, context)`; the names are what Lambda users write.
+fn classify(name: &str, params: &[Param]) -> FunctionKind {
+    let positional: Vec<&Param> = params
+        .iter()
+        .filter(|p| matches!(p.kind, ParamKind::Positional | ParamKind::PositionalOnly))
+        .collect();
+    let looks_like_handler = params.len() == 2
+        && positional.len() == 2
+        && (positional[0]
+            .name
+            .trim_start_matches('_')
+            .ends_with("event")
+            || matches!(
+                positional[1].name.trim_start_matches('_'),
+                "context" | "ctx" | "lambda_context"
+            ));
+    if looks_like_handler {
+        FunctionKind::Handler
+    } else if name.starts_with('_') {
+        FunctionKind::Private
+    } else {
+        FunctionKind::Callable
+    }
+}
+
+fn parse_params(node: Node, src: &str) -> Vec<Param> {
+    let mut out = Vec::new();
+    let mut keyword_only = false;
+    let mut cursor = node.walk();
+    for child in node.named_children(&mut cursor) {
+        let (name_node, has_default) = match child.kind() {
+            "identifier" => (Some(child), false),
+            "typed_parameter" => (child.named_child(0), false),
+            "default_parameter" | "typed_default_parameter" => {
+                (child.child_by_field_name("name"), true)
+            }
+            "list_splat_pattern" | "dictionary_splat_pattern" => (Some(child), false),
+            "keyword_separator" => {
+                keyword_only = true;
+                continue;
+            }
+            "positional_separator" => {
+                for p in out.iter_mut() {
+                    let p: &mut Param = p;
+                    if p.kind == ParamKind::Positional {
+                        p.kind = ParamKind::PositionalOnly;
+                    }
+                }
+                continue;
+            }
+            _ => continue,
+        };
+        let Some(name_node) = name_node else { continue };
+        let (name, kind) = match name_node.kind() {
+            "list_splat_pattern" => {
+                keyword_only = true;
+                (
+                    text_of(name_node, src).trim_start_matches('*'),
+                    ParamKind::VarArgs,
+                )
+            }
+            "dictionary_splat_pattern" => (
+                text_of(name_node, src).trim_start_matches('*'),
+                ParamKind::VarKeywords,
+            ),
+            _ if keyword_only => (text_of(name_node, src), ParamKind::KeywordOnly),
+            _ => (text_of(name_node, src), ParamKind::Positional),
+        };
+        out.push(Param {
+            name: name.to_string(),
+            kind,
+            has_default,
+        });
+    }
+    out
+}
+
+/// Collects imports and nested definitions anywhere in the tree.
+fn walk(node: Node, src: &str, container: Option<String>, out: &mut ModuleAnalysis) {
+    match node.kind() {
+        "import_statement" => {
+            let mut cursor = node.walk();
+            for name in node.children_by_field_name("name", &mut cursor) {
+                let dotted = match name.kind() {
+                    "aliased_import" => name.child_by_field_name("name"),
+                    _ => Some(name),
+                };
+                if let Some(d) = dotted {
+                    out.imports.push(Import {
+                        level: 0,
+                        module: text_of(d, src).to_string(),
+                        names: Vec::new(),
+                        line: node.start_position().row,
+                    });
+                }
+            }
+            return;
+        }
+        "import_from_statement" => {
+            if let Some(import) = from_import(node, src) {
+                out.imports.push(import);
+            }
+            return;
+        }
+        "function_definition" | "class_definition" => {
+            let name = node
+                .child_by_field_name("name")
+                .map(|n| text_of(n, src).to_string())
+                .unwrap_or_default();
+            let is_def = node.kind() == "function_definition";
+            if let (true, Some(c)) = (is_def, &container) {
+                out.nested.push(NestedFunction {
+                    name: name.clone(),
+                    line: node.start_position().row,
+                    container: c.clone(),
+                });
+            }
+            let label = if is_def {
+                format!("def {name}")
+            } else {
+                format!("class {name}")
+            };
+            if let Some(body) = node.child_by_field_name("body") {
+                walk(body, src, Some(label), out);
+            }
+            return;
+        }
+        _ => {}
+    }
+    let mut cursor = node.walk();
+    for child in node.named_children(&mut cursor) {
+        walk(child, src, container.clone(), out);
+    }
+}
+
+fn from_import(node: Node, src: &str) -> Option<Import> {
+    let module_node = node.child_by_field_name("module_name")?;
+    let (level, module) = if module_node.kind() == "relative_import" {
+        let mut level = 0;
+        let mut module = String::new();
+        let mut cursor = module_node.walk();
+        for c in module_node.named_children(&mut cursor) {
+            match c.kind() {
+                "import_prefix" => level = text_of(c, src).len(),
+                "dotted_name" => module = text_of(c, src).to_string(),
+                _ => {}
+            }
+        }
+        (level, module)
+    } else {
+        (0, text_of(module_node, src).to_string())
+    };
+    let mut cursor = node.walk();
+    let names = node
+        .children_by_field_name("name", &mut cursor)
+        .filter_map(|n| match n.kind() {
+            "aliased_import" => n.child_by_field_name("name"),
+            _ => Some(n),
+        })
+        .map(|n| text_of(n, src).to_string())
+        .collect();
+    Some(Import {
+        level,
+        module,
+        names,
+        line: node.start_position().row,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SRC: &str = r#"import os, json as j
+from pkg.sub import thing, other as o
+from . import sibling
+from ..up.mod import x
+
+def handler(event, context):
+    return {"ok": True}
+
+@decorator
+async def add(a, b: int = 2, *rest, c, **kw) -> int:
+    def inner():
+        pass
+    return a + b
+
+def _private(x, /, y):
+    import lazy.module
+    return x
+
+class Service:
+    def method(self, event, context):
+        pass
+"#;
+
+    #[test]
+    fn finds_functions_with_signatures_and_kinds() {
+        let a = analyze(SRC);
+        let names: Vec<_> = a
+            .functions
+            .iter()
+            .map(|f| (f.name.as_str(), f.kind))
+            .collect();
+        assert_eq!(
+            names,
+            vec![
+                ("handler", FunctionKind::Handler),
+                ("add", FunctionKind::Callable),
+                ("_private", FunctionKind::Private)
+            ]
+        );
+        let add = &a.functions[1];
+        assert!(add.is_async);
+        assert_eq!(add.start.line, 8, "decorator line");
+        assert_eq!(add.def_line, 9);
+        assert_eq!(add.signature(), "add(a, b=…, *rest, c, **kw)");
+        assert_eq!(add.params[3].kind, ParamKind::KeywordOnly);
+        assert_eq!(a.functions[2].params[0].kind, ParamKind::PositionalOnly);
+        assert_eq!(
+            a.functions[0].header_end,
+            Pos {
+                line: 5,
+                byte_col: 28
+            }
+        );
+        assert_eq!(a.syntax_error, None);
+    }
+
+    #[test]
+    fn finds_imports_and_nested_definitions() {
+        let a = analyze(SRC);
+        let imports: Vec<_> = a
+            .imports
+            .iter()
+            .map(|i| (i.level, i.module.as_str(), i.names.join(",")))
+            .collect();
+        assert_eq!(
+            imports,
+            vec![
+                (0, "os", String::new()),
+                (0, "json", String::new()),
+                (0, "pkg.sub", "thing,other".to_string()),
+                (1, "", "sibling".to_string()),
+                (2, "up.mod", "x".to_string()),
+                (0, "lazy.module", String::new()),
+            ]
+        );
+        let nested: Vec<_> = a
+            .nested
+            .iter()
+            .map(|n| (n.name.as_str(), n.container.as_str()))
+            .collect();
+        assert_eq!(
+            nested,
+            vec![("inner", "def add"), ("method", "class Service")]
+        );
+    }
+
+    #[test]
+    fn syntax_errors_are_located() {
+        let a = analyze("def ok(event, context):\n    return 1\n\ndef broken(:\n    pass\n");
+        assert_eq!(a.syntax_error.map(|p| p.line), Some(3));
+    }
+
+    #[test]
+    fn incremental_edits_match_a_fresh_parse() {
+        let mut doc = PythonDocument::new(SRC.to_string());
+        let at = SRC.find("def handler").unwrap();
+        doc.edit(at, at + "def handler".len(), "def lambda_handler");
+        doc.edit(0, 0, "# héllo\n");
+        let end = doc.text().len();
+        doc.edit(end, end, "\ndef tail(event, ctx):\n    pass\n");
+        assert_eq!(doc.analysis(), analyze(doc.text()));
+        let names: Vec<_> = doc.functions().into_iter().map(|f| f.name).collect();
+        assert_eq!(names, vec!["lambda_handler", "add", "_private", "tail"]);
+    }
+}

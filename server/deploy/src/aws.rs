@@ -1,0 +1,295 @@
+//! Connections to Lambda (a real AWS profile or the embedded local endpoint) and the
+//! classification of SDK errors into a few kinds the edges turn into one sentence.
+
+use std::time::Duration;
+
+use aws_config::timeout::TimeoutConfig;
+use aws_config::{BehaviorVersion, Region};
+use aws_runtime::env_config::file::{
+    EnvConfigFileKind as ProfileFileKind, EnvConfigFiles as ProfileFiles,
+};
+use aws_sdk_lambda::config::Credentials;
+use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_types::error::display::DisplayErrorContext;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+use serde::Serialize;
+
+use crate::profiles::{ProfileEnv, ProfileSource, Selection, LOCAL_PROFILE};
+
+/// The region and account the embedded local Lambda pretends to be.
+pub const LOCAL_REGION: &str = "us-east-1";
+pub const LOCAL_ACCOUNT: &str = "000000000000";
+/// Connecting must not hang a deploy: loopback and AWS both answer well within this.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Where to send Lambda calls.
+#[derive(Debug, Clone)]
+pub enum Endpoint {
+    /// A profile from the user's files, resolved entirely by aws-config.
+    Aws {
+        profile: String,
+        region: Option<String>,
+        files: ProfileEnv,
+    },
+    /// The embedded local Lambda at this URL.
+    Local { url: String },
+}
+
+impl Endpoint {
+    /// The endpoint for a selection; `local_url` is only asked for when the local target is chosen.
+    pub fn for_selection(
+        selection: &Selection,
+        region: Option<String>,
+        files: ProfileEnv,
+        local_url: impl FnOnce() -> String,
+    ) -> Self {
+        match selection {
+            Selection::Aws { profile } => Endpoint::Aws {
+                profile: profile.clone(),
+                region,
+                files,
+            },
+            Selection::Local => Endpoint::Local { url: local_url() },
+        }
+    }
+}
+
+/// What went wrong talking to AWS, in kinds the caller can act on.
+#[derive(Debug, thiserror::Error)]
+pub enum AwsError {
+    #[error("profile `{profile}` has no region; set `region` in the profile or pass --region")]
+    NoRegion { profile: String },
+    #[error("credentials for profile `{profile}` could not be loaded: {detail}")]
+    Credentials { profile: String, detail: String },
+    #[error("cannot reach Lambda at {endpoint}: {detail}")]
+    Connection { endpoint: String, detail: String },
+    #[error("{operation}: {code}: {message}")]
+    Service {
+        operation: &'static str,
+        code: String,
+        message: String,
+    },
+    #[error("{operation} failed: {detail}")]
+    Other {
+        operation: &'static str,
+        detail: String,
+    },
+}
+
+impl AwsError {
+    /// Wraps any SDK error with the operation it came from.
+    pub fn from_sdk<E, R>(operation: &'static str, endpoint: &str, err: SdkError<E, R>) -> Self
+    where
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+        R: std::fmt::Debug + Send + Sync + 'static,
+    {
+        let detail = DisplayErrorContext(&err).to_string();
+        match &err {
+            SdkError::ServiceError(ctx) => {
+                let e = ctx.err();
+                AwsError::Service {
+                    operation,
+                    code: e.code().unwrap_or("Unknown").to_string(),
+                    message: e.message().unwrap_or("no message").to_string(),
+                }
+            }
+            _ if detail.contains("credentials") || detail.contains("identity") => {
+                AwsError::Credentials {
+                    profile: String::new(),
+                    detail,
+                }
+            }
+            SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) => AwsError::Connection {
+                endpoint: endpoint.to_string(),
+                detail,
+            },
+            _ => AwsError::Other { operation, detail },
+        }
+    }
+
+    pub fn code(&self) -> Option<&str> {
+        match self {
+            AwsError::Service { code, .. } => Some(code),
+            _ => None,
+        }
+    }
+
+    pub fn is_not_found(&self) -> bool {
+        matches!(
+            self.code(),
+            Some("ResourceNotFoundException" | "NoSuchEntity" | "NoSuchEntityException")
+        )
+    }
+
+    pub fn is_conflict(&self) -> bool {
+        matches!(
+            self.code(),
+            Some("ResourceConflictException" | "ResourceInUseException")
+        )
+    }
+
+    pub fn is_throttling(&self) -> bool {
+        matches!(
+            self.code(),
+            Some("TooManyRequestsException" | "ThrottlingException" | "Throttling")
+        )
+    }
+
+    /// A freshly created role takes a few seconds before Lambda may assume it.
+    pub fn is_role_not_ready(&self) -> bool {
+        matches!(self, AwsError::Service { code, message, .. }
+            if code == "InvalidParameterValueException" && message.contains("cannot be assumed"))
+    }
+}
+
+/// A ready client for one target.
+#[derive(Debug, Clone)]
+pub struct Connection {
+    pub lambda: aws_sdk_lambda::Client,
+    pub iam: Option<aws_sdk_iam::Client>,
+    sdk: aws_types::SdkConfig,
+    pub info: TargetInfo,
+}
+
+/// Which account and region calls go to; shown to the user, never secret.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TargetInfo {
+    pub profile: String,
+    pub region: String,
+    pub local: bool,
+    pub endpoint: Option<String>,
+}
+
+impl std::fmt::Display for TargetInfo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.local {
+            write!(f, "local Lambda")?;
+        } else {
+            write!(f, "profile {} ({})", self.profile, self.region)?;
+        }
+        if let Some(e) = &self.endpoint {
+            write!(f, " at {e}")?;
+        }
+        Ok(())
+    }
+}
+
+impl Connection {
+    /// Builds the SDK configuration for the endpoint; credentials are loaded lazily by the SDK.
+    pub async fn connect(endpoint: &Endpoint) -> Result<Connection, AwsError> {
+        let timeouts = TimeoutConfig::builder()
+            .connect_timeout(CONNECT_TIMEOUT)
+            .build();
+        let (sdk, info) = match endpoint {
+            Endpoint::Local { url } => {
+                let sdk = aws_config::defaults(BehaviorVersion::latest())
+                    .region(Region::new(LOCAL_REGION))
+                    .credentials_provider(Credentials::new(
+                        "local",
+                        "local",
+                        None,
+                        None,
+                        "lambda-ls-local",
+                    ))
+                    .endpoint_url(url.clone())
+                    .timeout_config(timeouts)
+                    .load()
+                    .await;
+                let info = TargetInfo {
+                    profile: LOCAL_PROFILE.to_string(),
+                    region: LOCAL_REGION.to_string(),
+                    local: true,
+                    endpoint: Some(url.clone()),
+                };
+                (sdk, info)
+            }
+            Endpoint::Aws {
+                profile,
+                region,
+                files,
+            } => {
+                let profile_files = ProfileFiles::builder()
+                    .include_default_config_file(false)
+                    .include_default_credentials_file(false)
+                    .with_file(
+                        ProfileFileKind::Config,
+                        files.file_path(ProfileSource::Config),
+                    )
+                    .with_file(
+                        ProfileFileKind::Credentials,
+                        files.file_path(ProfileSource::Credentials),
+                    )
+                    .build();
+                let mut loader = aws_config::defaults(BehaviorVersion::latest())
+                    .profile_files(profile_files)
+                    .profile_name(profile)
+                    .timeout_config(timeouts);
+                if let Some(r) = region {
+                    loader = loader.region(Region::new(r.clone()));
+                }
+                let sdk = loader.load().await;
+                let Some(region) = sdk.region().map(|r| r.to_string()) else {
+                    return Err(AwsError::NoRegion {
+                        profile: profile.clone(),
+                    });
+                };
+                let info = TargetInfo {
+                    profile: profile.clone(),
+                    region,
+                    local: false,
+                    endpoint: sdk.endpoint_url().map(str::to_string),
+                };
+                (sdk, info)
+            }
+        };
+        let lambda = aws_sdk_lambda::Client::new(&sdk);
+        let iam = (!info.local).then(|| aws_sdk_iam::Client::new(&sdk));
+        Ok(Connection {
+            lambda,
+            iam,
+            sdk,
+            info,
+        })
+    }
+
+    /// Resolves credentials now, so an editor can warn before the user deploys.
+    pub async fn check_credentials(&self) -> Result<(), AwsError> {
+        use aws_credential_types::provider::ProvideCredentials;
+        let Some(provider) = self.sdk.credentials_provider() else {
+            return Err(AwsError::Credentials {
+                profile: self.info.profile.clone(),
+                detail: "no credentials provider is configured".to_string(),
+            });
+        };
+        provider
+            .provide_credentials()
+            .await
+            .map(|_| ())
+            .map_err(|e| AwsError::Credentials {
+                profile: self.info.profile.clone(),
+                detail: DisplayErrorContext(&e).to_string(),
+            })
+    }
+
+    pub(crate) fn endpoint_label(&self) -> String {
+        self.info
+            .endpoint
+            .clone()
+            .unwrap_or_else(|| format!("lambda.{}.amazonaws.com", self.info.region))
+    }
+
+    /// Converts an SDK error, naming the profile when credentials were the problem.
+    pub(crate) fn error<E, R>(&self, operation: &'static str, err: SdkError<E, R>) -> AwsError
+    where
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+        R: std::fmt::Debug + Send + Sync + 'static,
+    {
+        match AwsError::from_sdk(operation, &self.endpoint_label(), err) {
+            AwsError::Credentials { detail, .. } => AwsError::Credentials {
+                profile: self.info.profile.clone(),
+                detail,
+            },
+            other => other,
+        }
+    }
+}

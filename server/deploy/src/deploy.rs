@@ -1,0 +1,553 @@
+//! The idempotent deploy: get → create | update code | update configuration, then wait until
+//! Lambda says the function is ready. Repeating or cancelling a deploy is always safe.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::time::{Duration, Instant};
+
+use aws_sdk_lambda::primitives::Blob;
+use aws_sdk_lambda::types::{
+    Architecture as SdkArchitecture, Environment, EphemeralStorage, FunctionCode,
+    FunctionConfiguration, LastUpdateStatus, Runtime as SdkRuntime, State,
+};
+use serde::Serialize;
+
+use crate::aws::{AwsError, Connection, TargetInfo, LOCAL_ACCOUNT};
+use crate::package::Package;
+use crate::spec::{ExecutionRole, FunctionSpec};
+
+/// The role this tool creates when none is given.
+pub const DEFAULT_ROLE_NAME: &str = "lambda-ls-execution";
+const BASIC_EXECUTION_POLICY: &str =
+    "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole";
+const TRUST_POLICY: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
+/// Tag that marks what this tool created, so `delete --all` never removes anything else.
+pub const CREATED_BY_TAG: (&str, &str) = ("created-by", "lambda-ls");
+
+/// Polling Lambda for a state change: first wait, growth, cap and how many polls at most.
+const WAIT_FIRST: Duration = Duration::from_millis(100);
+const WAIT_FACTOR: f64 = 1.5;
+const WAIT_MAX: Duration = Duration::from_secs(5);
+const WAIT_ATTEMPTS: u32 = 120;
+/// Retrying calls that Lambda refuses for a moment (conflicts, throttling, a new role).
+const RETRY_FIRST: Duration = Duration::from_millis(500);
+const RETRY_MAX: Duration = Duration::from_secs(8);
+const RETRY_ATTEMPTS: u32 = 8;
+/// A new IAM role can take ten seconds or more to become assumable by Lambda.
+const ROLE_RETRY_ATTEMPTS: u32 = 12;
+
+/// What a deploy is doing now; the CLI draws a bar, the language server sends `$/progress`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "step", rename_all = "kebab-case")]
+pub enum Progress {
+    Packaging,
+    Packaged {
+        files: usize,
+        bytes: u64,
+        code_sha256: String,
+    },
+    Checking {
+        function: String,
+    },
+    CreatingRole {
+        role: String,
+    },
+    Uploading {
+        bytes: u64,
+    },
+    UpdatingConfiguration,
+    Waiting {
+        state: String,
+        attempt: u32,
+    },
+    Retrying {
+        reason: String,
+        attempt: u32,
+    },
+}
+
+impl fmt::Display for Progress {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Progress::Packaging => write!(f, "packaging"),
+            Progress::Packaged { files, bytes, .. } => {
+                write!(f, "packaged {files} files ({})", human_bytes(*bytes))
+            }
+            Progress::Checking { function } => write!(f, "looking up {function}"),
+            Progress::CreatingRole { role } => write!(f, "creating execution role {role}"),
+            Progress::Uploading { bytes } => write!(f, "uploading {}", human_bytes(*bytes)),
+            Progress::UpdatingConfiguration => write!(f, "updating configuration"),
+            Progress::Waiting { state, .. } => write!(f, "waiting for Lambda ({state})"),
+            Progress::Retrying { reason, attempt } => {
+                write!(f, "retrying ({reason}, attempt {attempt})")
+            }
+        }
+    }
+}
+
+/// `12.3 KB` style sizes for people.
+pub fn human_bytes(bytes: u64) -> String {
+    if bytes < 1024 {
+        format!("{bytes} B")
+    } else if bytes < 1024 * 1024 {
+        format!("{:.1} KB", bytes as f64 / 1024.0)
+    } else {
+        format!("{:.1} MB", bytes as f64 / (1024.0 * 1024.0))
+    }
+}
+
+/// What the deploy changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DeployAction {
+    Created,
+    UpdatedCode,
+    UpdatedConfiguration,
+    UpdatedCodeAndConfiguration,
+    Unchanged,
+}
+
+/// The result of a deploy, for people (`Display`) and programs (`Serialize`).
+#[derive(Debug, Clone, Serialize)]
+pub struct DeployOutcome {
+    pub function_name: String,
+    pub function_arn: String,
+    pub action: DeployAction,
+    pub handler: String,
+    pub runtime: String,
+    pub code_sha256: String,
+    pub code_size: u64,
+    pub target: TargetInfo,
+    pub duration_ms: u64,
+}
+
+impl fmt::Display for DeployOutcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let what = match self.action {
+            DeployAction::Created => "created",
+            DeployAction::UpdatedCode => "updated code of",
+            DeployAction::UpdatedConfiguration => "updated configuration of",
+            DeployAction::UpdatedCodeAndConfiguration => "updated code and configuration of",
+            DeployAction::Unchanged => "unchanged:",
+        };
+        write!(
+            f,
+            "{what} {} on {} in {:.1} s ({}, {}, {})",
+            self.function_name,
+            self.target,
+            self.duration_ms as f64 / 1000.0,
+            self.runtime,
+            self.handler,
+            human_bytes(self.code_size),
+        )
+    }
+}
+
+/// Why a deploy did not finish.
+#[derive(Debug, thiserror::Error)]
+pub enum DeployError {
+    #[error(transparent)]
+    Aws(#[from] AwsError),
+    #[error("function {function} is {state}: {reason}")]
+    Failed {
+        function: String,
+        state: String,
+        reason: String,
+    },
+    #[error(
+        "function {function} was still {state} after {waited:.0} s; check it in the Lambda console"
+    )]
+    NotReady {
+        function: String,
+        state: String,
+        waited: f64,
+    },
+}
+
+/// Everything one deploy needs.
+#[derive(Debug, Clone)]
+pub struct DeployRequest<'a> {
+    pub spec: &'a FunctionSpec,
+    pub package: &'a Package,
+}
+
+/// Creates or updates the function so that it runs exactly this code and configuration.
+pub async fn deploy(
+    conn: &Connection,
+    req: DeployRequest<'_>,
+    progress: &(dyn Fn(Progress) + Send + Sync),
+) -> Result<DeployOutcome, DeployError> {
+    let started = Instant::now();
+    let spec = req.spec;
+    progress(Progress::Checking {
+        function: spec.name.clone(),
+    });
+    let existing = get_configuration(conn, &spec.name).await?;
+    let (config, action) = match existing {
+        None => {
+            let role = resolve_role(conn, &spec.role, progress).await?;
+            progress(Progress::Uploading {
+                bytes: req.package.size,
+            });
+            let created = with_retries(progress, ROLE_RETRY_ATTEMPTS, || {
+                create_function(conn, spec, req.package, &role)
+            })
+            .await?;
+            let ready = wait_ready(conn, &spec.name, progress).await?;
+            (ready.unwrap_or(created), DeployAction::Created)
+        }
+        Some(current) => {
+            let mut current = if is_busy(&current) {
+                wait_ready(conn, &spec.name, progress)
+                    .await?
+                    .unwrap_or(current)
+            } else {
+                current
+            };
+            let code_changed = current.code_sha256() != Some(req.package.code_sha256.as_str())
+                || current_architecture(&current) != spec.architecture.as_str();
+            if code_changed {
+                progress(Progress::Uploading {
+                    bytes: req.package.size,
+                });
+                with_retries(progress, RETRY_ATTEMPTS, || {
+                    update_code(conn, spec, req.package)
+                })
+                .await?;
+                current = wait_ready(conn, &spec.name, progress)
+                    .await?
+                    .unwrap_or(current);
+            }
+            let config_changed = !config_matches(&current, spec);
+            if config_changed {
+                progress(Progress::UpdatingConfiguration);
+                with_retries(progress, RETRY_ATTEMPTS, || {
+                    update_configuration(conn, spec)
+                })
+                .await?;
+                current = wait_ready(conn, &spec.name, progress)
+                    .await?
+                    .unwrap_or(current);
+            }
+            let action = match (code_changed, config_changed) {
+                (true, true) => DeployAction::UpdatedCodeAndConfiguration,
+                (true, false) => DeployAction::UpdatedCode,
+                (false, true) => DeployAction::UpdatedConfiguration,
+                (false, false) => DeployAction::Unchanged,
+            };
+            (current, action)
+        }
+    };
+    Ok(DeployOutcome {
+        function_name: spec.name.clone(),
+        function_arn: config.function_arn().unwrap_or_default().to_string(),
+        action,
+        handler: spec.handler.clone(),
+        runtime: spec.runtime.to_string(),
+        code_sha256: req.package.code_sha256.clone(),
+        code_size: req.package.size,
+        target: conn.info.clone(),
+        duration_ms: started.elapsed().as_millis() as u64,
+    })
+}
+
+/// The function's configuration, or `None` when it does not exist.
+pub async fn get_configuration(
+    conn: &Connection,
+    name: &str,
+) -> Result<Option<FunctionConfiguration>, AwsError> {
+    match conn.lambda.get_function().function_name(name).send().await {
+        Ok(out) => Ok(out.configuration),
+        Err(e) => {
+            let err = conn.error("GetFunction", e);
+            if err.is_not_found() {
+                Ok(None)
+            } else {
+                Err(err)
+            }
+        }
+    }
+}
+
+fn is_busy(c: &FunctionConfiguration) -> bool {
+    matches!(c.state(), Some(State::Pending))
+        || matches!(c.last_update_status(), Some(LastUpdateStatus::InProgress))
+}
+
+fn current_architecture(c: &FunctionConfiguration) -> &str {
+    c.architectures()
+        .first()
+        .map(|a| a.as_str())
+        .unwrap_or("x86_64")
+}
+
+/// Waits until the function can be invoked and updated; `Failed` is an error with Lambda's reason.
+pub async fn wait_ready(
+    conn: &Connection,
+    name: &str,
+    progress: &(dyn Fn(Progress) + Send + Sync),
+) -> Result<Option<FunctionConfiguration>, DeployError> {
+    let started = Instant::now();
+    let mut delay = WAIT_FIRST;
+    let mut last_state = String::from("unknown");
+    for attempt in 1..=WAIT_ATTEMPTS {
+        let Some(c) = get_configuration(conn, name).await? else {
+            return Ok(None);
+        };
+        match (c.state(), c.last_update_status()) {
+            (Some(State::Failed), _) => {
+                return Err(DeployError::Failed {
+                    function: name.to_string(),
+                    state: "Failed".to_string(),
+                    reason: c.state_reason().unwrap_or("no reason given").to_string(),
+                })
+            }
+            (_, Some(LastUpdateStatus::Failed)) => {
+                return Err(DeployError::Failed {
+                    function: name.to_string(),
+                    state: "update Failed".to_string(),
+                    reason: c
+                        .last_update_status_reason()
+                        .unwrap_or("no reason given")
+                        .to_string(),
+                })
+            }
+            (Some(State::Pending), _) | (_, Some(LastUpdateStatus::InProgress)) => {
+                last_state = format!(
+                    "{}/{}",
+                    c.state().map_or("-", |s| s.as_str()),
+                    c.last_update_status().map_or("-", |s| s.as_str())
+                );
+                progress(Progress::Waiting {
+                    state: last_state.clone(),
+                    attempt,
+                });
+                tokio::time::sleep(delay).await;
+                delay = delay.mul_f64(WAIT_FACTOR).min(WAIT_MAX);
+            }
+            // Active, Inactive (wakes on invoke) or a state this SDK does not know yet: usable.
+            _ => return Ok(Some(c)),
+        }
+    }
+    Err(DeployError::NotReady {
+        function: name.to_string(),
+        state: last_state,
+        waited: started.elapsed().as_secs_f64(),
+    })
+}
+
+/// Retries a call while Lambda says "not now": conflicts, throttling, a role still propagating.
+async fn with_retries<T, F, Fut>(
+    progress: &(dyn Fn(Progress) + Send + Sync),
+    attempts: u32,
+    mut call: F,
+) -> Result<T, AwsError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, AwsError>>,
+{
+    let mut delay = RETRY_FIRST;
+    let mut attempt = 1;
+    loop {
+        match call().await {
+            Ok(v) => return Ok(v),
+            Err(e)
+                if attempt < attempts
+                    && (e.is_conflict() || e.is_throttling() || e.is_role_not_ready()) =>
+            {
+                progress(Progress::Retrying {
+                    reason: e.code().unwrap_or("busy").to_string(),
+                    attempt,
+                });
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(RETRY_MAX);
+                attempt += 1;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// The role ARN to run as: the given one, or `lambda-ls-execution`, created when missing.
+pub async fn resolve_role(
+    conn: &Connection,
+    role: &ExecutionRole,
+    progress: &(dyn Fn(Progress) + Send + Sync),
+) -> Result<String, AwsError> {
+    if let ExecutionRole::Existing(arn) = role {
+        return Ok(arn.clone());
+    }
+    let Some(iam) = &conn.iam else {
+        // The local Lambda accepts any role; no IAM there.
+        return Ok(format!(
+            "arn:aws:iam::{LOCAL_ACCOUNT}:role/{DEFAULT_ROLE_NAME}"
+        ));
+    };
+    match iam.get_role().role_name(DEFAULT_ROLE_NAME).send().await {
+        Ok(out) => {
+            if let Some(r) = out.role {
+                return Ok(r.arn);
+            }
+        }
+        Err(e) => {
+            let err = conn.error("GetRole", e);
+            if !err.is_not_found() {
+                return Err(err);
+            }
+        }
+    }
+    progress(Progress::CreatingRole {
+        role: DEFAULT_ROLE_NAME.to_string(),
+    });
+    let tag = aws_sdk_iam::types::Tag::builder()
+        .key(CREATED_BY_TAG.0)
+        .value(CREATED_BY_TAG.1)
+        .build()
+        .map_err(|e| AwsError::Other {
+            operation: "CreateRole",
+            detail: e.to_string(),
+        })?;
+    let created = iam
+        .create_role()
+        .role_name(DEFAULT_ROLE_NAME)
+        .assume_role_policy_document(TRUST_POLICY)
+        .description("Execution role for functions deployed by lambda-ls")
+        .tags(tag)
+        .send()
+        .await
+        .map_err(|e| conn.error("CreateRole", e))?;
+    iam.attach_role_policy()
+        .role_name(DEFAULT_ROLE_NAME)
+        .policy_arn(BASIC_EXECUTION_POLICY)
+        .send()
+        .await
+        .map_err(|e| conn.error("AttachRolePolicy", e))?;
+    Ok(created.role.map(|r| r.arn).unwrap_or_default())
+}
+
+fn environment(spec: &FunctionSpec) -> Environment {
+    let vars: HashMap<String, String> = spec
+        .environment
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    Environment::builder().set_variables(Some(vars)).build()
+}
+
+fn ephemeral(spec: &FunctionSpec) -> Result<EphemeralStorage, AwsError> {
+    EphemeralStorage::builder()
+        .size(spec.ephemeral_storage_mb as i32)
+        .build()
+        .map_err(|e| AwsError::Other {
+            operation: "EphemeralStorage",
+            detail: e.to_string(),
+        })
+}
+
+async fn create_function(
+    conn: &Connection,
+    spec: &FunctionSpec,
+    package: &Package,
+    role: &str,
+) -> Result<FunctionConfiguration, AwsError> {
+    let out = conn
+        .lambda
+        .create_function()
+        .function_name(&spec.name)
+        .runtime(SdkRuntime::from(spec.runtime.as_str()))
+        .role(role)
+        .handler(&spec.handler)
+        .code(
+            FunctionCode::builder()
+                .zip_file(Blob::new(package.bytes.clone()))
+                .build(),
+        )
+        .description(&spec.description)
+        .timeout(spec.timeout_secs as i32)
+        .memory_size(spec.memory_mb as i32)
+        .ephemeral_storage(ephemeral(spec)?)
+        .architectures(SdkArchitecture::from(spec.architecture.as_str()))
+        .environment(environment(spec))
+        .tags(CREATED_BY_TAG.0, CREATED_BY_TAG.1)
+        .send()
+        .await
+        .map_err(|e| conn.error("CreateFunction", e))?;
+    Ok(to_configuration(out))
+}
+
+/// CreateFunction answers with the configuration's fields at the top level.
+fn to_configuration(
+    out: aws_sdk_lambda::operation::create_function::CreateFunctionOutput,
+) -> FunctionConfiguration {
+    FunctionConfiguration::builder()
+        .set_function_name(out.function_name)
+        .set_function_arn(out.function_arn)
+        .set_code_sha256(out.code_sha256)
+        .set_state(out.state)
+        .set_last_update_status(out.last_update_status)
+        .build()
+}
+
+async fn update_code(
+    conn: &Connection,
+    spec: &FunctionSpec,
+    package: &Package,
+) -> Result<(), AwsError> {
+    conn.lambda
+        .update_function_code()
+        .function_name(&spec.name)
+        .zip_file(Blob::new(package.bytes.clone()))
+        .architectures(SdkArchitecture::from(spec.architecture.as_str()))
+        .send()
+        .await
+        .map_err(|e| conn.error("UpdateFunctionCode", e))?;
+    Ok(())
+}
+
+async fn update_configuration(conn: &Connection, spec: &FunctionSpec) -> Result<(), AwsError> {
+    let mut call = conn
+        .lambda
+        .update_function_configuration()
+        .function_name(&spec.name)
+        .runtime(SdkRuntime::from(spec.runtime.as_str()))
+        .handler(&spec.handler)
+        .description(&spec.description)
+        .timeout(spec.timeout_secs as i32)
+        .memory_size(spec.memory_mb as i32)
+        .ephemeral_storage(ephemeral(spec)?)
+        .environment(environment(spec));
+    if let ExecutionRole::Existing(arn) = &spec.role {
+        call = call.role(arn);
+    }
+    call.send()
+        .await
+        .map_err(|e| conn.error("UpdateFunctionConfiguration", e))?;
+    Ok(())
+}
+
+/// True when the live configuration already has every setting of the spec.
+fn config_matches(c: &FunctionConfiguration, spec: &FunctionSpec) -> bool {
+    let env_now: HashMap<String, String> = c
+        .environment()
+        .and_then(|e| e.variables())
+        .cloned()
+        .unwrap_or_default();
+    let env_wanted: HashMap<String, String> = spec
+        .environment
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let role_matches = match &spec.role {
+        ExecutionRole::Existing(arn) => c.role() == Some(arn.as_str()),
+        ExecutionRole::CreateDefault => true,
+    };
+    c.runtime().map(|r| r.as_str()) == Some(spec.runtime.as_str())
+        && c.handler() == Some(spec.handler.as_str())
+        && c.timeout() == Some(spec.timeout_secs as i32)
+        && c.memory_size() == Some(spec.memory_mb as i32)
+        && c.ephemeral_storage().map(|e| e.size()).unwrap_or(512)
+            == spec.ephemeral_storage_mb as i32
+        && c.description().unwrap_or("") == spec.description
+        && env_now == env_wanted
+        && role_matches
+}

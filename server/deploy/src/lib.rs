@@ -1,0 +1,14 @@
+//! lambda-deploy: everything lambda-ls knows about AWS profiles, Python code and Lambda calls.
+//!
+//! No LSP and no CLI types live here; the `lambda-ls` crate turns these results into protocol
+//! messages and terminal output.
+
+pub mod analysis;
+pub mod aws;
+pub mod deploy;
+pub mod functions;
+pub mod invoke;
+pub mod package;
+pub mod profiles;
+pub mod spec;
+pub mod zipper;

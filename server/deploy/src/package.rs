@@ -1,0 +1,822 @@
+//! What goes into the function's zip: the target module, the local modules it imports, the
+//! paths the user includes, and for callables a generated entry module. Secrets never go in.
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::path::{Component, Path, PathBuf};
+
+use base64::Engine;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::analysis::{self, FunctionKind, PyFunction};
+use crate::spec::sanitize_name;
+use crate::zipper::{self, EntrySource, ZipEntry};
+
+/// Lambda's limit for a zip uploaded directly (not through S3).
+pub const MAX_ZIP_BYTES: u64 = 50 * 1024 * 1024;
+/// Lambda's limit for the unzipped function plus layers.
+pub const MAX_UNZIPPED_BYTES: u64 = 250 * 1024 * 1024;
+/// The module generated for callable mode, at the root of the zip.
+pub const ENTRY_MODULE: &str = "_lambda_ls_entry";
+/// Files whose presence marks a project root.
+const ROOT_MARKERS: &[&str] = &["lambda.toml", "pyproject.toml", "requirements.txt", ".git"];
+
+#[derive(Debug, thiserror::Error)]
+pub enum PackageError {
+    #[error("`{0}` is not FILE.py:FUNCTION")]
+    TargetSyntax(String),
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path} is not a Python file (.py)")]
+    NotPython { path: PathBuf },
+    #[error("{path} has a syntax error at line {line}, column {column}; fix it before deploying")]
+    Syntax {
+        path: PathBuf,
+        line: usize,
+        column: usize,
+    },
+    #[error("`{function}` is defined inside {container} at {path}:{line}; only top-level functions can be deployed")]
+    Nested {
+        function: String,
+        container: String,
+        path: PathBuf,
+        line: usize,
+    },
+    #[error("no top-level function `{function}` in {path}{}", list_available(.available))]
+    MissingFunction {
+        function: String,
+        path: PathBuf,
+        available: Vec<String>,
+    },
+    #[error("include path {path} is outside the package root {root}")]
+    IncludeOutsideRoot { path: PathBuf, root: PathBuf },
+    #[error("include path {0} does not exist")]
+    IncludeMissing(PathBuf),
+    #[error("the package is {size} bytes zipped, over Lambda's {MAX_ZIP_BYTES}-byte limit for direct upload; exclude large files or move dependencies to a layer")]
+    TooLarge { size: u64 },
+    #[error("the package is {size} bytes unzipped, over Lambda's {MAX_UNZIPPED_BYTES}-byte limit")]
+    TooLargeUnzipped { size: u64 },
+    #[error("cannot write {path}: {source}")]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Zip(#[from] zipper::ZipError),
+}
+
+fn list_available(names: &[String]) -> String {
+    if names.is_empty() {
+        String::new()
+    } else {
+        format!("; top-level functions: {}", names.join(", "))
+    }
+}
+
+/// Splits `path/to/file.py:function`.
+pub fn parse_target(target: &str) -> Result<(PathBuf, String), PackageError> {
+    match target.rsplit_once(':') {
+        Some((file, func))
+            if !file.is_empty()
+                && !func.is_empty()
+                && func.chars().all(|c| c.is_alphanumeric() || c == '_') =>
+        {
+            Ok((PathBuf::from(file), func.to_string()))
+        }
+        _ => Err(PackageError::TargetSyntax(target.to_string())),
+    }
+}
+
+/// How the function is exposed to Lambda.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DeployMode {
+    Handler,
+    Callable,
+}
+
+/// A function found in a file, placed in its project.
+#[derive(Debug, Clone, Serialize)]
+pub struct ResolvedTarget {
+    pub root: PathBuf,
+    pub file: PathBuf,
+    /// Dotted module path relative to the root (`pkg.mod`).
+    pub module: String,
+    pub function: PyFunction,
+    pub mode: DeployMode,
+}
+
+impl ResolvedTarget {
+    /// The Lambda handler string.
+    pub fn handler(&self) -> String {
+        match self.mode {
+            DeployMode::Handler => format!("{}.{}", self.module, self.function.name),
+            DeployMode::Callable => format!("{ENTRY_MODULE}.handler"),
+        }
+    }
+
+    /// `<module>-<function>`, made valid for Lambda.
+    pub fn default_name(&self) -> String {
+        sanitize_name(&format!("{}-{}", self.module, self.function.name))
+    }
+}
+
+/// The nearest folder upward holding a project marker, else the file's own folder.
+pub fn package_root(file: &Path) -> PathBuf {
+    let dir = file.parent().unwrap_or(Path::new(".")).to_path_buf();
+    dir.ancestors()
+        .find(|d| ROOT_MARKERS.iter().any(|m| d.join(m).exists()))
+        .map(Path::to_path_buf)
+        .unwrap_or(dir)
+}
+
+fn absolute(path: &Path) -> Result<PathBuf, PackageError> {
+    std::fs::canonicalize(path).map_err(|source| PackageError::Read {
+        path: path.to_owned(),
+        source,
+    })
+}
+
+/// Finds `function` in `file` and decides handler or callable mode.
+pub fn resolve_target(
+    file: &Path,
+    function: &str,
+    force_callable: bool,
+) -> Result<ResolvedTarget, PackageError> {
+    if file.extension().and_then(|e| e.to_str()) != Some("py") {
+        return Err(PackageError::NotPython {
+            path: file.to_owned(),
+        });
+    }
+    let file = absolute(file)?;
+    let source = std::fs::read_to_string(&file).map_err(|source| PackageError::Read {
+        path: file.clone(),
+        source,
+    })?;
+    let analysis = analysis::analyze(&source);
+    let found = analysis.functions.iter().find(|f| f.name == function);
+    let Some(found) = found else {
+        if let Some(n) = analysis.nested.iter().find(|n| n.name == function) {
+            return Err(PackageError::Nested {
+                function: function.to_string(),
+                container: n.container.clone(),
+                path: file,
+                line: n.line + 1,
+            });
+        }
+        if let Some(pos) = analysis.syntax_error {
+            return Err(PackageError::Syntax {
+                path: file,
+                line: pos.line + 1,
+                column: pos.byte_col + 1,
+            });
+        }
+        return Err(PackageError::MissingFunction {
+            function: function.to_string(),
+            path: file,
+            available: analysis.functions.iter().map(|f| f.name.clone()).collect(),
+        });
+    };
+    if let Some(pos) = analysis.syntax_error {
+        return Err(PackageError::Syntax {
+            path: file,
+            line: pos.line + 1,
+            column: pos.byte_col + 1,
+        });
+    }
+    let root = package_root(&file);
+    let module = module_name(&root, &file);
+    let mode = if force_callable || found.kind != FunctionKind::Handler {
+        DeployMode::Callable
+    } else {
+        DeployMode::Handler
+    };
+    Ok(ResolvedTarget {
+        root,
+        module,
+        function: found.clone(),
+        mode,
+        file,
+    })
+}
+
+fn module_name(root: &Path, file: &Path) -> String {
+    let rel = file.strip_prefix(root).unwrap_or(file).with_extension("");
+    let parts: Vec<String> = rel
+        .components()
+        .filter_map(|c| match c {
+            Component::Normal(s) => Some(s.to_string_lossy().into_owned()),
+            _ => None,
+        })
+        .collect();
+    let joined = parts.join(".");
+    joined
+        .strip_suffix(".__init__")
+        .map(str::to_string)
+        .unwrap_or(joined)
+}
+
+/// Names that never go into a package unless named exactly in an include.
+pub fn is_sensitive_or_junk(name: &str) -> bool {
+    name == ".git"
+        || name.starts_with(".env")
+        || name == ".aws"
+        || name.ends_with(".pem")
+        || name.ends_with(".key")
+        || name.starts_with("id_rsa")
+        || name.starts_with("id_ed25519")
+        || name.starts_with("id_ecdsa")
+        || name == "__pycache__"
+        || name.ends_with(".pyc")
+        || name == "node_modules"
+        || name == ".venv"
+        || name == "venv"
+        || name == ".DS_Store"
+        || name == ".aws-sam"
+}
+
+fn is_virtualenv(dir: &Path) -> bool {
+    dir.join("pyvenv.cfg").is_file()
+}
+
+/// What the user asked to build.
+#[derive(Debug, Clone)]
+pub struct PackageRequest {
+    pub target: ResolvedTarget,
+    /// Extra files or folders, absolute or relative to the current directory.
+    pub includes: Vec<PathBuf>,
+}
+
+/// The built zip and what it holds.
+#[derive(Debug, Clone, Serialize)]
+pub struct Package {
+    #[serde(skip)]
+    pub bytes: Vec<u8>,
+    /// Base64 SHA-256 of the zip, the same text as Lambda's `CodeSha256`.
+    pub code_sha256: String,
+    pub size: u64,
+    pub unzipped_size: u64,
+    pub files: Vec<String>,
+    pub warnings: Vec<String>,
+}
+
+/// Collects the files, writes the deterministic zip and checks Lambda's size limits.
+pub fn build_package(req: &PackageRequest) -> Result<Package, PackageError> {
+    let root = &req.target.root;
+    let mut files: BTreeMap<String, PathBuf> = BTreeMap::new();
+    let mut warnings = Vec::new();
+
+    for module_file in follow_imports(root, &req.target.file)? {
+        add_file(root, &module_file, &mut files, &mut warnings);
+    }
+    for include in &req.includes {
+        let path = if include.is_absolute() {
+            include.clone()
+        } else {
+            std::env::current_dir()
+                .map_err(|source| PackageError::Read {
+                    path: include.clone(),
+                    source,
+                })?
+                .join(include)
+        };
+        if std::fs::symlink_metadata(&path).is_err() {
+            return Err(PackageError::IncludeMissing(include.clone()));
+        }
+        let canonical = absolute(&path)?;
+        if !canonical.starts_with(root) {
+            return Err(PackageError::IncludeOutsideRoot {
+                path: include.clone(),
+                root: root.clone(),
+            });
+        }
+        if canonical.is_dir() {
+            walk_dir(root, &canonical, &mut files, &mut warnings)?;
+        } else {
+            // Named exactly: the user chose it, even a file we would otherwise skip.
+            add_file(root, &canonical, &mut files, &mut warnings);
+        }
+    }
+
+    let mut entries: Vec<ZipEntry> = files
+        .iter()
+        .map(|(name, path)| ZipEntry {
+            name: name.clone(),
+            executable: is_executable(path),
+            source: EntrySource::File(path.clone()),
+        })
+        .collect();
+    if req.target.mode == DeployMode::Callable {
+        entries.push(ZipEntry {
+            name: format!("{ENTRY_MODULE}.py"),
+            source: EntrySource::Bytes(
+                callable_entry(&req.target.module, &req.target.function.name).into_bytes(),
+            ),
+            executable: false,
+        });
+    }
+    let unzipped_size: u64 = entries
+        .iter()
+        .map(|e| match &e.source {
+            EntrySource::File(p) => std::fs::metadata(p).map(|m| m.len()).unwrap_or(0),
+            EntrySource::Bytes(b) => b.len() as u64,
+        })
+        .sum();
+    if unzipped_size > MAX_UNZIPPED_BYTES {
+        return Err(PackageError::TooLargeUnzipped {
+            size: unzipped_size,
+        });
+    }
+    let names: Vec<String> = {
+        let mut n: Vec<String> = entries.iter().map(|e| e.name.clone()).collect();
+        n.sort();
+        n
+    };
+    let bytes = zipper::write_zip(entries)?;
+    let size = bytes.len() as u64;
+    if size > MAX_ZIP_BYTES {
+        return Err(PackageError::TooLarge { size });
+    }
+    Ok(Package {
+        code_sha256: code_sha256(&bytes),
+        size,
+        unzipped_size,
+        files: names,
+        warnings,
+        bytes,
+    })
+}
+
+/// Base64 of the SHA-256 of the bytes: Lambda's `CodeSha256`.
+pub fn code_sha256(bytes: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(Sha256::digest(bytes))
+}
+
+fn is_executable(path: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).is_ok_and(|m| m.permissions().mode() & 0o111 != 0)
+}
+
+fn archive_name(root: &Path, path: &Path) -> Option<String> {
+    let rel = path.strip_prefix(root).ok()?;
+    let parts: Vec<String> = rel
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect();
+    (!parts.is_empty()).then(|| parts.join("/"))
+}
+
+fn add_file(
+    root: &Path,
+    path: &Path,
+    files: &mut BTreeMap<String, PathBuf>,
+    warnings: &mut Vec<String>,
+) {
+    match archive_name(root, path) {
+        Some(name) => {
+            files.insert(name, path.to_owned());
+        }
+        None => warnings.push(format!(
+            "skipped {}: it is outside the package root {}",
+            path.display(),
+            root.display()
+        )),
+    }
+}
+
+/// Adds a folder's files, skipping secrets, caches, virtualenvs and links that leave the root.
+fn walk_dir(
+    root: &Path,
+    dir: &Path,
+    files: &mut BTreeMap<String, PathBuf>,
+    warnings: &mut Vec<String>,
+) -> Result<(), PackageError> {
+    let read = std::fs::read_dir(dir).map_err(|source| PackageError::Read {
+        path: dir.to_owned(),
+        source,
+    })?;
+    let mut children: Vec<_> = read.filter_map(Result::ok).collect();
+    children.sort_by_key(|e| e.file_name());
+    for child in children {
+        let name = child.file_name().to_string_lossy().into_owned();
+        if is_sensitive_or_junk(&name) {
+            continue;
+        }
+        let path = child.path();
+        let link = child.file_type().is_ok_and(|t| t.is_symlink());
+        let real = if link {
+            match std::fs::canonicalize(&path) {
+                Ok(target) if target.starts_with(root) => target,
+                Ok(target) => {
+                    warnings.push(format!(
+                        "skipped {}: it links to {} outside the package root",
+                        path.display(),
+                        target.display()
+                    ));
+                    continue;
+                }
+                Err(_) => {
+                    warnings.push(format!("skipped {}: broken link", path.display()));
+                    continue;
+                }
+            }
+        } else {
+            path.clone()
+        };
+        if real.is_dir() {
+            if is_virtualenv(&real) {
+                continue;
+            }
+            // A link to a folder inside the root is packaged where the link is, once.
+            if !link || !real.starts_with(&path) {
+                walk_dir_at(root, &real, &path, files, warnings)?;
+            }
+        } else if real.is_file() {
+            if let Some(name) = archive_name(root, &path) {
+                files.insert(name, real);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Walks `real` but names its files as if they lived under `shown` (for linked folders).
+fn walk_dir_at(
+    root: &Path,
+    real: &Path,
+    shown: &Path,
+    files: &mut BTreeMap<String, PathBuf>,
+    warnings: &mut Vec<String>,
+) -> Result<(), PackageError> {
+    if real == shown {
+        return walk_dir(root, real, files, warnings);
+    }
+    let mut inner = BTreeMap::new();
+    walk_dir(root, real, &mut inner, warnings)?;
+    let real_prefix = archive_name(root, real).unwrap_or_default();
+    let shown_prefix = archive_name(root, shown).unwrap_or_default();
+    for (name, path) in inner {
+        let renamed = format!("{shown_prefix}{}", &name[real_prefix.len()..]);
+        files.insert(renamed, path);
+    }
+    Ok(())
+}
+
+/// Every local module the entry file imports, transitively, plus the `__init__.py` of each
+/// package on the way: what Python executes when Lambda imports the handler.
+pub fn follow_imports(root: &Path, entry: &Path) -> Result<Vec<PathBuf>, PackageError> {
+    let mut seen: BTreeSet<PathBuf> = BTreeSet::new();
+    let mut queue: VecDeque<PathBuf> = VecDeque::new();
+    let enqueue = |p: PathBuf, seen: &mut BTreeSet<PathBuf>, queue: &mut VecDeque<PathBuf>| {
+        if p.starts_with(root) && seen.insert(p.clone()) {
+            queue.push_back(p);
+        }
+    };
+    enqueue(entry.to_owned(), &mut seen, &mut queue);
+    for init in parent_inits(root, entry) {
+        enqueue(init, &mut seen, &mut queue);
+    }
+    while let Some(file) = queue.pop_front() {
+        let Ok(source) = std::fs::read_to_string(&file) else {
+            continue;
+        };
+        for import in analysis::analyze(&source).imports {
+            let base = if import.level == 0 {
+                root.to_path_buf()
+            } else {
+                let mut b = file.parent().unwrap_or(root).to_path_buf();
+                for _ in 1..import.level {
+                    b = b.parent().unwrap_or(root).to_path_buf();
+                }
+                b
+            };
+            let module_dir = import
+                .module
+                .split('.')
+                .filter(|s| !s.is_empty())
+                .fold(base.clone(), |acc, part| acc.join(part));
+            let mut candidates = vec![
+                module_dir.with_extension("py"),
+                module_dir.join("__init__.py"),
+            ];
+            // `from pkg import name` may name a submodule.
+            for name in &import.names {
+                candidates.push(module_dir.join(format!("{name}.py")));
+                candidates.push(module_dir.join(name).join("__init__.py"));
+            }
+            for c in candidates {
+                if c.is_file() && !is_in_excluded_dir(root, &c) {
+                    for init in parent_inits(root, &c) {
+                        enqueue(init, &mut seen, &mut queue);
+                    }
+                    enqueue(c, &mut seen, &mut queue);
+                }
+            }
+        }
+    }
+    Ok(seen.into_iter().collect())
+}
+
+fn is_in_excluded_dir(root: &Path, path: &Path) -> bool {
+    let Ok(rel) = path.strip_prefix(root) else {
+        return true;
+    };
+    let mut dir = root.to_path_buf();
+    for c in rel.components() {
+        let name = c.as_os_str().to_string_lossy();
+        if is_sensitive_or_junk(&name) || is_virtualenv(&dir) {
+            return true;
+        }
+        dir.push(c);
+    }
+    false
+}
+
+/// `pkg/__init__.py`, `pkg/sub/__init__.py` for `pkg/sub/mod.py`, when they exist.
+fn parent_inits(root: &Path, file: &Path) -> Vec<PathBuf> {
+    file.ancestors()
+        .skip(1)
+        .take_while(|d| d.starts_with(root) && *d != root)
+        .map(|d| d.join("__init__.py"))
+        .filter(|p| p.is_file() && p != file)
+        .collect()
+}
+
+/// The generated handler that maps an event onto a plain function's arguments.
+///
+/// `{"args": [...], "kwargs": {...}}` is explicit; any other object maps keys to parameter
+/// names; arguments that do not fit the signature raise a TypeError naming the parameters.
+pub fn callable_entry(module: &str, function: &str) -> String {
+    format!(
+        r#""""Entry point generated by lambda-ls: calls {module}.{function} with the event's arguments."""
+import asyncio
+import inspect
+
+from {module} import {function} as _target
+
+_SIGNATURE = inspect.signature(_target)
+
+
+def _arguments(event):
+    if isinstance(event, dict) and event and set(event) <= {{"args", "kwargs"}}:
+        args = event.get("args") or []
+        kwargs = event.get("kwargs") or {{}}
+        if not isinstance(args, list) or not isinstance(kwargs, dict):
+            raise TypeError('"args" must be a JSON array and "kwargs" a JSON object')
+        return args, kwargs
+    if isinstance(event, dict):
+        return [], event
+    if isinstance(event, list):
+        return event, {{}}
+    if event is None:
+        return [], {{}}
+    return [event], {{}}
+
+
+def handler(event, context):
+    args, kwargs = _arguments(event)
+    try:
+        _SIGNATURE.bind(*args, **kwargs)
+    except TypeError as error:
+        raise TypeError(
+            "arguments do not fit {function}%s: %s" % (_SIGNATURE, error)
+        ) from None
+    result = _target(*args, **kwargs)
+    if inspect.isawaitable(result):
+        result = asyncio.run(result)
+    return result
+"#
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Read;
+
+    fn write(root: &Path, rel: &str, text: &str) {
+        let p = root.join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    }
+
+    fn project() -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        let r = dir.path();
+        write(r, "requirements.txt", "");
+        write(r, "app/__init__.py", "");
+        write(r, "app/main.py", "import os\nfrom app.util import helper\nfrom . import sibling\nfrom .models import User\n\ndef handler(event, context):\n    return helper()\n\ndef add(a, b=2):\n    return a + b\n");
+        write(
+            r,
+            "app/util.py",
+            "from lib.deep import x\n\ndef helper():\n    return 1\n",
+        );
+        write(r, "app/sibling.py", "");
+        write(r, "app/models/__init__.py", "from .user import User\n");
+        write(r, "app/models/user.py", "class User: pass\n");
+        write(r, "lib/deep.py", "x = 1\n");
+        write(r, "unused.py", "");
+        write(r, "data/config.json", "{}");
+        write(r, "data/.env", "SECRET=1");
+        write(r, "data/.env.local", "SECRET=1");
+        write(r, "data/server.pem", "KEY");
+        write(r, "data/id_rsa", "KEY");
+        write(r, "data/.aws/credentials", "KEY");
+        write(r, "data/.git/config", "x");
+        write(r, "data/__pycache__/x.pyc", "x");
+        write(r, "data/node_modules/m/index.js", "x");
+        write(r, "data/env1/pyvenv.cfg", "home = /usr");
+        write(r, "data/env1/lib/site.py", "");
+        dir
+    }
+
+    fn zip_names(bytes: &[u8]) -> Vec<String> {
+        let a = zip::ZipArchive::new(std::io::Cursor::new(bytes)).unwrap();
+        a.file_names().map(str::to_string).collect()
+    }
+
+    #[test]
+    fn parses_targets() {
+        assert_eq!(
+            parse_target("a/b.py:handler").unwrap(),
+            (PathBuf::from("a/b.py"), "handler".to_string())
+        );
+        for bad in ["a.py", "a.py:", ":f", "a.py:f-g"] {
+            assert!(parse_target(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn resolves_handler_and_callable_modes() {
+        let dir = project();
+        let file = dir.path().join("app/main.py");
+        let t = resolve_target(&file, "handler", false).unwrap();
+        assert_eq!(t.root, std::fs::canonicalize(dir.path()).unwrap());
+        assert_eq!(t.module, "app.main");
+        assert_eq!(t.mode, DeployMode::Handler);
+        assert_eq!(t.handler(), "app.main.handler");
+        assert_eq!(t.default_name(), "app-main-handler");
+        let c = resolve_target(&file, "add", false).unwrap();
+        assert_eq!(c.mode, DeployMode::Callable);
+        assert_eq!(c.handler(), "_lambda_ls_entry.handler");
+        let err = resolve_target(&file, "nope", false)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("no top-level function `nope`")
+                && err.ends_with("top-level functions: handler, add"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn follows_imports_and_never_packages_secrets() {
+        let dir = project();
+        let t = resolve_target(&dir.path().join("app/main.py"), "handler", false).unwrap();
+        let req = PackageRequest {
+            target: t,
+            includes: vec![dir.path().join("data")],
+        };
+        let p = build_package(&req).unwrap();
+        assert_eq!(
+            p.files,
+            vec![
+                "app/__init__.py",
+                "app/main.py",
+                "app/models/__init__.py",
+                "app/models/user.py",
+                "app/sibling.py",
+                "app/util.py",
+                "data/config.json",
+                "lib/deep.py",
+            ]
+        );
+        assert_eq!(zip_names(&p.bytes), p.files);
+        assert_eq!(p.code_sha256, code_sha256(&p.bytes));
+        let again = build_package(&req).unwrap();
+        assert_eq!(p.bytes, again.bytes, "byte-identical twice");
+
+        // An exact include is honoured even for a name we would skip.
+        let explicit = PackageRequest {
+            includes: vec![dir.path().join("data/.env")],
+            ..req.clone()
+        };
+        assert!(build_package(&explicit)
+            .unwrap()
+            .files
+            .contains(&"data/.env".to_string()));
+    }
+
+    #[test]
+    fn symlinks_out_of_the_root_are_skipped_with_a_warning() {
+        let dir = project();
+        let outside = tempfile::tempdir().unwrap();
+        write(outside.path(), "secret.txt", "s");
+        std::os::unix::fs::symlink(
+            outside.path().join("secret.txt"),
+            dir.path().join("data/leak.txt"),
+        )
+        .unwrap();
+        std::os::unix::fs::symlink(outside.path(), dir.path().join("data/leakdir")).unwrap();
+        std::os::unix::fs::symlink(
+            dir.path().join("lib/deep.py"),
+            dir.path().join("data/inside.py"),
+        )
+        .unwrap();
+        let t = resolve_target(&dir.path().join("app/main.py"), "handler", false).unwrap();
+        let p = build_package(&PackageRequest {
+            target: t,
+            includes: vec![dir.path().join("data")],
+        })
+        .unwrap();
+        assert!(p.files.contains(&"data/inside.py".to_string()));
+        assert!(
+            !p.files
+                .iter()
+                .any(|f| f.contains("leak") || f.contains("secret")),
+            "{:?}",
+            p.files
+        );
+        assert_eq!(p.warnings.len(), 2, "{:?}", p.warnings);
+    }
+
+    #[test]
+    fn callable_mode_adds_the_entry_module() {
+        let dir = project();
+        let t = resolve_target(&dir.path().join("app/main.py"), "add", false).unwrap();
+        let p = build_package(&PackageRequest {
+            target: t,
+            includes: vec![],
+        })
+        .unwrap();
+        let mut a = zip::ZipArchive::new(std::io::Cursor::new(p.bytes)).unwrap();
+        let mut text = String::new();
+        a.by_name("_lambda_ls_entry.py")
+            .unwrap()
+            .read_to_string(&mut text)
+            .unwrap();
+        assert!(text.contains("from app.main import add as _target"));
+    }
+
+    #[test]
+    fn bad_targets_are_clear_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), "m.py", "class C:\n    def handler(self, event, context):\n        pass\n\ndef outer():\n    def inner(event, context):\n        pass\n");
+        write(
+            dir.path(),
+            "broken.py",
+            "def handler(event, context:\n    pass\n",
+        );
+        let m = dir.path().join("m.py");
+        let err = resolve_target(&m, "handler", false)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("`handler` is defined inside class C at")
+                && err.ends_with("only top-level functions can be deployed"),
+            "{err}"
+        );
+        let err = resolve_target(&m, "inner", false).unwrap_err().to_string();
+        assert!(err.contains("inside def outer"), "{err}");
+        let err = resolve_target(&dir.path().join("broken.py"), "handler", false)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("has a syntax error at line"), "{err}");
+        let err = resolve_target(&dir.path().join("missing.py"), "f", false)
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("cannot read"), "{err}");
+    }
+
+    #[test]
+    fn oversized_packages_are_refused_before_upload() {
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), "requirements.txt", "");
+        write(
+            dir.path(),
+            "h.py",
+            "def handler(event, context):\n    return 1\n",
+        );
+        // Incompressible data: a simple xorshift stream.
+        let mut x: u64 = 88172645463325252;
+        let big: Vec<u8> = (0..51 * 1024 * 1024)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                x as u8
+            })
+            .collect();
+        std::fs::write(dir.path().join("blob.bin"), big).unwrap();
+        let t = resolve_target(&dir.path().join("h.py"), "handler", false).unwrap();
+        let err = build_package(&PackageRequest {
+            target: t,
+            includes: vec![dir.path().join("blob.bin")],
+        })
+        .unwrap_err();
+        assert!(matches!(err, PackageError::TooLarge { .. }), "{err}");
+    }
+}
