@@ -1,1 +1,188 @@
-//! tests
+//! Shared fixtures for end-to-end tests: the moto server, the built binary, temp projects.
+//!
+//! Every service starts on 127.0.0.1 with a free port, is bounded in time, and stops on drop.
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// The repository root.
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ lives in the repo")
+        .to_path_buf()
+}
+
+/// The virtualenv `tests/run` prepares (moto, boto3, awslambdaric, pytest-lsp).
+pub fn test_venv() -> PathBuf {
+    let venv = std::env::var_os("LAMBDA_LS_TEST_VENV")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join(".cache/test-venv"));
+    assert!(
+        venv.join("bin/python").exists(),
+        "no test virtualenv at {}; run ./tests/run, which creates it",
+        venv.display()
+    );
+    venv
+}
+
+/// The `lambda-ls` binary built from this workspace.
+pub fn lambda_ls_bin() -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join("target"));
+    let bin = target.join("debug/lambda-ls");
+    assert!(
+        bin.exists(),
+        "{} is missing; `cargo build -p lambda-ls` first (tests/run does)",
+        bin.display()
+    );
+    bin
+}
+
+/// A port the OS says is free right now on 127.0.0.1.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("bind an ephemeral port on loopback")
+}
+
+/// A moto server on 127.0.0.1, with its access log captured for counting calls.
+pub struct Moto {
+    child: Child,
+    pub port: u16,
+    log: Arc<Mutex<Vec<String>>>,
+}
+
+impl Moto {
+    /// Starts moto with the simple Lambda backend (Invoke echoes the payload, no Docker).
+    pub fn start() -> Moto {
+        let venv = test_venv();
+        let port = free_port();
+        let mut child = Command::new(venv.join("bin/moto_server"))
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            // AWS has its managed policies (AWSLambdaBasicExecutionRole); moto loads them on request.
+            .env("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start moto_server");
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let stderr = child.stderr.take().expect("piped stderr");
+        let sink = Arc::clone(&log);
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                sink.lock().expect("log lock").push(line);
+            }
+        });
+        let moto = Moto { child, port, log };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !moto
+            .http("GET", "/moto-api/", None)
+            .is_some_and(|s| s == 200)
+        {
+            assert!(Instant::now() < deadline, "moto did not start within 30 s");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let status = moto.http(
+            "POST",
+            "/moto-api/config",
+            Some(r#"{"lambda":{"use_docker":false}}"#),
+        );
+        assert!(
+            matches!(status, Some(200 | 201)),
+            "switch moto to its simple Lambda backend: {status:?}"
+        );
+        moto
+    }
+
+    pub fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// A tiny HTTP/1.1 request; returns the status code.
+    fn http(&self, method: &str, path: &str, body: Option<&str>) -> Option<u16> {
+        use std::io::{Read, Write};
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", self.port)).ok()?;
+        s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+        let body = body.unwrap_or("");
+        write!(
+            s,
+            "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            self.port,
+            body.len()
+        )
+        .ok()?;
+        let mut resp = String::new();
+        s.read_to_string(&mut resp).ok()?;
+        resp.split_whitespace().nth(1)?.parse().ok()
+    }
+
+    /// How many access-log lines contain `needle` (e.g. `PUT /2015-03-31/functions/f/code`).
+    pub fn count(&self, needle: &str) -> usize {
+        self.log
+            .lock()
+            .expect("log lock")
+            .iter()
+            .filter(|l| l.contains(needle))
+            .count()
+    }
+
+    /// Every access-log line so far.
+    pub fn requests(&self) -> Vec<String> {
+        self.log
+            .lock()
+            .expect("log lock")
+            .iter()
+            .filter(|l| l.contains("HTTP/1.1\""))
+            .cloned()
+            .collect()
+    }
+
+    /// AWS config and credentials files whose `moto` profile points at this server.
+    pub fn profile_files(&self, dir: &Path) -> (PathBuf, PathBuf) {
+        let config = dir.join("config");
+        let credentials = dir.join("credentials");
+        std::fs::write(
+            &config,
+            format!(
+                "[profile moto]\nregion = us-east-1\nendpoint_url = {e}\n\n\
+                 [profile assumed]\nrole_arn = arn:aws:iam::123456789012:role/deployer\n\
+                 source_profile = moto\nregion = eu-west-1\nendpoint_url = {e}\n\n\
+                 [profile noregion]\nendpoint_url = {e}\n",
+                e = self.endpoint()
+            ),
+        )
+        .expect("write config");
+        std::fs::write(
+            &credentials,
+            "[moto]\naws_access_key_id = AKIDMOTOTESTING\naws_secret_access_key = moto-secret-key-do-not-print\n\n\
+             [noregion]\naws_access_key_id = AKIDNOREGION\naws_secret_access_key = noregion-secret\n",
+        )
+        .expect("write credentials");
+        (config, credentials)
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Writes `files` (path, text) under a fresh temp dir.
+pub fn project(files: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("temp dir");
+    for (rel, text) in files {
+        let p = dir.path().join(rel);
+        std::fs::create_dir_all(p.parent().expect("has parent")).expect("mkdir");
+        std::fs::write(p, text).expect("write file");
+    }
+    dir
+}

@@ -14,7 +14,7 @@ use aws_smithy_types::error::display::DisplayErrorContext;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use serde::Serialize;
 
-use crate::profiles::{ProfileEnv, ProfileSource, Selection, LOCAL_PROFILE};
+use crate::profiles::{ProfileEnv, ProfileSource, LOCAL_PROFILE};
 
 /// The region and account the embedded local Lambda pretends to be.
 pub const LOCAL_REGION: &str = "us-east-1";
@@ -33,25 +33,6 @@ pub enum Endpoint {
     },
     /// The embedded local Lambda at this URL.
     Local { url: String },
-}
-
-impl Endpoint {
-    /// The endpoint for a selection; `local_url` is only asked for when the local target is chosen.
-    pub fn for_selection(
-        selection: &Selection,
-        region: Option<String>,
-        files: ProfileEnv,
-        local_url: impl FnOnce() -> String,
-    ) -> Self {
-        match selection {
-            Selection::Aws { profile } => Endpoint::Aws {
-                profile: profile.clone(),
-                region,
-                files,
-            },
-            Selection::Local => Endpoint::Local { url: local_url() },
-        }
-    }
 }
 
 /// What went wrong talking to AWS, in kinds the caller can act on.
