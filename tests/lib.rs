@@ -152,7 +152,7 @@ impl Moto {
             &config,
             format!(
                 "[profile moto]\nregion = us-east-1\nendpoint_url = {e}\n\n\
-                 [profile assumed]\nrole_arn = arn:aws:iam::123456789012:role/deployer\n\
+                 [profile assumed]\nrole_arn = arn:aws:iam::111111111111:role/deployer\n\
                  source_profile = moto\nregion = eu-west-1\nendpoint_url = {e}\n\n\
                  [profile noregion]\nendpoint_url = {e}\n",
                 e = self.endpoint()
