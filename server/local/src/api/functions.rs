@@ -1,0 +1,655 @@
+//! Functions and versions: create, read, list, update code and configuration, publish, delete.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::{
+    check_revision, config_at, decode_base64, function_ref, paginate, read_record, Ctx, Reply, Req,
+    Result,
+};
+use crate::error::ApiError;
+use crate::model::{
+    function_arn, parse_layer_version_arn, valid_function_name, valid_role, FunctionConfig,
+    FunctionRecord, LayerRef, State, UpdateStatus, LATEST, RESERVED_ENV, RUNTIMES,
+};
+use crate::registry::Registry;
+use crate::store::sha256;
+
+/// Lambda's limit on a zip uploaded directly (not through S3).
+const ZIP_LIMIT: usize = 50 * 1024 * 1024;
+/// Lambda's limit on the total size of a function's environment variables.
+const ENV_LIMIT: usize = 4096;
+const MAX_LIST: usize = 50;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct CodeInput {
+    zip_file: Option<String>,
+    s3_bucket: Option<String>,
+    image_uri: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct EnvInput {
+    variables: Option<BTreeMap<String, String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct SizeInput {
+    size: Option<i64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct LoggingInput {
+    log_format: Option<String>,
+    log_group: Option<String>,
+}
+
+/// The configuration fields CreateFunction and UpdateFunctionConfiguration share.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct ConfigInput {
+    runtime: Option<String>,
+    role: Option<String>,
+    handler: Option<String>,
+    description: Option<String>,
+    timeout: Option<i64>,
+    memory_size: Option<i64>,
+    environment: Option<EnvInput>,
+    ephemeral_storage: Option<SizeInput>,
+    layers: Option<Vec<String>>,
+    logging_config: Option<LoggingInput>,
+    revision_id: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct CreateInput {
+    function_name: Option<String>,
+    code: Option<CodeInput>,
+    publish: Option<bool>,
+    architectures: Option<Vec<String>>,
+    package_type: Option<String>,
+    tags: Option<BTreeMap<String, String>>,
+    #[serde(flatten)]
+    config: ConfigInput,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct UpdateCodeInput {
+    zip_file: Option<String>,
+    s3_bucket: Option<String>,
+    image_uri: Option<String>,
+    publish: Option<bool>,
+    dry_run: Option<bool>,
+    revision_id: Option<String>,
+    architectures: Option<Vec<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct PublishInput {
+    code_sha256: Option<String>,
+    description: Option<String>,
+    revision_id: Option<String>,
+}
+
+fn constraint(value: impl std::fmt::Display, field: &str, rule: &str) -> ApiError {
+    ApiError::invalid(format!(
+        "1 validation error detected: Value '{value}' at '{field}' failed to satisfy constraint: {rule}"
+    ))
+}
+
+fn check_range(value: i64, field: &str, min: i64, max: i64) -> Result<u32> {
+    if value < min {
+        return Err(constraint(
+            value,
+            field,
+            &format!("Member must have value greater than or equal to {min}"),
+        ));
+    }
+    if value > max {
+        return Err(constraint(
+            value,
+            field,
+            &format!("Member must have value less than or equal to {max}"),
+        ));
+    }
+    Ok(value as u32)
+}
+
+fn check_runtime(runtime: &str) -> Result<()> {
+    if RUNTIMES.contains(&runtime) {
+        Ok(())
+    } else {
+        Err(ApiError::invalid(format!(
+            "Value {runtime} at 'runtime' failed to satisfy constraint: Member must satisfy enum value set: [{}] or be a valid ARN",
+            RUNTIMES.join(", ")
+        )))
+    }
+}
+
+fn check_handler(handler: &str) -> Result<()> {
+    if handler.is_empty() || handler.len() > 128 || handler.chars().any(char::is_whitespace) {
+        return Err(constraint(
+            handler,
+            "handler",
+            "Member must satisfy regular expression pattern: [^\\s]+",
+        ));
+    }
+    Ok(())
+}
+
+fn check_env(vars: &BTreeMap<String, String>) -> Result<()> {
+    let reserved: Vec<&str> = vars
+        .keys()
+        .map(String::as_str)
+        .filter(|k| RESERVED_ENV.contains(k))
+        .collect();
+    if !reserved.is_empty() {
+        return Err(ApiError::invalid(format!(
+            "Lambda was unable to configure your environment variables because the environment variables you have provided contains reserved keys that are currently not supported for modification. Reserved keys used in this request: {}",
+            reserved.join(", ")
+        )));
+    }
+    for key in vars.keys() {
+        let mut chars = key.chars();
+        let ok = chars.next().is_some_and(|c| c.is_ascii_alphabetic())
+            && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+            && key.len() >= 2;
+        if !ok {
+            return Err(constraint(
+                key,
+                "environment.variables",
+                "Member must satisfy regular expression pattern: [a-zA-Z]([a-zA-Z0-9_])+",
+            ));
+        }
+    }
+    let size: usize = vars.iter().map(|(k, v)| k.len() + v.len()).sum();
+    if size > ENV_LIMIT {
+        return Err(ApiError::invalid(format!(
+            "Lambda was unable to configure your environment variables because the environment variables you have provided exceeded the 4KB limit. String measured: {size}"
+        )));
+    }
+    Ok(())
+}
+
+fn check_architectures(archs: &[String]) -> Result<()> {
+    match archs {
+        [a] if a == "x86_64" || a == "arm64" => Ok(()),
+        _ => Err(constraint(
+            format!("{archs:?}"),
+            "architectures",
+            "Member must have length less than or equal to 1, and each member must be x86_64 or arm64",
+        )),
+    }
+}
+
+fn resolve_layers(registry: &Registry, arns: &[String]) -> Result<Vec<LayerRef>> {
+    if arns.len() > 5 {
+        return Err(ApiError::invalid("Cannot reference more than 5 layers."));
+    }
+    arns.iter()
+        .map(|arn| {
+            let missing = || ApiError::invalid(format!("Layer version {arn} does not exist."));
+            let (name, version) = parse_layer_version_arn(arn).ok_or_else(missing)?;
+            registry
+                .read_layer(&name, |l| {
+                    l.versions.get(&version).map(|v| LayerRef {
+                        arn: arn.clone(),
+                        sha256: v.code_sha256.clone(),
+                        size: v.code_size,
+                    })
+                })
+                .flatten()
+                .ok_or_else(missing)
+        })
+        .collect()
+}
+
+/// Decodes, checks and stores an uploaded zip (before any record names it); returns its hex
+/// hash and size.
+pub(super) async fn store_zip(ctx: &Ctx, zip_b64: &str) -> Result<(String, u64)> {
+    let bytes =
+        decode_base64(zip_b64).ok_or_else(|| ApiError::invalid("ZipFile is not valid base64."))?;
+    if bytes.len() > ZIP_LIMIT {
+        return Err(ApiError::new(
+            413,
+            "RequestEntityTooLargeException",
+            format!(
+                "Zipped file size exceeds the maximum of {ZIP_LIMIT} bytes for a direct upload."
+            ),
+        ));
+    }
+    if zip::ZipArchive::new(std::io::Cursor::new(&bytes)).is_err() {
+        return Err(ApiError::invalid(
+            "Could not unzip uploaded file. Please check your file, then try to upload again.",
+        ));
+    }
+    let (hex, _) = sha256(&bytes);
+    let store = ctx.registry.store.clone();
+    let h = hex.clone();
+    let size = bytes.len() as u64;
+    tokio::task::spawn_blocking(move || store.put_code(&h, &bytes))
+        .await
+        .map_err(|e| ApiError::service(e.to_string()))??;
+    Ok((hex, size))
+}
+
+/// Applies the configuration fields present in `input` to `c`, validating each.
+fn apply_config(registry: &Registry, c: &mut FunctionConfig, input: &ConfigInput) -> Result<()> {
+    if let Some(r) = &input.runtime {
+        check_runtime(r)?;
+        c.runtime = r.clone();
+    }
+    if let Some(r) = &input.role {
+        if !valid_role(r) {
+            return Err(constraint(
+                r,
+                "role",
+                "Member must satisfy regular expression pattern: arn:(aws[a-zA-Z-]*)?:iam::\\d{12}:role/?[a-zA-Z_0-9+=,.@\\-_/]+",
+            ));
+        }
+        c.role = r.clone();
+    }
+    if let Some(h) = &input.handler {
+        check_handler(h)?;
+        c.handler = h.clone();
+    }
+    if let Some(d) = &input.description {
+        if d.len() > 256 {
+            return Err(constraint(
+                d,
+                "description",
+                "Member must have length less than or equal to 256",
+            ));
+        }
+        c.description = d.clone();
+    }
+    if let Some(t) = input.timeout {
+        c.timeout = check_range(t, "timeout", 1, 900)?;
+    }
+    if let Some(m) = input.memory_size {
+        c.memory_size = check_range(m, "memorySize", 128, 10240)?;
+    }
+    if let Some(e) = &input.environment {
+        let vars = e.variables.clone().unwrap_or_default();
+        check_env(&vars)?;
+        c.environment = vars;
+    }
+    if let Some(s) = input.ephemeral_storage.as_ref().and_then(|s| s.size) {
+        c.ephemeral_storage = check_range(s, "ephemeralStorage.size", 512, 10240)?;
+    }
+    if let Some(l) = &input.layers {
+        c.layers = resolve_layers(registry, l)?;
+    }
+    if let Some(l) = &input.logging_config {
+        if let Some(f) = &l.log_format {
+            if f != "Text" && f != "JSON" {
+                return Err(constraint(
+                    f,
+                    "loggingConfig.logFormat",
+                    "Member must satisfy enum value set: [Text, JSON]",
+                ));
+            }
+            c.log_format = f.clone();
+        }
+        if let Some(g) = l.log_group.as_ref().filter(|g| !g.is_empty()) {
+            c.log_group = g.clone();
+        }
+    }
+    Ok(())
+}
+
+fn state_conflict(c: &FunctionConfig) -> Result<()> {
+    if c.state == State::Pending {
+        return Err(ApiError::conflict(
+            "The operation cannot be performed at this time. The function is currently in the following state: Pending",
+        ));
+    }
+    if c.last_update_status == UpdateStatus::InProgress {
+        return Err(ApiError::update_in_progress(&function_arn(&c.name)));
+    }
+    Ok(())
+}
+
+/// Copies `$LATEST` into a new version number.
+fn new_version(rec: &mut FunctionRecord, description: Option<&str>) -> FunctionConfig {
+    rec.last_version += 1;
+    let mut v = rec.latest.clone();
+    v.version = rec.last_version.to_string();
+    v.revision_id = uuid::Uuid::new_v4().to_string();
+    v.last_modified = Registry::now_stamp();
+    if let Some(d) = description {
+        v.description = d.to_string();
+    }
+    rec.versions.insert(rec.last_version, v.clone());
+    v
+}
+
+pub(super) async fn create(ctx: &Arc<Ctx>, req: &Req) -> Result<Reply> {
+    let input: CreateInput = req.json()?;
+    let name = input
+        .function_name
+        .as_deref()
+        .map(|n| crate::model::FunctionRef::parse(n).name)
+        .unwrap_or_default();
+    if !valid_function_name(&name) {
+        return Err(constraint(
+            &name,
+            "functionName",
+            "Member must satisfy regular expression pattern: [a-zA-Z0-9-_]{1,64}",
+        ));
+    }
+    if input.package_type.as_deref().is_some_and(|p| p != "Zip") {
+        return Err(ApiError::invalid(
+            "lambda-ls local supports only PackageType Zip.",
+        ));
+    }
+    let runtime =
+        input.config.runtime.clone().ok_or_else(|| {
+            ApiError::invalid("Runtime is required for .zip deployment packages.")
+        })?;
+    check_runtime(&runtime)?;
+    if input.config.handler.is_none() {
+        return Err(ApiError::invalid(
+            "Handler is required for .zip deployment packages.",
+        ));
+    }
+    if input.config.role.is_none() {
+        return Err(constraint("null", "role", "Member must not be null"));
+    }
+    let code = input.code.unwrap_or_default();
+    if code.s3_bucket.is_some() || code.image_uri.is_some() {
+        return Err(ApiError::invalid(
+            "lambda-ls local accepts code only as Code.ZipFile.",
+        ));
+    }
+    let zip = code
+        .zip_file
+        .ok_or_else(|| ApiError::invalid("Code.ZipFile is required."))?;
+    let architectures = input
+        .architectures
+        .unwrap_or_else(|| vec!["x86_64".to_string()]);
+    check_architectures(&architectures)?;
+    let mut config = FunctionConfig {
+        name: name.clone(),
+        version: LATEST.into(),
+        runtime,
+        role: String::new(),
+        handler: String::new(),
+        description: String::new(),
+        timeout: 3,
+        memory_size: 128,
+        environment: BTreeMap::new(),
+        architectures,
+        ephemeral_storage: 512,
+        layers: Vec::new(),
+        log_format: "Text".into(),
+        log_group: format!("/aws/lambda/{name}"),
+        code_sha256: String::new(),
+        code_size: 0,
+        last_modified: Registry::now_stamp(),
+        revision_id: uuid::Uuid::new_v4().to_string(),
+        state: State::Pending,
+        state_reason: Some("The function is being created.".into()),
+        state_reason_code: Some("Creating".into()),
+        last_update_status: UpdateStatus::InProgress,
+        last_update_status_reason: Some("The function is being created.".into()),
+        last_update_status_reason_code: Some("Creating".into()),
+    };
+    apply_config(&ctx.registry, &mut config, &input.config)?;
+    if ctx.registry.read(&name, |_| ()).is_some() {
+        return Err(ApiError::conflict(format!(
+            "Function already exist: {name}"
+        )));
+    }
+    let (hex, size) = store_zip(ctx, &zip).await?;
+    config.code_sha256 = hex;
+    config.code_size = size;
+    let mut rec = FunctionRecord {
+        latest: config,
+        active: None,
+        versions: BTreeMap::new(),
+        last_version: 0,
+        aliases: BTreeMap::new(),
+        policies: BTreeMap::new(),
+        urls: BTreeMap::new(),
+        tags: input.tags.unwrap_or_default(),
+    };
+    let shown = if input.publish == Some(true) {
+        new_version(&mut rec, None)
+    } else {
+        rec.latest.clone()
+    };
+    ctx.registry.insert(rec).await?;
+    Ok(Reply::json(201, shown.to_json()))
+}
+
+pub(super) fn get(ctx: &Arc<Ctx>, req: &Req, id: &str) -> Result<Reply> {
+    let f = function_ref(req, id)?;
+    read_record(ctx, &f, |rec| {
+        let c = config_at(rec, &f)?;
+        let mut out = json!({
+            "Configuration": c.to_json(),
+            "Code": {
+                "RepositoryType": "S3",
+                "Location": format!("{}/lambda-ls/code/{}.zip", ctx.endpoint, c.code_sha256),
+            },
+        });
+        if !rec.tags.is_empty() {
+            out["Tags"] = json!(rec.tags);
+        }
+        Ok(Reply::json(200, out))
+    })
+}
+
+pub(super) fn get_configuration(ctx: &Arc<Ctx>, req: &Req, id: &str) -> Result<Reply> {
+    let f = function_ref(req, id)?;
+    read_record(ctx, &f, |rec| {
+        Ok(Reply::json(200, config_at(rec, &f)?.to_json()))
+    })
+}
+
+pub(super) fn list(ctx: &Arc<Ctx>, req: &Req) -> Result<Reply> {
+    let all_versions = req.query("FunctionVersion") == Some("ALL");
+    let configs: Vec<Value> = ctx
+        .registry
+        .list(|rec| {
+            let mut out = vec![rec.latest.to_json()];
+            if all_versions {
+                out.extend(rec.versions.values().map(FunctionConfig::to_json));
+            }
+            out
+        })
+        .into_iter()
+        .flatten()
+        .collect();
+    let (page, next) = paginate(req, configs, MAX_LIST)?;
+    let mut out = json!({ "Functions": page });
+    if let Some(n) = next {
+        out["NextMarker"] = Value::String(n);
+    }
+    Ok(Reply::json(200, out))
+}
+
+pub(super) fn list_versions(ctx: &Arc<Ctx>, req: &Req, id: &str) -> Result<Reply> {
+    let f = function_ref(req, id)?;
+    let versions = read_record(ctx, &f, |rec| {
+        Ok(std::iter::once(&rec.latest)
+            .chain(rec.versions.values())
+            .map(FunctionConfig::to_json)
+            .collect::<Vec<_>>())
+    })?;
+    let (page, next) = paginate(req, versions, MAX_LIST)?;
+    let mut out = json!({ "Versions": page });
+    if let Some(n) = next {
+        out["NextMarker"] = Value::String(n);
+    }
+    Ok(Reply::json(200, out))
+}
+
+pub(super) async fn update_code(ctx: &Arc<Ctx>, req: &Req, id: &str) -> Result<Reply> {
+    let f = function_ref(req, id)?;
+    let input: UpdateCodeInput = req.json()?;
+    if input.s3_bucket.is_some() || input.image_uri.is_some() {
+        return Err(ApiError::invalid(
+            "lambda-ls local accepts code only as ZipFile.",
+        ));
+    }
+    let zip = input
+        .zip_file
+        .as_deref()
+        .ok_or_else(|| ApiError::invalid("ZipFile is required."))?;
+    if let Some(a) = &input.architectures {
+        check_architectures(a)?;
+    }
+    read_record(ctx, &f, |_| Ok(()))?;
+    let (hex, size) = store_zip(ctx, zip).await?;
+    if input.dry_run == Some(true) {
+        return read_record(ctx, &f, |rec| {
+            let mut c = rec.latest.clone();
+            c.code_sha256 = hex;
+            c.code_size = size;
+            Ok(Reply::json(200, c.to_json()))
+        });
+    }
+    let shown = ctx
+        .registry
+        .mutate(&f.name, &f.arn(), |rec| {
+            let latest = &mut rec.latest;
+            state_conflict(latest)?;
+            check_revision(input.revision_id.as_deref(), &latest.revision_id)?;
+            latest.code_sha256 = hex;
+            latest.code_size = size;
+            if let Some(a) = &input.architectures {
+                latest.architectures = a.clone();
+            }
+            latest.last_modified = Registry::now_stamp();
+            latest.revision_id = uuid::Uuid::new_v4().to_string();
+            latest.last_update_status = UpdateStatus::InProgress;
+            latest.last_update_status_reason = None;
+            latest.last_update_status_reason_code = None;
+            if latest.state == State::Failed {
+                // New code gives a function whose creation failed another chance.
+                latest.state = State::Pending;
+                latest.state_reason = None;
+                latest.state_reason_code = None;
+            }
+            let mut shown = rec.latest.clone();
+            if input.publish == Some(true) {
+                let mut v = new_version(rec, None);
+                v.state = State::Pending;
+                rec.versions.insert(rec.last_version, v.clone());
+                shown = v;
+            }
+            Ok(shown)
+        })
+        .await?;
+    ctx.registry.schedule_activation(f.name.clone());
+    Ok(Reply::json(200, shown.to_json()))
+}
+
+pub(super) async fn update_configuration(ctx: &Arc<Ctx>, req: &Req, id: &str) -> Result<Reply> {
+    let f = function_ref(req, id)?;
+    let input: ConfigInput = req.json()?;
+    let shown = ctx
+        .registry
+        .mutate(&f.name, &f.arn(), |rec| {
+            state_conflict(&rec.latest)?;
+            check_revision(input.revision_id.as_deref(), &rec.latest.revision_id)?;
+            let mut updated = rec.latest.clone();
+            apply_config(&ctx.registry, &mut updated, &input)?;
+            updated.last_modified = Registry::now_stamp();
+            updated.revision_id = uuid::Uuid::new_v4().to_string();
+            updated.last_update_status = UpdateStatus::InProgress;
+            updated.last_update_status_reason = None;
+            updated.last_update_status_reason_code = None;
+            rec.latest = updated;
+            Ok(rec.latest.clone())
+        })
+        .await?;
+    ctx.registry.schedule_activation(f.name.clone());
+    Ok(Reply::json(200, shown.to_json()))
+}
+
+pub(super) async fn publish_version(ctx: &Arc<Ctx>, req: &Req, id: &str) -> Result<Reply> {
+    let f = function_ref(req, id)?;
+    let input: PublishInput = req.json()?;
+    let shown = ctx
+        .registry
+        .mutate(&f.name, &f.arn(), |rec| {
+            state_conflict(&rec.latest)?;
+            if rec.latest.state != State::Active {
+                return Err(ApiError::conflict(format!(
+                    "The operation cannot be performed at this time. The function is currently in the following state: {:?}",
+                    rec.latest.state
+                )));
+            }
+            check_revision(input.revision_id.as_deref(), &rec.latest.revision_id)?;
+            if let Some(sha) = input.code_sha256.as_deref().filter(|s| !s.is_empty()) {
+                let current = crate::store::hex_to_b64(&rec.latest.code_sha256);
+                if sha != current {
+                    return Err(ApiError::invalid(format!(
+                        "CodeSHA256 ({sha}) is different from current CodeSHA256 in $LATEST ({current}). Please try again from the latest version."
+                    )));
+                }
+            }
+            // Nothing changed since the last version: AWS hands that version back.
+            if let Some(last) = rec.versions.values().next_back() {
+                if last.same_deployment(&rec.latest) {
+                    return Ok(last.clone());
+                }
+            }
+            Ok(new_version(rec, input.description.as_deref()))
+        })
+        .await?;
+    Ok(Reply::json(201, shown.to_json()))
+}
+
+pub(super) async fn delete(ctx: &Arc<Ctx>, req: &Req, id: &str) -> Result<Reply> {
+    let f = function_ref(req, id)?;
+    match f.qualifier.as_deref() {
+        None => ctx.registry.remove(&f.name, &f.arn()).await?,
+        Some(LATEST) => {
+            return Err(ApiError::invalid(
+                "$LATEST version cannot be deleted without deleting the function.",
+            ))
+        }
+        Some(q) => {
+            let n: u64 = q
+                .parse()
+                .map_err(|_| ApiError::invalid(format!("Invalid qualifier: {q}")))?;
+            ctx.registry
+                .mutate(&f.name, &f.arn(), |rec| {
+                    if !rec.versions.contains_key(&n) {
+                        return Err(ApiError::function_not_found(&f.arn()));
+                    }
+                    let users: Vec<&str> = rec
+                        .aliases
+                        .values()
+                        .filter(|a| a.function_version == q)
+                        .map(|a| a.name.as_str())
+                        .collect();
+                    if !users.is_empty() {
+                        return Err(ApiError::conflict(format!(
+                            "Unable to delete version because the following aliases reference it: [{}]",
+                            users.join(", ")
+                        )));
+                    }
+                    rec.versions.remove(&n);
+                    rec.policies.remove(q);
+                    Ok(())
+                })
+                .await?;
+        }
+    }
+    Ok(Reply::empty(204))
+}

@@ -1,0 +1,118 @@
+//! Invoke: validates the payload, picks the version's pool and waits for its worker.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use serde::de::IgnoredAny;
+
+use super::{decode_base64, function_ref, Ctx, Reply, Req, Result};
+use crate::error::ApiError;
+use crate::pool::Invocation;
+
+/// Lambda's limit on a synchronous request payload.
+pub(crate) const INVOKE_LIMIT: usize = 6 * 1024 * 1024;
+/// Lambda's limit on an asynchronous (`Event`) request payload.
+const EVENT_LIMIT: usize = 256 * 1024;
+
+fn too_large(limit: usize) -> ApiError {
+    ApiError::new(
+        413,
+        "RequestTooLargeException",
+        format!("Request must be smaller than {limit} bytes for the InvokeFunction operation"),
+    )
+}
+
+pub(super) async fn invoke(ctx: &Arc<Ctx>, req: &Req, id: &str) -> Result<Reply> {
+    let f = function_ref(req, id)?;
+    let kind = req
+        .header("x-amz-invocation-type")
+        .unwrap_or("RequestResponse");
+    if !matches!(kind, "RequestResponse" | "Event" | "DryRun") {
+        return Err(ApiError::invalid(format!(
+            "1 validation error detected: Value '{kind}' at 'invocationType' failed to satisfy constraint: Member must satisfy enum value set: [Event, RequestResponse, DryRun]"
+        )));
+    }
+    if req.body.len() > INVOKE_LIMIT {
+        return Err(too_large(INVOKE_LIMIT));
+    }
+    if kind == "Event" && req.body.len() > EVENT_LIMIT {
+        return Err(too_large(EVENT_LIMIT));
+    }
+    let payload = if req.body.iter().all(u8::is_ascii_whitespace) {
+        // No payload means an empty event object, as the Lambda console and CLI send.
+        Bytes::from_static(b"{}")
+    } else {
+        if let Err(e) = serde_json::from_slice::<IgnoredAny>(&req.body) {
+            return Err(ApiError::new(
+                400,
+                "InvalidRequestContentException",
+                format!("Could not parse request body into json: Could not parse payload into json: {e}"),
+            ));
+        }
+        req.body.clone()
+    };
+    let client_context = match req.header("x-amz-client-context") {
+        None => None,
+        Some(b64) => Some(
+            decode_base64(b64)
+                .and_then(|b| String::from_utf8(b).ok())
+                .ok_or_else(|| {
+                    ApiError::new(
+                        400,
+                        "InvalidRequestContentException",
+                        "Client context must be a valid Base64-encoded JSON object.",
+                    )
+                })?,
+        ),
+    };
+    let target = ctx
+        .registry
+        .target(&f.name, f.qualifier.as_deref(), &f.arn())?;
+    let request_id = uuid::Uuid::new_v4().to_string();
+    let reply = |status: u16| {
+        let mut r = Reply::empty(status);
+        r.headers
+            .push(("X-Amz-Executed-Version", target.executed_version.clone()));
+        r.headers.push(("x-amzn-RequestId", request_id.clone()));
+        r
+    };
+    if kind == "DryRun" {
+        return Ok(reply(204));
+    }
+    let (tx, rx) = if kind == "Event" {
+        (None, None)
+    } else {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        (Some(tx), Some(rx))
+    };
+    let invocation = Invocation {
+        request_id: request_id.clone(),
+        payload,
+        invoked_arn: f.arn(),
+        client_context,
+        want_tail: kind == "RequestResponse" && req.header("x-amz-log-type") == Some("Tail"),
+        reply: tx,
+    };
+    if target.pool.invoke(invocation).is_err() {
+        return Err(ApiError::new(
+            429,
+            "TooManyRequestsException",
+            "Rate Exceeded.",
+        ));
+    }
+    let Some(rx) = rx else {
+        return Ok(reply(202));
+    };
+    let outcome = rx
+        .await
+        .map_err(|_| ApiError::service("The invocation was dropped by its worker."))?;
+    let mut r = reply(200);
+    r.body = outcome.body;
+    if outcome.function_error {
+        r.headers.push(("X-Amz-Function-Error", "Unhandled".into()));
+    }
+    if let Some(tail) = outcome.log_tail {
+        r.headers.push(("X-Amz-Log-Result", tail));
+    }
+    Ok(r)
+}

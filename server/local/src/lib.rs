@@ -1,0 +1,215 @@
+//! lambda-local: an embedded AWS Lambda that the unchanged AWS SDK talks to through an endpoint
+//! URL, running Python handlers in worker processes over the real Lambda Runtime API.
+//!
+//! It binds 127.0.0.1 only, accepts any credentials, and keeps functions, code and logs under a
+//! data directory so they survive restarts.
+
+mod api;
+mod error;
+mod logs;
+mod model;
+mod pool;
+mod python;
+mod registry;
+mod server;
+mod store;
+mod time;
+mod worker;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+pub use error::LocalError;
+
+/// The region named in every ARN this local Lambda hands out.
+pub const REGION: &str = "us-east-1";
+/// The account named in every ARN this local Lambda hands out.
+pub const ACCOUNT_ID: &str = "000000000000";
+
+/// How workers run the handler.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Bootstrap {
+    /// AWS's awslambdaric when the interpreter can import it, else the built-in bootstrap.
+    Auto,
+    /// Always `python -m awslambdaric`.
+    Awslambdaric,
+    /// Always the bootstrap shipped in this crate (standard library only).
+    BuiltIn,
+}
+
+impl Bootstrap {
+    /// `LAMBDA_LS_BOOTSTRAP=auto|awslambdaric|builtin`; unset or unknown means `Auto`.
+    pub fn from_env() -> Bootstrap {
+        match std::env::var("LAMBDA_LS_BOOTSTRAP")
+            .unwrap_or_default()
+            .to_ascii_lowercase()
+            .as_str()
+        {
+            "awslambdaric" => Bootstrap::Awslambdaric,
+            "builtin" | "built-in" => Bootstrap::BuiltIn,
+            "" | "auto" => Bootstrap::Auto,
+            other => {
+                tracing::warn!(
+                    "LAMBDA_LS_BOOTSTRAP={other} is not auto, awslambdaric or builtin; using auto"
+                );
+                Bootstrap::Auto
+            }
+        }
+    }
+}
+
+/// Settings of one local Lambda.
+#[derive(Debug, Clone)]
+pub struct LocalConfig {
+    /// Where functions, code, logs and worker temp dirs live.
+    pub data_dir: PathBuf,
+    /// Port on 127.0.0.1; 0 lets the OS choose.
+    pub port: u16,
+    /// Interpreter for every worker; else `LAMBDA_LS_PYTHON`; else `pythonX.Y` for the runtime
+    /// if on PATH, else `python3`.
+    pub python: Option<PathBuf>,
+    pub bootstrap: Bootstrap,
+    /// Concurrent workers per function version; invocations beyond it queue.
+    pub max_workers_per_function: usize,
+    /// A warm worker unused this long is stopped.
+    pub idle_timeout: Duration,
+}
+
+impl LocalConfig {
+    /// Defaults: any free port, interpreter by runtime, bootstrap from `LAMBDA_LS_BOOTSTRAP`,
+    /// 32 workers per function, 10 minutes of idle time.
+    pub fn new(data_dir: PathBuf) -> Self {
+        LocalConfig {
+            data_dir,
+            port: 0,
+            python: None,
+            bootstrap: Bootstrap::from_env(),
+            max_workers_per_function: 32,
+            idle_timeout: Duration::from_secs(600),
+        }
+    }
+}
+
+/// `$LAMBDA_LS_LOCAL_DIR`, else `<user data dir>/lambda-ls/local`.
+pub fn default_data_dir() -> PathBuf {
+    std::env::var_os("LAMBDA_LS_LOCAL_DIR")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            dirs::data_dir()
+                .unwrap_or_else(std::env::temp_dir)
+                .join("lambda-ls")
+                .join("local")
+        })
+}
+
+/// A running local Lambda. Dropping it stops the server and kills its workers; `shutdown`
+/// does the same and waits for the workers to be gone.
+#[derive(Debug)]
+pub struct LocalLambda {
+    addr: SocketAddr,
+    runner: Arc<pool::Runner>,
+    logs: Arc<logs::Logs>,
+    server: JoinHandle<()>,
+    reaper: JoinHandle<()>,
+    closed: watch::Receiver<bool>,
+}
+
+impl LocalLambda {
+    /// Binds 127.0.0.1:`cfg.port`, loads persisted functions and starts serving.
+    pub async fn start(cfg: LocalConfig) -> Result<LocalLambda, LocalError> {
+        let store = Arc::new(store::Store::open(&cfg.data_dir)?);
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", cfg.port))
+            .await
+            .map_err(|error| LocalError::Bind {
+                port: cfg.port,
+                error,
+            })?;
+        let addr = listener.local_addr().map_err(|error| LocalError::Bind {
+            port: cfg.port,
+            error,
+        })?;
+        let logs = Arc::new(logs::Logs::start(store.logs_dir()));
+        let runner = Arc::new(pool::Runner::new(
+            store.clone(),
+            logs.clone(),
+            python::Python::new(cfg.python.clone(), cfg.bootstrap),
+            cfg.max_workers_per_function,
+            cfg.idle_timeout,
+        ));
+        let registry = registry::Registry::load(store, runner.clone());
+        let ctx = Arc::new(api::Ctx {
+            registry: registry.clone(),
+            logs: logs.clone(),
+            endpoint: format!("http://{addr}"),
+        });
+        let (closed_tx, closed) = watch::channel(false);
+        let gate = Arc::new(server::Gate::new(addr.port()));
+        let server = tokio::spawn(async move {
+            // Set when the accept loop ends for any reason, including being aborted.
+            struct Closed(watch::Sender<bool>);
+            impl Drop for Closed {
+                fn drop(&mut self) {
+                    let _ = self.0.send(true);
+                }
+            }
+            let _closed = Closed(closed_tx);
+            server::serve(listener, ctx, gate).await;
+        });
+        let period =
+            (cfg.idle_timeout / 4).clamp(Duration::from_millis(100), Duration::from_secs(30));
+        let reaper = tokio::spawn(async move {
+            let mut tick = tokio::time::interval(period);
+            loop {
+                tick.tick().await;
+                registry.reap_idle();
+            }
+        });
+        tracing::info!("local Lambda listening on http://{addr}");
+        Ok(LocalLambda {
+            addr,
+            runner,
+            logs,
+            server,
+            reaper,
+            closed,
+        })
+    }
+
+    /// The endpoint URL to give the AWS SDK: `http://127.0.0.1:PORT`.
+    pub fn endpoint(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Resolves when the server has stopped serving (it does not stop on its own unless it
+    /// fails); `lambda-ls local serve` races it against Ctrl-C.
+    pub async fn wait(&self) {
+        let mut closed = self.closed.clone();
+        let _ = closed.wait_for(|c| *c).await;
+    }
+
+    /// Stops serving, kills every worker and waits until they are gone and logs are on disk.
+    pub async fn shutdown(self) {
+        self.server.abort();
+        self.reaper.abort();
+        self.runner.stop_all().await;
+        self.logs.flush().await;
+    }
+}
+
+impl Drop for LocalLambda {
+    fn drop(&mut self) {
+        self.server.abort();
+        self.reaper.abort();
+        self.runner.kill_all();
+    }
+}

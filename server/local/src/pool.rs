@@ -1,0 +1,297 @@
+//! Per-version worker pools: warm reuse, scale-out up to a limit, queueing, idle reaping, draining.
+//!
+//! The pool's lock is a plain mutex held only to move a worker or an invocation between lists;
+//! invocations themselves travel to workers through per-worker slots (see `worker`).
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use tokio::sync::oneshot;
+
+use crate::logs::Logs;
+use crate::model::FunctionConfig;
+use crate::python::Python;
+use crate::store::Store;
+use crate::worker::Worker;
+
+/// Invocations waiting beyond this per pool are refused with 429, as Lambda throttles.
+const QUEUE_LIMIT: usize = 1000;
+
+/// Everything a worker needs to run one function version; immutable, shared by its workers.
+#[derive(Debug)]
+pub(crate) struct RunSpec {
+    pub name: String,
+    pub version: String,
+    pub runtime: String,
+    pub handler: String,
+    pub timeout: Duration,
+    pub memory_mb: u32,
+    pub env: BTreeMap<String, String>,
+    pub code_sha256: String,
+    pub layers: Vec<String>,
+    pub log_group: Arc<str>,
+    pub log_format: String,
+}
+
+impl RunSpec {
+    pub(crate) fn from_config(c: &FunctionConfig) -> RunSpec {
+        RunSpec {
+            name: c.name.clone(),
+            version: c.version.clone(),
+            runtime: c.runtime.clone(),
+            handler: c.handler.clone(),
+            timeout: Duration::from_secs(u64::from(c.timeout)),
+            memory_mb: c.memory_size,
+            env: c.environment.clone(),
+            code_sha256: c.code_sha256.clone(),
+            layers: c.layers.iter().map(|l| l.sha256.clone()).collect(),
+            log_group: c.log_group.as_str().into(),
+            log_format: c.log_format.clone(),
+        }
+    }
+}
+
+/// One invocation on its way to a worker.
+#[derive(Debug)]
+pub(crate) struct Invocation {
+    pub request_id: String,
+    pub payload: Bytes,
+    pub invoked_arn: String,
+    pub client_context: Option<String>,
+    pub want_tail: bool,
+    /// `None` for `Event` invocations, whose result nobody waits for.
+    pub reply: Option<oneshot::Sender<Outcome>>,
+}
+
+/// What the invoker answers: the payload, whether it is an error, and the log tail if asked.
+#[derive(Debug)]
+pub(crate) struct Outcome {
+    pub body: Bytes,
+    pub function_error: bool,
+    pub log_tail: Option<String>,
+}
+
+/// State shared by every pool: where things are, how to start Python, the live workers.
+#[derive(Debug)]
+pub(crate) struct Runner {
+    pub store: Arc<Store>,
+    pub logs: Arc<Logs>,
+    pub python: Python,
+    pub max_workers: usize,
+    pub idle_timeout: Duration,
+    workers: Mutex<HashMap<u64, Arc<Worker>>>,
+    next_id: AtomicU64,
+    stopping: AtomicBool,
+}
+
+impl Runner {
+    pub(crate) fn new(
+        store: Arc<Store>,
+        logs: Arc<Logs>,
+        python: Python,
+        max_workers: usize,
+        idle_timeout: Duration,
+    ) -> Runner {
+        Runner {
+            store,
+            logs,
+            python,
+            max_workers: max_workers.max(1),
+            idle_timeout,
+            workers: Mutex::new(HashMap::new()),
+            next_id: AtomicU64::new(1),
+            stopping: AtomicBool::new(false),
+        }
+    }
+
+    pub(crate) fn next_worker_id(&self) -> u64 {
+        self.next_id.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Records a started worker; false once shutdown began, so the caller kills it at once.
+    pub(crate) fn register(&self, worker: &Arc<Worker>) -> bool {
+        let mut all = self.workers.lock().expect("worker registry poisoned");
+        if self.stopping.load(Ordering::SeqCst) {
+            return false;
+        }
+        all.insert(worker.id(), worker.clone());
+        true
+    }
+
+    pub(crate) fn unregister(&self, id: u64) {
+        self.workers
+            .lock()
+            .expect("worker registry poisoned")
+            .remove(&id);
+    }
+
+    /// Kills every worker and refuses new ones, without waiting.
+    pub(crate) fn kill_all(&self) {
+        let all: Vec<Arc<Worker>> = {
+            let all = self.workers.lock().expect("worker registry poisoned");
+            self.stopping.store(true, Ordering::SeqCst);
+            all.values().cloned().collect()
+        };
+        for w in &all {
+            w.retire();
+        }
+    }
+
+    /// Kills every worker and waits (bounded) until their exits are processed.
+    pub(crate) async fn stop_all(&self) {
+        self.kill_all();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline
+            && !self
+                .workers
+                .lock()
+                .expect("worker registry poisoned")
+                .is_empty()
+        {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+struct PoolState {
+    /// Warm workers, most recently used last so reuse keeps the fewest processes hot.
+    idle: Vec<(Arc<Worker>, Instant)>,
+    /// Workers started and not yet exited, busy or idle.
+    count: usize,
+    queue: VecDeque<Invocation>,
+    draining: bool,
+}
+
+/// The workers of one function version (or of one `$LATEST` configuration).
+#[derive(Debug)]
+pub(crate) struct Pool {
+    pub spec: Arc<RunSpec>,
+    pub runner: Arc<Runner>,
+    state: Mutex<PoolState>,
+}
+
+impl Pool {
+    pub(crate) fn new(spec: RunSpec, runner: Arc<Runner>) -> Arc<Pool> {
+        Arc::new(Pool {
+            spec: Arc::new(spec),
+            runner,
+            state: Mutex::new(PoolState::default()),
+        })
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, PoolState> {
+        self.state.lock().expect("pool state poisoned")
+    }
+
+    /// Hands an invocation to a warm worker, a new one, or the queue; gives it back when the
+    /// queue is full so the caller can throttle.
+    pub(crate) fn invoke(self: &Arc<Self>, inv: Invocation) -> Result<(), Box<Invocation>> {
+        self.dispatch(inv, true)
+    }
+
+    fn dispatch(
+        self: &Arc<Self>,
+        mut inv: Invocation,
+        limit_queue: bool,
+    ) -> Result<(), Box<Invocation>> {
+        loop {
+            let mut st = self.lock();
+            if let Some((worker, _)) = st.idle.pop() {
+                drop(st);
+                match worker.assign(inv) {
+                    Ok(()) => return Ok(()),
+                    // It died while idle; its exit bookkeeping is under way. Try elsewhere.
+                    Err(back) => {
+                        inv = *back;
+                        continue;
+                    }
+                }
+            }
+            if st.count < self.runner.max_workers {
+                st.count += 1;
+                drop(st);
+                tokio::spawn(Worker::start(self.clone(), inv));
+                return Ok(());
+            }
+            if limit_queue && st.queue.len() >= QUEUE_LIMIT {
+                return Err(Box::new(inv));
+            }
+            st.queue.push_back(inv);
+            return Ok(());
+        }
+    }
+
+    /// Re-queues an invocation that reached a worker which died before starting it.
+    pub(crate) fn redispatch(self: &Arc<Self>, inv: Invocation) {
+        // Never refused: it was accepted already.
+        let _ = self.dispatch(inv, false);
+    }
+
+    /// A worker finished an invocation: give it queued work, retire it, or park it warm.
+    pub(crate) fn worker_free(self: &Arc<Self>, worker: &Arc<Worker>) {
+        let mut st = self.lock();
+        if let Some(inv) = st.queue.pop_front() {
+            drop(st);
+            if let Err(inv) = worker.assign(inv) {
+                self.redispatch(*inv);
+            }
+            return;
+        }
+        if st.draining {
+            drop(st);
+            worker.retire();
+            return;
+        }
+        st.idle.push((worker.clone(), Instant::now()));
+    }
+
+    /// A worker's process is gone (or never started): free its place and, if work is queued,
+    /// start a replacement for it.
+    pub(crate) fn worker_gone(self: &Arc<Self>, id: Option<u64>) {
+        let mut st = self.lock();
+        if let Some(id) = id {
+            st.idle.retain(|(w, _)| w.id() != id);
+        }
+        st.count = st.count.saturating_sub(1);
+        if st.count < self.runner.max_workers {
+            if let Some(inv) = st.queue.pop_front() {
+                st.count += 1;
+                drop(st);
+                tokio::spawn(Worker::start(self.clone(), inv));
+            }
+        }
+    }
+
+    /// Stops using this pool: idle workers are killed now, busy ones after their invocation.
+    pub(crate) fn drain(&self) {
+        let idle = {
+            let mut st = self.lock();
+            st.draining = true;
+            std::mem::take(&mut st.idle)
+        };
+        for (w, _) in idle {
+            w.retire();
+        }
+    }
+
+    /// Kills workers idle for longer than the configured timeout.
+    pub(crate) fn reap_idle(&self, now: Instant) {
+        let timeout = self.runner.idle_timeout;
+        let expired: Vec<Arc<Worker>> = {
+            let mut st = self.lock();
+            let (old, keep): (Vec<_>, Vec<_>) = std::mem::take(&mut st.idle)
+                .into_iter()
+                .partition(|(_, since)| now.duration_since(*since) >= timeout);
+            st.idle = keep;
+            old.into_iter().map(|(w, _)| w).collect()
+        };
+        for w in expired {
+            tracing::debug!("reaping idle worker of {}", self.spec.name);
+            w.retire();
+        }
+    }
+}

@@ -1,0 +1,293 @@
+//! The one HTTP port: DNS-rebinding checks, body limits, and dispatch to the Lambda API, the
+//! CloudWatch Logs API or code downloads.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::header::{HeaderValue, CONTENT_LENGTH};
+use hyper::{Method, Request, Response};
+use tokio::net::TcpListener;
+use tokio::task::JoinSet;
+
+use crate::api::{self, Ctx, Reply, Req, INVOKE_LIMIT};
+use crate::error::ApiError;
+
+/// Largest control-plane body: a 50 MB zip is about 67 MB once base64-encoded in JSON.
+const CONTROL_LIMIT: usize = 80 * 1024 * 1024;
+
+/// Who may talk to this port: only pages and tools on this machine, by its loopback names.
+#[derive(Debug)]
+pub(crate) struct Gate {
+    hosts: [String; 3],
+}
+
+impl Gate {
+    pub(crate) fn new(port: u16) -> Gate {
+        Gate {
+            hosts: [
+                format!("127.0.0.1:{port}"),
+                format!("localhost:{port}"),
+                format!("[::1]:{port}"),
+            ],
+        }
+    }
+
+    /// A page on another site can reach 127.0.0.1 through a DNS name it controls (rebinding);
+    /// its requests then carry that name as Host, or its own Origin. Both are refused.
+    fn admits(&self, req: &Request<Incoming>) -> Result<(), String> {
+        let host = req
+            .headers()
+            .get(hyper::header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .map(str::to_ascii_lowercase);
+        match host {
+            Some(h) if self.hosts.contains(&h) => {}
+            other => {
+                return Err(format!(
+                    "Host {} is not allowed; use {}",
+                    other.as_deref().unwrap_or("(none)"),
+                    self.hosts[0]
+                ))
+            }
+        }
+        if let Some(origin) = req.headers().get(hyper::header::ORIGIN) {
+            let origin = origin.to_str().unwrap_or("");
+            if !local_origin(origin) {
+                return Err(format!("Origin {origin} is not allowed"));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `http://127.0.0.1`, `http://localhost` or `http://[::1]`, with any port.
+fn local_origin(origin: &str) -> bool {
+    let Some(rest) = origin.strip_prefix("http://") else {
+        return false;
+    };
+    let rest = rest.to_ascii_lowercase();
+    let port = ["127.0.0.1", "localhost", "[::1]"]
+        .iter()
+        .find_map(|h| rest.strip_prefix(h));
+    match port {
+        Some("") => true,
+        Some(p) => p
+            .strip_prefix(':')
+            .is_some_and(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit())),
+        None => false,
+    }
+}
+
+/// Decodes `%XX` escapes; malformed escapes stay as they are.
+fn percent_decode(s: &str) -> String {
+    let hex = |b: u8| (b as char).to_digit(16);
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            if let (Some(hi), Some(lo)) = (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                out.push((hi * 16 + lo) as u8);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn parse_query(q: Option<&str>) -> Vec<(String, String)> {
+    q.unwrap_or("")
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (k, v) = p.split_once('=').unwrap_or((p, ""));
+            (percent_decode(k), percent_decode(v))
+        })
+        .collect()
+}
+
+fn to_response(reply: Reply) -> Response<Full<Bytes>> {
+    let mut resp = Response::new(Full::new(reply.body));
+    *resp.status_mut() = hyper::StatusCode::from_u16(reply.status)
+        .unwrap_or(hyper::StatusCode::INTERNAL_SERVER_ERROR);
+    let h = resp.headers_mut();
+    h.insert(
+        hyper::header::CONTENT_TYPE,
+        HeaderValue::from_static(reply.content_type),
+    );
+    for (name, value) in reply.headers {
+        if let Ok(v) = HeaderValue::from_str(&value) {
+            h.insert(name, v);
+        }
+    }
+    if !h.contains_key("x-amzn-requestid") {
+        if let Ok(v) = HeaderValue::from_str(&uuid::Uuid::new_v4().to_string()) {
+            h.insert("x-amzn-RequestId", v);
+        }
+    }
+    resp
+}
+
+async fn handle(ctx: Arc<Ctx>, gate: Arc<Gate>, req: Request<Incoming>) -> Response<Full<Bytes>> {
+    if let Err(why) = gate.admits(&req) {
+        tracing::warn!("refused a request: {why}");
+        return to_response(Reply::error(&ApiError::new(
+            403,
+            "AccessDeniedException",
+            why,
+        )));
+    }
+    let path = req.uri().path().to_string();
+    let invoke = path.ends_with("/invocations");
+    let limit = if invoke { INVOKE_LIMIT } else { CONTROL_LIMIT };
+    let too_large = || {
+        if invoke {
+            ApiError::new(
+                413,
+                "RequestTooLargeException",
+                format!("Request must be smaller than {INVOKE_LIMIT} bytes for the InvokeFunction operation"),
+            )
+        } else {
+            ApiError::new(
+                413,
+                "RequestEntityTooLargeException",
+                format!("Request must be smaller than {CONTROL_LIMIT} bytes"),
+            )
+        }
+    };
+    let declared = req
+        .headers()
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > limit) {
+        return to_response(Reply::error(&too_large()));
+    }
+    let (parts, body) = req.into_parts();
+    let body = match Limited::new(body, limit).collect().await {
+        Ok(b) => b.to_bytes(),
+        Err(e)
+            if e.downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some() =>
+        {
+            return to_response(Reply::error(&too_large()))
+        }
+        Err(e) => {
+            return to_response(Reply::error(&ApiError::new(
+                400,
+                "InvalidRequestContentException",
+                format!("cannot read the request body: {e}"),
+            )))
+        }
+    };
+    if path == "/" && parts.method == Method::POST {
+        let target = parts
+            .headers
+            .get("x-amz-target")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        if let Some(op) = target.strip_prefix("Logs_20140328.") {
+            let (status, value) = ctx.logs.handle(op, &body).await;
+            let mut reply = Reply::json(status, value);
+            reply.content_type = "application/x-amz-json-1.1";
+            return to_response(reply);
+        }
+    }
+    if parts.method == Method::GET {
+        if let Some(file) = path.strip_prefix("/lambda-ls/code/") {
+            return to_response(download(&ctx, file).await);
+        }
+    }
+    let req = Req {
+        method: parts.method,
+        segments: path
+            .split('/')
+            .filter(|s| !s.is_empty())
+            .map(percent_decode)
+            .collect(),
+        query: parse_query(parts.uri.query()),
+        headers: parts.headers,
+        body,
+    };
+    to_response(api::route(&ctx, req).await)
+}
+
+/// Serves a stored zip: GetFunction's `Code.Location` and layers' `Content.Location`.
+async fn download(ctx: &Ctx, file: &str) -> Reply {
+    let hex = file.strip_suffix(".zip").unwrap_or("");
+    if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Reply::error(&ApiError::not_found("No such code."));
+    }
+    let path = ctx.registry.store.code_path(hex);
+    match tokio::fs::read(&path).await {
+        Ok(bytes) => Reply {
+            status: 200,
+            headers: Vec::new(),
+            body: Bytes::from(bytes),
+            content_type: "application/zip",
+        },
+        Err(_) => Reply::error(&ApiError::not_found("No such code.")),
+    }
+}
+
+/// Accepts connections until aborted; aborting also ends every open connection.
+pub(crate) async fn serve(listener: TcpListener, ctx: Arc<Ctx>, gate: Arc<Gate>) {
+    let mut conns = JoinSet::new();
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => {
+                    // Small JSON answers must not wait for Nagle's algorithm.
+                    let _ = stream.set_nodelay(true);
+                    let ctx = ctx.clone();
+                    let gate = gate.clone();
+                    conns.spawn(async move {
+                        let service = hyper::service::service_fn(move |req| {
+                            let ctx = ctx.clone();
+                            let gate = gate.clone();
+                            async move { Ok::<_, Infallible>(handle(ctx, gate, req).await) }
+                        });
+                        let _ = hyper::server::conn::http1::Builder::new()
+                            .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                            .await;
+                    });
+                }
+                Err(e) => {
+                    // Typically EMFILE: back off instead of spinning.
+                    tracing::warn!("accept failed: {e}");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            },
+            Some(_) = conns.join_next(), if !conns.is_empty() => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn origins_and_decoding() {
+        assert!(local_origin("http://localhost:3000"));
+        assert!(local_origin("http://127.0.0.1"));
+        assert!(local_origin("http://[::1]:8080"));
+        assert!(!local_origin("http://evil.com"));
+        assert!(!local_origin("http://localhost.evil.com"));
+        assert!(!local_origin("https://localhost"));
+        assert!(!local_origin("null"));
+        assert_eq!(
+            percent_decode("arn%3Aaws%3Alambda%3Aus-east-1%3A000000000000%3Afunction%3Af"),
+            "arn:aws:lambda:us-east-1:000000000000:function:f"
+        );
+        assert_eq!(percent_decode("%24LATEST"), "$LATEST");
+        assert_eq!(percent_decode("50%"), "50%");
+    }
+}

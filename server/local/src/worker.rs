@@ -1,0 +1,938 @@
+//! One worker: a Python process, its private Runtime API listener, and its captured output.
+//!
+//! The process runs in its own process group under an address-space limit. Its stdout and stderr
+//! share one non-blocking pipe; when it posts a result, the pipe is drained until it would block
+//! before the log tail is built, so everything it printed first is in that tail.
+
+use std::convert::Infallible;
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::process::ExitStatusExt;
+use std::path::PathBuf;
+use std::process::{ExitStatus, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::{Method, Request, Response, StatusCode};
+use serde_json::{json, Value};
+use tokio::io::unix::AsyncFd;
+use tokio::sync::Notify;
+use tokio::task::{AbortHandle, JoinSet};
+
+use crate::pool::{Invocation, Outcome, Pool};
+use crate::time::{date_path, now_millis, rfc3339_millis};
+use crate::REGION;
+
+/// Address space allowed beyond the function's MemorySize. RLIMIT_AS counts virtual memory,
+/// and an interpreter reserves far more than it touches (shared libraries, thread stacks,
+/// malloc arenas), so the limit is MemorySize plus this much: a handler that really
+/// allocates much more than MemorySize is still stopped with a MemoryError, while the
+/// runtime's own reservations never trip it.
+const ADDRESS_SPACE_HEADROOM_MB: u64 = 512;
+/// Lambda's init phase gets 10 s before it is retried as part of the invoke; a worker gets
+/// that plus the function timeout to reach its first `/next`.
+const INIT_ALLOWANCE: Duration = Duration::from_secs(10);
+/// Lambda's limit on a synchronous response payload.
+const RESPONSE_LIMIT: usize = 6 * 1024 * 1024;
+/// Bytes of log a Tail request returns.
+const TAIL_BYTES: usize = 4096;
+/// A line longer than this is cut into events of this size instead of growing without bound.
+const MAX_LINE: usize = 256 * 1024;
+
+#[derive(Debug, Default)]
+struct Slot {
+    /// Assigned and not yet fetched through `/next`.
+    pending: Option<Invocation>,
+    current: Option<Running>,
+    initialized: bool,
+    /// Will not be given more work; its process is being killed.
+    retired: bool,
+    exited: bool,
+    init_timer: Option<AbortHandle>,
+}
+
+/// The invocation the handler is running now.
+#[derive(Debug)]
+struct Running {
+    request_id: String,
+    reply: Option<tokio::sync::oneshot::Sender<Outcome>>,
+    want_tail: bool,
+    started: Instant,
+    init: Option<Duration>,
+    timer: Option<AbortHandle>,
+}
+
+impl Running {
+    fn from_invocation(inv: Invocation, init: Option<Duration>) -> Running {
+        Running {
+            request_id: inv.request_id,
+            reply: inv.reply,
+            want_tail: inv.want_tail,
+            started: Instant::now(),
+            init,
+            timer: None,
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+struct Capture {
+    partial: Vec<u8>,
+    /// Recent log text, for LogType=Tail; only its last `TAIL_BYTES` are ever returned.
+    tail: Vec<u8>,
+}
+
+#[derive(Debug)]
+pub(crate) struct Worker {
+    id: u64,
+    pool: Arc<Pool>,
+    pid: i32,
+    stream: Arc<str>,
+    spawned: Instant,
+    slot: Mutex<Slot>,
+    wake: Notify,
+    pipe: AsyncFd<OwnedFd>,
+    capture: Mutex<Capture>,
+    tmp_dir: PathBuf,
+    max_memory_mb: AtomicU64,
+    tasks: Mutex<Vec<AbortHandle>>,
+}
+
+type Resp = Response<Full<Bytes>>;
+
+fn plain(status: StatusCode, body: Value) -> Resp {
+    let mut r = Response::new(Full::new(Bytes::from(body.to_string())));
+    *r.status_mut() = status;
+    r
+}
+
+fn error_body(error_type: &str, message: String) -> Bytes {
+    Bytes::from(json!({ "errorType": error_type, "errorMessage": message }).to_string())
+}
+
+/// Go's names for signals, which Lambda's messages use ("signal: killed").
+fn signal_name(sig: i32) -> String {
+    match sig {
+        libc::SIGKILL => "killed".into(),
+        libc::SIGSEGV => "segmentation fault".into(),
+        libc::SIGABRT => "aborted".into(),
+        libc::SIGTERM => "terminated".into(),
+        libc::SIGBUS => "bus error".into(),
+        libc::SIGILL => "illegal instruction".into(),
+        libc::SIGFPE => "floating point exception".into(),
+        libc::SIGINT => "interrupt".into(),
+        other => format!("signal {other}"),
+    }
+}
+
+fn describe_exit(status: &io::Result<ExitStatus>) -> String {
+    match status {
+        Ok(s) => match (s.code(), s.signal()) {
+            (Some(code), _) => format!("exit status {code}"),
+            (None, Some(sig)) => format!("signal: {}", signal_name(sig)),
+            _ => "unknown exit".into(),
+        },
+        Err(e) => format!("cannot wait for the runtime: {e}"),
+    }
+}
+
+/// A pipe whose read end is non-blocking (for the event loop) and whose both ends are
+/// close-on-exec, so only the stdout/stderr copies reach the child.
+fn nonblocking_pipe() -> io::Result<(OwnedFd, OwnedFd)> {
+    let mut fds = [0; 2];
+    // SAFETY: pipe2 fills both descriptors on success; each is then owned exactly once.
+    let rc = unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) };
+    if rc != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: fresh descriptors from pipe2, not owned elsewhere.
+    let (read, write) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    // SAFETY: plain fcntl on a descriptor we own.
+    let flags = unsafe { libc::fcntl(read.as_raw_fd(), libc::F_GETFL) };
+    if flags < 0
+        || unsafe { libc::fcntl(read.as_raw_fd(), libc::F_SETFL, flags | libc::O_NONBLOCK) } < 0
+    {
+        return Err(io::Error::last_os_error());
+    }
+    Ok((read, write))
+}
+
+impl Worker {
+    pub(crate) fn id(&self) -> u64 {
+        self.id
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Slot> {
+        self.slot.lock().expect("worker slot poisoned")
+    }
+
+    fn cap(&self) -> MutexGuard<'_, Capture> {
+        self.capture.lock().expect("worker capture poisoned")
+    }
+
+    /// Starts a worker whose first invocation is `inv`: the invocation that triggered the init
+    /// gets the init's errors, as on Lambda.
+    pub(crate) async fn start(pool: Arc<Pool>, inv: Invocation) {
+        if let Err(failed) = Worker::spawn(&pool, inv).await {
+            let (inv, message) = *failed;
+            tracing::warn!("cannot start a worker for {}: {message}", pool.spec.name);
+            pool.worker_gone(None);
+            if let Some(reply) = inv.reply {
+                let _ = reply.send(Outcome {
+                    body: error_body(
+                        "Runtime.InvalidEntrypoint",
+                        format!("RequestId: {} Error: {message}", inv.request_id),
+                    ),
+                    function_error: true,
+                    log_tail: None,
+                });
+            }
+        }
+    }
+
+    async fn spawn(pool: &Arc<Pool>, inv: Invocation) -> Result<(), Box<(Invocation, String)>> {
+        let runner = pool.runner.clone();
+        let spec = pool.spec.clone();
+        let launch = match runner.python.launch(&spec.runtime).await {
+            Ok(l) => l,
+            Err(e) => return Err(Box::new((inv, e))),
+        };
+        let id = runner.next_worker_id();
+        let tmp_dir = runner.store.tmp_dir().join(format!("worker-{id}"));
+        let prepared = {
+            let store = runner.store.clone();
+            let code = spec.code_sha256.clone();
+            let layers = spec.layers.clone();
+            let tmp = tmp_dir.clone();
+            tokio::task::spawn_blocking(move || {
+                // Task roots are re-created here if they were removed since the deploy.
+                let task_root = store.ensure_unpacked(&code)?;
+                let layers = layers
+                    .iter()
+                    .map(|h| store.ensure_unpacked(h))
+                    .collect::<Result<Vec<_>, _>>()?;
+                std::fs::create_dir_all(&tmp)
+                    .map_err(|e| format!("cannot create {}: {e}", tmp.display()))?;
+                Ok::<_, String>((task_root, layers))
+            })
+            .await
+        };
+        let (task_root, layer_roots) = match prepared {
+            Ok(Ok(p)) => p,
+            Ok(Err(e)) => return Err(Box::new((inv, e))),
+            Err(e) => return Err(Box::new((inv, e.to_string()))),
+        };
+        let fail = |inv, what: &str, e: io::Error| {
+            let _ = std::fs::remove_dir_all(&tmp_dir);
+            Err(Box::new((inv, format!("{what}: {e}"))))
+        };
+        let listener = match std::net::TcpListener::bind(("127.0.0.1", 0))
+            .and_then(|l| l.set_nonblocking(true).map(|()| l))
+            .and_then(tokio::net::TcpListener::from_std)
+        {
+            Ok(l) => l,
+            Err(e) => return fail(inv, "cannot open the Runtime API listener", e),
+        };
+        let api_addr = match listener.local_addr() {
+            Ok(a) => a,
+            Err(e) => return fail(inv, "cannot open the Runtime API listener", e),
+        };
+        let (read_end, write_end) = match nonblocking_pipe() {
+            Ok(p) => p,
+            Err(e) => return fail(inv, "cannot create the log pipe", e),
+        };
+        let stderr_end = match write_end.try_clone() {
+            Ok(fd) => fd,
+            Err(e) => return fail(inv, "cannot create the log pipe", e),
+        };
+        let stream: Arc<str> = format!(
+            "{}/[{}]{}",
+            date_path(now_millis()),
+            spec.version,
+            uuid::Uuid::new_v4().simple()
+        )
+        .into();
+
+        let mut cmd = tokio::process::Command::new(&launch.interpreter);
+        if launch.ric {
+            cmd.args(["-m", "awslambdaric"]).arg(&spec.handler);
+        } else {
+            cmd.arg(runner.store.bootstrap_path()).arg(&spec.handler);
+        }
+        // The sandbox must not inherit the developer's credentials or Lambda-ish settings of
+        // the parent (AWS_LAMBDA_MAX_CONCURRENCY would even switch awslambdaric's mode).
+        for (key, _) in std::env::vars_os() {
+            let k = key.to_string_lossy();
+            if k.starts_with("AWS_")
+                || k.starts_with("_LAMBDA")
+                || k.starts_with("_X_AMZN")
+                || k.starts_with("LAMBDA_")
+                || k == "_HANDLER"
+                || k == "PYTHONPATH"
+            {
+                cmd.env_remove(&key);
+            }
+        }
+        let short = spec.runtime.trim_start_matches("python");
+        let mut python_path = vec![task_root.clone()];
+        for root in &layer_roots {
+            python_path.push(root.join(format!("python/lib/python{short}/site-packages")));
+            python_path.push(root.join("python"));
+            python_path.push(root.clone());
+        }
+        let python_path = std::env::join_paths(&python_path).unwrap_or_default();
+        cmd.envs(&spec.env)
+            .env("AWS_LAMBDA_FUNCTION_NAME", &spec.name)
+            .env("AWS_LAMBDA_FUNCTION_VERSION", &spec.version)
+            .env(
+                "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+                spec.memory_mb.to_string(),
+            )
+            .env("AWS_LAMBDA_LOG_GROUP_NAME", &*spec.log_group)
+            .env("AWS_LAMBDA_LOG_STREAM_NAME", &*stream)
+            .env("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand")
+            .env("AWS_REGION", REGION)
+            .env("AWS_DEFAULT_REGION", REGION)
+            .env("AWS_EXECUTION_ENV", format!("AWS_Lambda_{}", spec.runtime))
+            .env("AWS_LAMBDA_RUNTIME_API", api_addr.to_string())
+            .env("_HANDLER", &spec.handler)
+            .env("LAMBDA_TASK_ROOT", &task_root)
+            .env("LAMBDA_RUNTIME_DIR", runner.store.runtime_dir())
+            .env("PYTHONPATH", python_path)
+            .env("PYTHONUNBUFFERED", "1")
+            .env("TZ", ":UTC")
+            .env("TMPDIR", &tmp_dir);
+        if spec.log_format == "JSON" {
+            cmd.env("AWS_LAMBDA_LOG_FORMAT", "JSON");
+        }
+        cmd.current_dir(&task_root)
+            .stdin(Stdio::null())
+            .stdout(Stdio::from(write_end))
+            .stderr(Stdio::from(stderr_end))
+            .kill_on_drop(true)
+            // Its own group, so a timeout or crash kills whatever the handler started too.
+            .process_group(0);
+        let limit = (u64::from(spec.memory_mb) + ADDRESS_SPACE_HEADROOM_MB) * 1024 * 1024;
+        // SAFETY: the closure runs between fork and exec and only makes async-signal-safe
+        // system calls (setrlimit, prctl) on plain integers.
+        unsafe {
+            cmd.pre_exec(move || {
+                let rl = libc::rlimit {
+                    rlim_cur: limit as libc::rlim_t,
+                    rlim_max: limit as libc::rlim_t,
+                };
+                if libc::setrlimit(libc::RLIMIT_AS, &rl) != 0 {
+                    return Err(io::Error::last_os_error());
+                }
+                // If the server dies without cleaning up, its workers die with it.
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                Ok(())
+            });
+        }
+        let spawned = Instant::now();
+        let child = cmd.spawn();
+        // The parent's copies of the write ends must close, or the pipe never reports EOF.
+        drop(cmd);
+        let mut child = match child {
+            Ok(c) => c,
+            Err(e) => {
+                let what = format!("cannot run {}", launch.interpreter.display());
+                return fail(inv, &what, e);
+            }
+        };
+        let pid = child.id().map(|p| p as i32).unwrap_or(0);
+        // SAFETY: `read_end` is an open descriptor owned by the AsyncFd from here on, and
+        // OwnedFd always reports that same descriptor.
+        let registered =
+            unsafe { AsyncFd::register_with_interest(read_end, tokio::io::Interest::READABLE) };
+        let pipe = match registered.map_err(io::Error::from) {
+            Ok(p) => p,
+            Err(e) => {
+                let _ = child.start_kill();
+                return fail(inv, "cannot watch the log pipe", e);
+            }
+        };
+        tracing::debug!(
+            "worker {id} of {}:{} started as pid {pid} ({})",
+            spec.name,
+            spec.version,
+            if launch.ric {
+                "awslambdaric"
+            } else {
+                "built-in bootstrap"
+            }
+        );
+        let worker = Arc::new(Worker {
+            id,
+            pool: pool.clone(),
+            pid,
+            stream,
+            spawned,
+            slot: Mutex::new(Slot {
+                pending: Some(inv),
+                ..Slot::default()
+            }),
+            wake: Notify::new(),
+            pipe,
+            capture: Mutex::new(Capture::default()),
+            tmp_dir,
+            max_memory_mb: AtomicU64::new(0),
+            tasks: Mutex::new(Vec::new()),
+        });
+        let registered = runner.register(&worker);
+        {
+            let mut tasks = worker.tasks.lock().expect("worker tasks poisoned");
+            tasks.push(tokio::spawn(serve_runtime_api(listener, worker.clone())).abort_handle());
+            tasks.push(tokio::spawn(worker.clone().read_pipe()).abort_handle());
+        }
+        let init_timer = {
+            let w = worker.clone();
+            let allowance = INIT_ALLOWANCE + spec.timeout;
+            tokio::spawn(async move {
+                tokio::time::sleep(allowance).await;
+                w.init_timed_out(allowance);
+            })
+            .abort_handle()
+        };
+        worker.lock().init_timer = Some(init_timer);
+        let supervised = worker.clone();
+        tokio::spawn(async move {
+            let status = child.wait().await;
+            supervised.on_exit(status);
+        });
+        if !registered {
+            worker.retire();
+        }
+        Ok(())
+    }
+
+    /// Gives this worker its next invocation; returns it if the worker can take no more.
+    pub(crate) fn assign(&self, inv: Invocation) -> Result<(), Box<Invocation>> {
+        let mut slot = self.lock();
+        if slot.retired || slot.exited || slot.pending.is_some() {
+            return Err(Box::new(inv));
+        }
+        slot.pending = Some(inv);
+        drop(slot);
+        self.wake.notify_one();
+        Ok(())
+    }
+
+    /// Kills the process group; exit bookkeeping follows in `on_exit`.
+    pub(crate) fn retire(&self) {
+        let mut slot = self.lock();
+        slot.retired = true;
+        if !slot.exited && self.pid > 0 {
+            // SAFETY: signalling our own child's process group; the group exists until the
+            // child is reaped, which `exited` (set under this lock) rules out.
+            unsafe {
+                libc::kill(-self.pid, libc::SIGKILL);
+            }
+        }
+    }
+
+    // ---- log capture ----
+
+    fn read_pipe_into(&self, cap: &mut Capture) -> bool {
+        let fd = self.pipe.get_ref().as_raw_fd();
+        let mut buf = [0u8; 16 * 1024];
+        loop {
+            // SAFETY: reading into a stack buffer of the given length from a descriptor we own.
+            let n = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) };
+            if n > 0 {
+                self.take_bytes(cap, &buf[..n as usize]);
+                continue;
+            }
+            if n == 0 {
+                return true;
+            }
+            let err = io::Error::last_os_error();
+            match err.kind() {
+                io::ErrorKind::WouldBlock => return false,
+                io::ErrorKind::Interrupted => continue,
+                _ => return true,
+            }
+        }
+    }
+
+    fn take_bytes(&self, cap: &mut Capture, bytes: &[u8]) {
+        let mut rest = bytes;
+        while let Some(pos) = rest.iter().position(|&b| b == b'\n') {
+            let mut line = std::mem::take(&mut cap.partial);
+            line.extend_from_slice(&rest[..pos]);
+            self.emit_raw(cap, &line);
+            rest = &rest[pos + 1..];
+        }
+        cap.partial.extend_from_slice(rest);
+        if cap.partial.len() >= MAX_LINE {
+            let line = std::mem::take(&mut cap.partial);
+            self.emit_raw(cap, &line);
+        }
+    }
+
+    fn emit_raw(&self, cap: &mut Capture, raw: &[u8]) {
+        let text = String::from_utf8_lossy(raw);
+        self.log_line(cap, text.strip_suffix('\r').unwrap_or(&text));
+    }
+
+    fn flush_partial(&self, cap: &mut Capture) {
+        if !cap.partial.is_empty() {
+            let line = std::mem::take(&mut cap.partial);
+            self.emit_raw(cap, &line);
+        }
+    }
+
+    fn log_line(&self, cap: &mut Capture, text: &str) {
+        cap.tail.extend_from_slice(text.as_bytes());
+        cap.tail.push(b'\n');
+        if cap.tail.len() > 4 * TAIL_BYTES {
+            let cut = cap.tail.len() - TAIL_BYTES;
+            cap.tail.drain(..cut);
+        }
+        self.pool
+            .runner
+            .logs
+            .emit(&self.pool.spec.log_group, &self.stream, text.to_string());
+    }
+
+    async fn read_pipe(self: Arc<Self>) {
+        loop {
+            let Ok(mut ready) = self.pipe.readable().await else {
+                return;
+            };
+            let mut cap = self.cap();
+            if self.read_pipe_into(&mut cap) {
+                self.flush_partial(&mut cap);
+                return;
+            }
+            drop(cap);
+            ready.clear_ready();
+        }
+    }
+
+    fn max_memory_mb(&self) -> u64 {
+        let kb = std::fs::read_to_string(format!("/proc/{}/status", self.pid))
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find_map(|l| l.strip_prefix("VmHWM:"))
+                    .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            });
+        match kb {
+            Some(kb) => {
+                let mb = kb.div_ceil(1024);
+                self.max_memory_mb.fetch_max(mb, Ordering::Relaxed);
+                mb
+            }
+            // The process is gone: its last reading is the best there is.
+            None => self.max_memory_mb.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Closes an invocation's log (extra lines, END, REPORT) and answers its invoker.
+    /// `before_reply` runs between the two, so the worker is back in the pool before the
+    /// invoker can send its next request.
+    fn finish(
+        &self,
+        run: Running,
+        body: Bytes,
+        error: bool,
+        extra: &[&str],
+        before_reply: impl FnOnce(),
+    ) {
+        if let Some(t) = &run.timer {
+            t.abort();
+        }
+        let elapsed = run.started.elapsed();
+        let ms = elapsed.as_secs_f64() * 1000.0;
+        let mut report = format!(
+            "REPORT RequestId: {}\tDuration: {ms:.2} ms\tBilled Duration: {} ms\tMemory Size: {} MB\tMax Memory Used: {} MB",
+            run.request_id,
+            (ms.ceil() as u64).max(1),
+            self.pool.spec.memory_mb,
+            self.max_memory_mb(),
+        );
+        if let Some(init) = run.init {
+            report.push_str(&format!(
+                "\tInit Duration: {:.2} ms",
+                init.as_secs_f64() * 1000.0
+            ));
+        }
+        let tail = {
+            let mut cap = self.cap();
+            // The runtime wrote its prints before it posted this result: they are in the pipe.
+            self.read_pipe_into(&mut cap);
+            self.flush_partial(&mut cap);
+            for line in extra {
+                self.log_line(&mut cap, line);
+            }
+            self.log_line(&mut cap, &format!("END RequestId: {}", run.request_id));
+            self.log_line(&mut cap, &report);
+            let tail = run.want_tail.then(|| {
+                let start = cap.tail.len().saturating_sub(TAIL_BYTES);
+                base64::engine::general_purpose::STANDARD.encode(&cap.tail[start..])
+            });
+            cap.tail.clear();
+            tail
+        };
+        before_reply();
+        if let Some(reply) = run.reply {
+            let _ = reply.send(Outcome {
+                body,
+                function_error: error,
+                log_tail: tail,
+            });
+        }
+    }
+
+    fn start_line(&self, request_id: &str) {
+        let mut cap = self.cap();
+        self.read_pipe_into(&mut cap);
+        self.log_line(
+            &mut cap,
+            &format!(
+                "START RequestId: {request_id} Version: {}",
+                self.pool.spec.version
+            ),
+        );
+    }
+
+    // ---- Runtime API ----
+
+    async fn next(self: &Arc<Self>) -> Resp {
+        loop {
+            let notified = self.wake.notified();
+            {
+                let mut slot = self.lock();
+                if let Some(inv) = slot.pending.take() {
+                    return self.begin(&mut slot, inv);
+                }
+                if slot.exited {
+                    return plain(
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        json!({ "errorMessage": "worker stopped", "errorType": "Runtime.Stopped" }),
+                    );
+                }
+            }
+            notified.await;
+        }
+    }
+
+    fn begin(self: &Arc<Self>, slot: &mut Slot, inv: Invocation) -> Resp {
+        let init = if slot.initialized {
+            None
+        } else {
+            slot.initialized = true;
+            if let Some(t) = slot.init_timer.take() {
+                t.abort();
+            }
+            Some(self.spawned.elapsed())
+        };
+        self.start_line(&inv.request_id);
+        let timeout = self.pool.spec.timeout;
+        let deadline = now_millis() + timeout.as_millis() as i64;
+        let timer = {
+            let w = self.clone();
+            let id = inv.request_id.clone();
+            tokio::spawn(async move {
+                tokio::time::sleep(timeout).await;
+                w.timed_out(&id);
+            })
+            .abort_handle()
+        };
+        let mut resp = Response::new(Full::new(inv.payload.clone()));
+        let h = resp.headers_mut();
+        let mut set = |name: &'static str, value: &str| {
+            if let Ok(v) = hyper::header::HeaderValue::from_str(value) {
+                h.insert(name, v);
+            }
+        };
+        set("lambda-runtime-aws-request-id", &inv.request_id);
+        set("lambda-runtime-deadline-ms", &deadline.to_string());
+        set("lambda-runtime-invoked-function-arn", &inv.invoked_arn);
+        set(
+            "lambda-runtime-trace-id",
+            &format!(
+                "Root=1-{:08x}-{};Parent={};Sampled=0",
+                now_millis() / 1000,
+                &uuid::Uuid::new_v4().simple().to_string()[..24],
+                &uuid::Uuid::new_v4().simple().to_string()[..16]
+            ),
+        );
+        if let Some(cc) = &inv.client_context {
+            set("lambda-runtime-client-context", cc);
+        }
+        set("content-type", "application/json");
+        let mut run = Running::from_invocation(inv, init);
+        run.timer = Some(timer);
+        slot.current = Some(run);
+        resp
+    }
+
+    fn take_current(&self, request_id: &str) -> Option<Running> {
+        let mut slot = self.lock();
+        match &slot.current {
+            Some(r) if r.request_id == request_id => slot.current.take(),
+            _ => None,
+        }
+    }
+
+    async fn complete(
+        self: &Arc<Self>,
+        request_id: &str,
+        req: Request<Incoming>,
+        error: bool,
+    ) -> Resp {
+        let error_type = req
+            .headers()
+            .get("lambda-runtime-function-error-type")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let body = Limited::new(req.into_body(), RESPONSE_LIMIT)
+            .collect()
+            .await;
+        let (body, error, status) = match body {
+            Ok(b) if error => (normalize_error(b.to_bytes(), error_type), true, StatusCode::ACCEPTED),
+            Ok(b) => (b.to_bytes(), false, StatusCode::ACCEPTED),
+            Err(_) => (
+                error_body(
+                    "Function.ResponseSizeTooLarge",
+                    format!(
+                        "Response payload size exceeded maximum allowed payload size ({RESPONSE_LIMIT} bytes)."
+                    ),
+                ),
+                true,
+                StatusCode::PAYLOAD_TOO_LARGE,
+            ),
+        };
+        let Some(run) = self.take_current(request_id) else {
+            return plain(
+                StatusCode::BAD_REQUEST,
+                json!({ "errorMessage": "Invalid request ID", "errorType": "InvalidRequestID" }),
+            );
+        };
+        self.finish(run, body, error, &[], || self.pool.worker_free(self));
+        plain(status, json!({ "status": "OK" }))
+    }
+
+    async fn init_error(self: &Arc<Self>, req: Request<Incoming>) -> Resp {
+        let error_type = req
+            .headers()
+            .get("lambda-runtime-function-error-type")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let body = match Limited::new(req.into_body(), RESPONSE_LIMIT)
+            .collect()
+            .await
+        {
+            Ok(b) => b.to_bytes(),
+            Err(_) => Bytes::new(),
+        };
+        let pending = {
+            let mut slot = self.lock();
+            slot.retired = true;
+            slot.initialized = true;
+            if let Some(t) = slot.init_timer.take() {
+                t.abort();
+            }
+            slot.pending.take()
+        };
+        if let Some(inv) = pending {
+            let init = Some(self.spawned.elapsed());
+            self.start_line(&inv.request_id);
+            let body = normalize_error(body, error_type);
+            self.finish(Running::from_invocation(inv, init), body, true, &[], || {});
+        }
+        plain(StatusCode::ACCEPTED, json!({ "status": "OK" }))
+    }
+
+    fn timed_out(self: &Arc<Self>, request_id: &str) {
+        let Some(run) = self.take_current(request_id) else {
+            return;
+        };
+        self.retire();
+        let message = format!(
+            "{} {request_id} Task timed out after {:.2} seconds",
+            rfc3339_millis(now_millis()),
+            self.pool.spec.timeout.as_secs_f64()
+        );
+        let body = Bytes::from(json!({ "errorMessage": message }).to_string());
+        self.finish(run, body, true, &[&message], || {});
+    }
+
+    fn init_timed_out(self: &Arc<Self>, allowance: Duration) {
+        let pending = {
+            let mut slot = self.lock();
+            if slot.initialized || slot.exited {
+                return;
+            }
+            slot.initialized = true;
+            slot.pending.take()
+        };
+        self.retire();
+        if let Some(inv) = pending {
+            let message = format!(
+                "{} {} Task timed out after {:.2} seconds",
+                rfc3339_millis(now_millis()),
+                inv.request_id,
+                allowance.as_secs_f64()
+            );
+            self.start_line(&inv.request_id);
+            let body = Bytes::from(json!({ "errorMessage": message }).to_string());
+            let init = Some(self.spawned.elapsed());
+            self.finish(
+                Running::from_invocation(inv, init),
+                body,
+                true,
+                &[&message],
+                || {},
+            );
+        }
+    }
+
+    fn on_exit(self: &Arc<Self>, status: io::Result<ExitStatus>) {
+        let (running, pending, initialized) = {
+            let mut slot = self.lock();
+            slot.exited = true;
+            slot.retired = true;
+            if let Some(t) = slot.init_timer.take() {
+                t.abort();
+            }
+            (slot.current.take(), slot.pending.take(), slot.initialized)
+        };
+        if self.pid > 0 {
+            // Whatever the handler started dies with its sandbox, as on Lambda.
+            // SAFETY: signalling a process group; harmless if it is already empty.
+            unsafe {
+                libc::kill(-self.pid, libc::SIGKILL);
+            }
+        }
+        for task in self.tasks.lock().expect("worker tasks poisoned").drain(..) {
+            task.abort();
+        }
+        self.wake.notify_one();
+        self.pool.runner.unregister(self.id);
+        self.pool.worker_gone(Some(self.id));
+        let reason = describe_exit(&status);
+        tracing::debug!(
+            "worker {} of {} exited: {reason}",
+            self.id,
+            self.pool.spec.name
+        );
+        if let Some(run) = running {
+            self.exit_error(run, &reason);
+        }
+        if let Some(inv) = pending {
+            if initialized {
+                // Assigned while warm but never started: it did not run, so it may run elsewhere.
+                self.pool.redispatch(inv);
+            } else {
+                self.start_line(&inv.request_id);
+                let run = Running::from_invocation(inv, Some(self.spawned.elapsed()));
+                self.exit_error(run, &reason);
+            }
+        }
+        let tmp = self.tmp_dir.clone();
+        tokio::task::spawn_blocking(move || {
+            if let Err(e) = std::fs::remove_dir_all(&tmp) {
+                if e.kind() != io::ErrorKind::NotFound {
+                    tracing::warn!("cannot remove {}: {e}", tmp.display());
+                }
+            }
+        });
+    }
+
+    fn exit_error(&self, run: Running, reason: &str) {
+        let message = format!(
+            "RequestId: {} Error: Runtime exited with error: {reason}",
+            run.request_id
+        );
+        let body = error_body("Runtime.ExitError", message.clone());
+        self.finish(run, body, true, &[&message, "Runtime.ExitError"], || {});
+    }
+
+    async fn runtime_api(self: Arc<Self>, req: Request<Incoming>) -> Resp {
+        let path = req.uri().path().to_string();
+        let Some(rest) = path.strip_prefix("/2018-06-01/runtime/") else {
+            return plain(
+                StatusCode::NOT_FOUND,
+                json!({ "errorMessage": "not found" }),
+            );
+        };
+        match (req.method(), rest) {
+            (&Method::GET, "invocation/next") => self.next().await,
+            (&Method::POST, "init/error") => self.init_error(req).await,
+            (&Method::POST, r) if r.starts_with("invocation/") => {
+                let r = &r["invocation/".len()..];
+                if let Some(id) = r.strip_suffix("/response") {
+                    self.complete(id, req, false).await
+                } else if let Some(id) = r.strip_suffix("/error") {
+                    self.complete(id, req, true).await
+                } else {
+                    plain(
+                        StatusCode::NOT_FOUND,
+                        json!({ "errorMessage": "not found" }),
+                    )
+                }
+            }
+            _ => plain(
+                StatusCode::NOT_FOUND,
+                json!({ "errorMessage": "not found" }),
+            ),
+        }
+    }
+}
+
+/// The error body the invoker sees: the runtime's JSON as posted, or a wrapper if it sent
+/// something else.
+fn normalize_error(body: Bytes, error_type: Option<String>) -> Bytes {
+    match serde_json::from_slice::<Value>(&body) {
+        Ok(Value::Object(mut obj)) => {
+            if !obj.contains_key("errorType") {
+                if let Some(t) = error_type {
+                    obj.insert("errorType".into(), Value::String(t));
+                    return Bytes::from(Value::Object(obj).to_string());
+                }
+            }
+            body
+        }
+        _ => error_body(
+            error_type.as_deref().unwrap_or("Runtime.Unknown"),
+            String::from_utf8_lossy(&body).into_owned(),
+        ),
+    }
+}
+
+/// Serves this worker's Runtime API until aborted (which also ends its connections).
+async fn serve_runtime_api(listener: tokio::net::TcpListener, worker: Arc<Worker>) {
+    let mut conns = JoinSet::new();
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => {
+                    let _ = stream.set_nodelay(true);
+                    let w = worker.clone();
+                    conns.spawn(async move {
+                        let service = hyper::service::service_fn(move |req| {
+                            let w = w.clone();
+                            async move { Ok::<_, Infallible>(w.runtime_api(req).await) }
+                        });
+                        let _ = hyper::server::conn::http1::Builder::new()
+                            .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                            .await;
+                    });
+                }
+                Err(e) => {
+                    tracing::warn!("Runtime API accept failed: {e}");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            },
+            Some(_) = conns.join_next(), if !conns.is_empty() => {}
+        }
+    }
+}
