@@ -1,0 +1,517 @@
+//! `workspace/executeCommand`: the command ids, their arguments, and what each one does.
+//! `COMMANDS.md` beside this crate documents the same for client authors.
+
+use std::path::PathBuf;
+use std::time::SystemTime;
+
+use lambda_deploy::analysis;
+use lambda_deploy::functions;
+use lambda_deploy::invoke::{self, FunctionError, InvokeKind, InvokeRequest};
+use lambda_deploy::package::{self, ResolvedTarget};
+use lambda_deploy::profiles::{self, ProfileInfo, Selection};
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::convert::{self, ProfileChangedParams};
+use super::editor::ClientToken;
+use super::failure::Failure;
+use super::features;
+use super::jobs::{self, DeployPlan};
+use super::session::{FunctionKey, Invocation, Mark};
+use super::state::SharedRef;
+use crate::target;
+
+pub const DEPLOY: &str = "lambda.deploy";
+pub const INVOKE: &str = "lambda.invoke";
+pub const LOGS: &str = "lambda.logs";
+pub const DELETE: &str = "lambda.delete";
+pub const LIST_FUNCTIONS: &str = "lambda.listFunctions";
+pub const LIST_PROFILES: &str = "lambda.listProfiles";
+pub const SELECT_PROFILE: &str = "lambda.selectProfile";
+
+/// Every command, for the `executeCommandProvider` capability.
+pub const ALL: &[&str] = &[
+    DEPLOY,
+    INVOKE,
+    LOGS,
+    DELETE,
+    LIST_FUNCTIONS,
+    LIST_PROFILES,
+    SELECT_PROFILE,
+];
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct DeployArgs {
+    uri: String,
+    function: String,
+    #[serde(default)]
+    callable: bool,
+    name: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct InvokeArgs {
+    uri: Option<String>,
+    function: Option<String>,
+    name: Option<String>,
+    payload: Option<Value>,
+    event_file: Option<PathBuf>,
+    qualifier: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct LogsArgs {
+    name: Option<String>,
+    uri: Option<String>,
+    function: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NameArgs {
+    name: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProfileArgs {
+    profile: String,
+}
+
+/// A parsed `workspace/executeCommand`.
+#[derive(Debug)]
+pub enum Request {
+    Deploy(DeployArgs),
+    Invoke(InvokeArgs),
+    Logs(LogsArgs),
+    Delete(NameArgs),
+    ListFunctions,
+    ListProfiles,
+    SelectProfile(ProfileArgs),
+}
+
+impl Request {
+    pub fn parse(command: &str, arguments: Vec<Value>) -> Result<Request, Failure> {
+        fn arg<T: DeserializeOwned>(command: &str, arguments: Vec<Value>) -> Result<T, Failure> {
+            let first = arguments.into_iter().next().unwrap_or(json!({}));
+            serde_json::from_value(first).map_err(|e| {
+                Failure::input(format!(
+                    "bad arguments for {command}: {e}; COMMANDS.md lists what it takes"
+                ))
+            })
+        }
+        Ok(match command {
+            DEPLOY => Request::Deploy(arg(command, arguments)?),
+            INVOKE => Request::Invoke(arg(command, arguments)?),
+            LOGS => Request::Logs(arg(command, arguments)?),
+            DELETE => Request::Delete(arg(command, arguments)?),
+            LIST_FUNCTIONS => Request::ListFunctions,
+            LIST_PROFILES => Request::ListProfiles,
+            SELECT_PROFILE => Request::SelectProfile(arg(command, arguments)?),
+            other => {
+                return Err(Failure::input(format!(
+                    "unknown command `{other}`; lambda-ls knows {}",
+                    ALL.join(", ")
+                )))
+            }
+        })
+    }
+}
+
+/// Runs one command to its JSON result.
+pub async fn execute(
+    shared: SharedRef,
+    request: Request,
+    token: Option<ClientToken>,
+) -> Result<Value, Failure> {
+    match request {
+        Request::Deploy(args) => deploy(&shared, args, token).await,
+        Request::Invoke(args) => invoke_function(&shared, args).await,
+        Request::Logs(args) => logs(&shared, args).await,
+        Request::Delete(args) => delete(&shared, args).await,
+        Request::ListFunctions => list_functions(&shared).await,
+        Request::ListProfiles => list_profiles(&shared).await,
+        Request::SelectProfile(args) => select_profile(&shared, args).await,
+    }
+}
+
+fn to_json<T: serde::Serialize>(value: &T) -> Value {
+    serde_json::to_value(value).expect("results serialize to JSON")
+}
+
+fn path_of(uri: &str) -> Result<PathBuf, Failure> {
+    convert::file_path(uri)
+        .ok_or_else(|| Failure::input(format!("{uri} is not a file on disk; save it first")))
+}
+
+/// Runs file work (reading, parsing, stat calls) off the async workers.
+async fn blocking<T: Send + 'static>(
+    what: &str,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, Failure> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| Failure::stopped(what, &e))
+}
+
+async fn resolve(key: &FunctionKey, callable: bool) -> Result<ResolvedTarget, Failure> {
+    let (path, function) = (key.path.clone(), key.function.clone());
+    Ok(blocking("reading the function", move || {
+        package::resolve_target(&path, &function, callable)
+    })
+    .await??)
+}
+
+/// The selection the editor asked for, with the deploy core's fallback order.
+async fn selection(shared: &SharedRef) -> Result<Selection, Failure> {
+    let explicit = shared.with(|st| st.profile.clone())?;
+    Ok(target::select(explicit.as_deref(), &shared.env).await?.1)
+}
+
+async fn connect(
+    shared: &SharedRef,
+    selection: &Selection,
+) -> Result<lambda_deploy::aws::Connection, Failure> {
+    Ok(target::connect(selection, None, &shared.env, &shared.local).await?)
+}
+
+async fn deploy(
+    shared: &SharedRef,
+    args: DeployArgs,
+    token: Option<ClientToken>,
+) -> Result<Value, Failure> {
+    let key = FunctionKey {
+        path: path_of(&args.uri)?,
+        function: args.function,
+    };
+    let dirty = shared.with(|st| st.documents.get(&args.uri).is_some_and(|d| d.dirty))?;
+    if dirty {
+        shared
+            .editor
+            .warn(&format!(
+                "{} has unsaved changes: the saved file is what gets deployed",
+                key.path.display()
+            ))
+            .await;
+    }
+    let resolved = resolve(&key, args.callable).await?;
+    let spec = crate::ops::function_spec(&resolved, args.name);
+    spec.validate()?;
+    let selection = selection(shared).await?;
+    let plan = DeployPlan {
+        key,
+        resolved,
+        spec,
+        selection,
+    };
+    Ok(to_json(&jobs::deploy(shared, plan, token).await?))
+}
+
+async fn invoke_function(shared: &SharedRef, args: InvokeArgs) -> Result<Value, Failure> {
+    let key = match (&args.uri, &args.function) {
+        (Some(uri), Some(function)) => Some(FunctionKey {
+            path: path_of(uri)?,
+            function: function.clone(),
+        }),
+        (None, None) if args.name.is_some() => None,
+        _ => {
+            return Err(Failure::input(
+                "lambda.invoke needs `uri` and `function`, or `name`",
+            ))
+        }
+    };
+    let selection = selection(shared).await?;
+    let profile = selection.profile_name();
+    let known = shared.with(|st| match (&key, &args.name) {
+        (Some(k), _) => st.session.deployment_on(k, profile).cloned(),
+        (None, Some(name)) => st.session.deployment_named(name, profile).cloned(),
+        (None, None) => None,
+    })?;
+    let key = key.or_else(|| known.as_ref().map(|d| d.key.clone()));
+    let name = match (args.name, &known, &key) {
+        (Some(name), _, _) => name,
+        (None, Some(d), _) => d.name.clone(),
+        (None, None, Some(k)) => resolve(k, false).await?.default_name(),
+        (None, None, None) => unreachable!("checked above: a key or a name"),
+    };
+    let root = known
+        .map(|d| d.root)
+        .or_else(|| key.as_ref().map(|k| package::package_root(&k.path)));
+    let payload = payload(args.payload, args.event_file, key.as_ref()).await?;
+    invoke::validate_payload(&payload)?;
+    let conn = connect(shared, &selection).await?;
+    let outcome = invoke::invoke(
+        &conn,
+        &InvokeRequest {
+            function: name.clone(),
+            payload,
+            kind: InvokeKind::RequestResponse,
+            qualifier: args.qualifier,
+        },
+    )
+    .await?;
+
+    let mark = match (&outcome.error, &key) {
+        (Some(error), Some(key)) => Some(error_mark(shared, key, root, error).await?),
+        _ => None,
+    };
+    let invocation = Invocation {
+        name: name.clone(),
+        outcome: outcome.clone(),
+        at: SystemTime::now(),
+    };
+    let touched = shared.with(|st| st.session.record_invoke(key, invocation, mark))?;
+    let mut log = format!("{name} → {}", features::full_result(&outcome));
+    if let Some(tail) = &outcome.log_tail {
+        log.push_str(&format!("\n--- log tail ---\n{}", tail.trim_end()));
+    }
+    shared.editor.info(&log).await;
+    shared.publish_marks(&touched).await;
+    shared.editor.refresh(true, true).await;
+    Ok(to_json(&outcome))
+}
+
+/// The event: given inline, from a file, else `events/<function>.json` when it exists, else `{}`.
+async fn payload(
+    inline: Option<Value>,
+    file: Option<PathBuf>,
+    key: Option<&FunctionKey>,
+) -> Result<Vec<u8>, Failure> {
+    if let Some(v) = inline {
+        return Ok(v.to_string().into_bytes());
+    }
+    let file = match file {
+        Some(f) => f,
+        None => {
+            let Some(key) = key else {
+                return Ok(b"{}".to_vec());
+            };
+            let (path, function) = (key.path.clone(), key.function.clone());
+            let candidate = blocking("looking for a sample event", move || {
+                features::events_file(&path, &function)
+            })
+            .await?;
+            if !tokio::fs::try_exists(&candidate).await.unwrap_or(false) {
+                return Ok(b"{}".to_vec());
+            }
+            candidate
+        }
+    };
+    tokio::fs::read(&file).await.map_err(|e| {
+        Failure::input(format!(
+            "cannot read the event file {}: {e}",
+            file.display()
+        ))
+    })
+}
+
+/// Where an invoke error goes: the deepest frame in a package file, else the `def` line.
+async fn error_mark(
+    shared: &SharedRef,
+    key: &FunctionKey,
+    root: Option<PathBuf>,
+    error: &FunctionError,
+) -> Result<Mark, Failure> {
+    let message = format!("{}: {}", error.error_type, error.error_message);
+    let frames = error.frames();
+    let open: Vec<PathBuf> = shared.with(|st| {
+        st.documents
+            .values()
+            .filter_map(|d| d.path.clone())
+            .collect()
+    })?;
+    let k = key.clone();
+    let located = blocking("locating the error", move || {
+        let (file, line) = features::error_location(&frames, root.as_ref()?)?;
+        // Name the file as the editor does when it has it open (symlinks, relative roots).
+        let same = |p: &PathBuf| std::fs::canonicalize(p).ok() == std::fs::canonicalize(&file).ok();
+        let path = std::iter::once(&k.path)
+            .chain(open.iter())
+            .find(|p| same(p))
+            .cloned()
+            .unwrap_or(file);
+        Some((path, line))
+    })
+    .await?;
+    let (path, line) = match located {
+        Some(found) => found,
+        None => (key.path.clone(), def_line(shared, key).await?),
+    };
+    Ok(Mark {
+        key: key.clone(),
+        path,
+        line,
+        message,
+    })
+}
+
+/// The function's `def` line, from the editor's text when open, else from the saved file.
+async fn def_line(shared: &SharedRef, key: &FunctionKey) -> Result<usize, Failure> {
+    let open = shared.with(|st| {
+        st.document_at(&key.path)
+            .map(|(_, d)| d.function_named(&key.function).map(|f| f.def_line))
+    })?;
+    if let Some(line) = open {
+        return Ok(line.unwrap_or(0));
+    }
+    let text = tokio::fs::read_to_string(&key.path)
+        .await
+        .unwrap_or_default();
+    Ok(analysis::analyze(&text)
+        .functions
+        .iter()
+        .find(|f| f.name == key.function)
+        .map_or(0, |f| f.def_line))
+}
+
+async fn logs(shared: &SharedRef, args: LogsArgs) -> Result<Value, Failure> {
+    let key = match (&args.uri, &args.function) {
+        (Some(uri), Some(function)) => Some(FunctionKey {
+            path: path_of(uri)?,
+            function: function.clone(),
+        }),
+        _ => None,
+    };
+    if key.is_none() && args.name.is_none() {
+        return Err(Failure::input(
+            "lambda.logs needs `name`, or `uri` and `function`",
+        ));
+    }
+    let last = shared.with(|st| {
+        let by_key = key.as_ref().and_then(|k| st.session.invocation(k));
+        let by_name = args
+            .name
+            .as_deref()
+            .and_then(|n| st.session.last_invocation_named(n));
+        by_name.or(by_key).cloned()
+    })?;
+    let name = args
+        .name
+        .or_else(|| last.as_ref().map(|l| l.name.clone()))
+        .or(args.function)
+        .unwrap_or_default();
+    let Some(last) = last else {
+        shared
+            .editor
+            .info(&format!(
+                "{name}: no invoke in this session yet, so no log tail"
+            ))
+            .await;
+        return Ok(json!({"name": name, "logTail": null, "source": "last-invoke"}));
+    };
+    let tail = last.outcome.log_tail.clone();
+    shared
+        .editor
+        .info(&format!(
+            "--- {} log tail ---\n{}",
+            last.name,
+            tail.as_deref().unwrap_or("(no log returned)").trim_end()
+        ))
+        .await;
+    let at_ms = last
+        .at
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64);
+    Ok(json!({
+        "name": last.name,
+        "logTail": tail,
+        "invokedAt": at_ms,
+        "failed": last.outcome.failed(),
+        "source": "last-invoke",
+    }))
+}
+
+async fn delete(shared: &SharedRef, args: NameArgs) -> Result<Value, Failure> {
+    let selection = selection(shared).await?;
+    let conn = connect(shared, &selection).await?;
+    functions::delete_function(&conn, &args.name).await?;
+    shared.with(|st| {
+        st.session
+            .forget_deployment(&args.name, selection.profile_name())
+    })?;
+    shared.editor.refresh(true, false).await;
+    Ok(json!({"deleted": args.name, "target": conn.info}))
+}
+
+async fn list_functions(shared: &SharedRef) -> Result<Value, Failure> {
+    let selection = selection(shared).await?;
+    let conn = connect(shared, &selection).await?;
+    Ok(to_json(&functions::list_functions(&conn).await?))
+}
+
+async fn list_profiles(shared: &SharedRef) -> Result<Value, Failure> {
+    let explicit = shared.with(|st| st.profile.clone())?;
+    let listing = profiles::list_profiles(&shared.env).await?;
+    // An unknown chosen profile still lists the others, with none selected.
+    let selected = profiles::select_profile(explicit.as_deref(), &shared.env, &listing)
+        .ok()
+        .map(|s| s.profile_name().to_string());
+    let all: Vec<Value> = crate::ops::profiles_with_local(&listing)
+        .iter()
+        .map(|p| {
+            json!({
+                "name": p.name,
+                "region": p.region,
+                "kind": p.kind,
+                "selected": selected.as_deref() == Some(p.name.as_str()),
+            })
+        })
+        .collect();
+    Ok(json!({"selected": selected, "profiles": all}))
+}
+
+async fn select_profile(shared: &SharedRef, args: ProfileArgs) -> Result<Value, Failure> {
+    let chosen = current_profile(shared, Some(&args.profile)).await?;
+    shared.with(|st| st.profile = Some(args.profile.clone()))?;
+    announce(shared).await;
+    Ok(to_json(&chosen))
+}
+
+/// The selected profile with its region and kind, as `lambdaLs/profileChanged` carries it.
+pub async fn current_profile(
+    shared: &SharedRef,
+    explicit: Option<&str>,
+) -> Result<ProfileChangedParams, Failure> {
+    let (listing, selection) = target::select(explicit, &shared.env).await?;
+    let info = listing
+        .get(selection.profile_name())
+        .cloned()
+        .unwrap_or_else(ProfileInfo::local);
+    Ok(ProfileChangedParams {
+        profile: info.name,
+        region: info.region,
+        kind: info.kind.to_string(),
+    })
+}
+
+/// Re-applies the selection order and tells the client when the result changed.
+pub async fn announce(shared: &SharedRef) {
+    let explicit = match shared.with(|st| st.profile.clone()) {
+        Ok(p) => p,
+        Err(f) => return shared.editor.show(&f).await,
+    };
+    let now = match current_profile(shared, explicit.as_deref()).await {
+        Ok(now) => now,
+        Err(f) => return shared.editor.show(&f).await,
+    };
+    let changed = shared.with(|st| {
+        let changed = st.announced.as_ref() != Some(&now);
+        st.announced = Some(now.clone());
+        changed
+    });
+    if changed.unwrap_or(false) {
+        shared
+            .editor
+            .info(&format!(
+                "deploying to profile {} ({})",
+                now.profile, now.kind
+            ))
+            .await;
+        shared.editor.announce_profile(now).await;
+        shared.editor.refresh(true, false).await;
+    }
+}

@@ -1,0 +1,166 @@
+//! Everything the server sends to the editor on its own: messages, logs, diagnostics, progress,
+//! refresh requests and `lambdaLs/profileChanged`, each only when the client announced support.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::OnceLock;
+
+use tower_lsp_server::ls_types::{Diagnostic, MessageType, ProgressToken, Uri};
+use tower_lsp_server::{Cancellable, Client, OngoingProgress, Unbounded};
+
+use super::convert::{self, ProfileChanged, ProfileChangedParams};
+use super::failure::Failure;
+
+/// What the client said it supports, read once at `initialize`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Caps {
+    pub work_done_progress: bool,
+    pub code_lens_refresh: bool,
+    pub inlay_hint_refresh: bool,
+    /// `documentChanges` with the `create` resource operation.
+    pub create_files: bool,
+    /// `workspace/configuration` (pull settings).
+    pub configuration: bool,
+}
+
+/// A progress token the client gave with a request, passed through untouched.
+pub struct ClientToken(pub(super) ProgressToken);
+
+pub struct Editor {
+    client: Client,
+    caps: OnceLock<Caps>,
+    next_token: AtomicU64,
+}
+
+/// An ongoing `$/progress` stream; `key` names it for `window/workDoneProgress/cancel`.
+pub struct ProgressReport {
+    pub key: String,
+    ongoing: OngoingProgress<Unbounded, Cancellable>,
+}
+
+impl ProgressReport {
+    pub async fn report(&self, message: String) {
+        self.ongoing.report_with_message(message, None).await;
+    }
+
+    pub async fn end(self, message: String) {
+        self.ongoing.finish_with_message(message).await;
+    }
+}
+
+impl Editor {
+    pub fn new(client: Client) -> Self {
+        Editor {
+            client,
+            caps: OnceLock::new(),
+            next_token: AtomicU64::new(1),
+        }
+    }
+
+    pub fn set_caps(&self, caps: Caps) {
+        let _ = self.caps.set(caps);
+    }
+
+    pub fn caps(&self) -> Caps {
+        self.caps.get().copied().unwrap_or_default()
+    }
+
+    /// The sentence as an error message, and to the log.
+    pub async fn show(&self, failure: &Failure) {
+        tracing::warn!(kind = ?failure.kind, "{}", failure.sentence);
+        self.log(MessageType::ERROR, &failure.sentence).await;
+        if failure.should_show() {
+            self.client
+                .show_message(MessageType::ERROR, &failure.sentence)
+                .await;
+        }
+    }
+
+    pub async fn warn(&self, text: &str) {
+        tracing::warn!("{text}");
+        self.client.show_message(MessageType::WARNING, text).await;
+    }
+
+    pub async fn info(&self, text: &str) {
+        self.log(MessageType::INFO, text).await;
+    }
+
+    async fn log(&self, typ: MessageType, text: &str) {
+        self.client.log_message(typ, text).await;
+    }
+
+    pub async fn publish(&self, uri: Uri, diagnostics: Vec<Diagnostic>, version: Option<i32>) {
+        self.client
+            .publish_diagnostics(uri, diagnostics, version)
+            .await;
+    }
+
+    /// Asks the client to ask again for lenses and/or hints, where it supports that.
+    pub async fn refresh(&self, lenses: bool, hints: bool) {
+        let caps = self.caps();
+        if lenses && caps.code_lens_refresh {
+            if let Err(e) = self.client.code_lens_refresh().await {
+                tracing::debug!("codeLens/refresh failed: {e}");
+            }
+        }
+        if hints && caps.inlay_hint_refresh {
+            if let Err(e) = self.client.inlay_hint_refresh().await {
+                tracing::debug!("inlayHint/refresh failed: {e}");
+            }
+        }
+    }
+
+    /// Starts a cancellable progress on the client's token, or on one created with
+    /// `window/workDoneProgress/create` when the client supports it; else nothing.
+    pub async fn begin_progress(
+        &self,
+        title: &str,
+        token: Option<ClientToken>,
+    ) -> Option<ProgressReport> {
+        let token = match token {
+            Some(ClientToken(t)) => t,
+            None if self.caps().work_done_progress => {
+                let n = self.next_token.fetch_add(1, Ordering::Relaxed);
+                let t = convert::progress_token(format!("lambda-ls/{n}"));
+                if let Err(e) = self.client.create_work_done_progress(t.clone()).await {
+                    tracing::debug!("workDoneProgress/create refused: {e}");
+                    return None;
+                }
+                t
+            }
+            None => return None,
+        };
+        let key = convert::progress_key(&token);
+        let ongoing = self
+            .client
+            .progress(token, title)
+            .with_cancel_button()
+            .begin()
+            .await;
+        Some(ProgressReport { key, ongoing })
+    }
+
+    pub async fn announce_profile(&self, params: ProfileChangedParams) {
+        self.client
+            .send_notification::<ProfileChanged>(params)
+            .await;
+    }
+
+    /// The `lambdaLs` settings section, pulled with `workspace/configuration` when supported.
+    pub async fn pull_settings(&self) -> Option<serde_json::Value> {
+        if !self.caps().configuration {
+            return None;
+        }
+        match self
+            .client
+            .configuration(convert::configuration_request())
+            .await
+        {
+            Ok(mut values) if !values.is_empty() => Some(values.swap_remove(0)),
+            Ok(_) => None,
+            Err(e) => {
+                tracing::debug!("workspace/configuration failed: {e}");
+                None
+            }
+        }
+    }
+}

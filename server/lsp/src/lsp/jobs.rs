@@ -1,0 +1,256 @@
+//! Deploys as background tasks: work-done progress, cancellation, and coalescing of two deploys
+//! of the same function to the same profile into one.
+//!
+//! Each deploy runs in its own task (`inner`), watched by a supervisor task that forwards its
+//! progress, turns a panic or an abort into a [`Failure`], records the result and hands it to
+//! every request waiting for it. Aborting the inner task is a safe cancel: the deploy core is
+//! idempotent.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::SystemTime;
+
+use lambda_deploy::deploy::{self, DeployOutcome, DeployRequest, Progress};
+use lambda_deploy::package::{PackageRequest, ResolvedTarget};
+use lambda_deploy::profiles::{ProfileEnv, Selection};
+use lambda_deploy::spec::FunctionSpec;
+use tokio::sync::{mpsc, watch};
+use tokio::task::AbortHandle;
+
+use super::editor::ClientToken;
+use super::failure::Failure;
+use super::session::{Deployment, FunctionKey};
+use super::state::SharedRef;
+use crate::target::{self, LocalHandle};
+
+type Outcome = Result<DeployOutcome, Failure>;
+/// (profile, function name): what makes two deploys the same deploy.
+type JobKey = (String, String);
+
+#[derive(Default)]
+pub struct Jobs {
+    running: Mutex<HashMap<JobKey, watch::Receiver<Option<Outcome>>>>,
+    /// Progress token → the deploy it reports on.
+    cancels: Mutex<HashMap<String, AbortHandle>>,
+    /// Every deploy task, for shutdown.
+    tasks: Mutex<HashMap<JobKey, AbortHandle>>,
+}
+
+impl Jobs {
+    /// Aborts the deploy reporting on this progress token; false if there is none.
+    pub fn cancel(&self, progress_key: &str) -> bool {
+        match lock(&self.cancels).remove(progress_key) {
+            Some(handle) => {
+                handle.abort();
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Aborts every running deploy (on shutdown).
+    pub fn cancel_all(&self) {
+        lock(&self.cancels).clear();
+        for (_, handle) in lock(&self.tasks).drain() {
+            handle.abort();
+        }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// One deploy, fully decided: what, as which spec, where.
+pub struct DeployPlan {
+    pub key: FunctionKey,
+    pub resolved: ResolvedTarget,
+    pub spec: FunctionSpec,
+    pub selection: Selection,
+}
+
+/// What the inner task tells the supervisor while it works.
+enum Step {
+    Progress(Progress),
+    Warning(String),
+}
+
+/// Deploys, or waits for the same deploy already running; resolves when it is done.
+pub async fn deploy(
+    shared: &SharedRef,
+    plan: DeployPlan,
+    token: Option<ClientToken>,
+) -> Result<DeployOutcome, Failure> {
+    let job: JobKey = (
+        plan.selection.profile_name().to_string(),
+        plan.spec.name.clone(),
+    );
+    let mut rx = {
+        let mut running = lock(&shared.jobs.running);
+        match running.get(&job) {
+            Some(rx) => rx.clone(),
+            None => {
+                let (tx, rx) = watch::channel(None);
+                running.insert(job.clone(), rx.clone());
+                tokio::spawn(supervise(shared.clone(), plan, token, tx, job));
+                rx
+            }
+        }
+    };
+    let outcome = rx
+        .wait_for(Option::is_some)
+        .await
+        .map_err(|_| {
+            Failure::internal("the deploy stopped unexpectedly; the lambda-ls log has the details")
+        })?
+        .clone();
+    outcome.unwrap_or_else(|| Err(Failure::internal("the deploy ended without a result")))
+}
+
+async fn supervise(
+    shared: SharedRef,
+    plan: DeployPlan,
+    token: Option<ClientToken>,
+    tx: watch::Sender<Option<Outcome>>,
+    job: JobKey,
+) {
+    let DeployPlan {
+        key,
+        resolved,
+        spec,
+        selection,
+    } = plan;
+    let name = spec.name.clone();
+    let root = resolved.root.clone();
+    let (steps_tx, mut steps) = mpsc::unbounded_channel();
+    let mut inner = tokio::spawn(run(
+        shared.env.clone(),
+        shared.local.clone(),
+        resolved,
+        spec,
+        selection,
+        steps_tx,
+    ));
+    lock(&shared.jobs.tasks).insert(job.clone(), inner.abort_handle());
+    let progress = shared
+        .editor
+        .begin_progress(&format!("Deploying {name}"), token)
+        .await;
+    if let Some(p) = &progress {
+        lock(&shared.jobs.cancels).insert(p.key.clone(), inner.abort_handle());
+    }
+
+    let forward = |step: Step| {
+        let shared = &shared;
+        let progress = &progress;
+        async move {
+            match step {
+                Step::Progress(p) => {
+                    if let Some(progress) = progress {
+                        progress.report(p.to_string()).await;
+                    }
+                }
+                Step::Warning(w) => shared.editor.info(&format!("warning: {w}")).await,
+            }
+        }
+    };
+    let joined = loop {
+        tokio::select! {
+            step = steps.recv() => match step {
+                Some(step) => forward(step).await,
+                None => break (&mut inner).await,
+            },
+            joined = &mut inner => break joined,
+        }
+    };
+    while let Ok(step) = steps.try_recv() {
+        forward(step).await;
+    }
+    let mut outcome = match joined {
+        Ok(outcome) => outcome,
+        Err(e) => {
+            if e.is_panic() {
+                tracing::error!("the deploy of {name} panicked: {e}");
+            }
+            Err(Failure::stopped(&format!("the deploy of {name}"), &e))
+        }
+    };
+    if let Some(p) = progress {
+        lock(&shared.jobs.cancels).remove(&p.key);
+        let end = match &outcome {
+            Ok(o) => o.to_string(),
+            Err(f) => f.sentence.clone(),
+        };
+        p.end(end).await;
+    }
+    match &mut outcome {
+        Ok(o) => {
+            let deployment = Deployment {
+                key,
+                name: o.function_name.clone(),
+                target: o.target.clone(),
+                root,
+                at: SystemTime::now(),
+            };
+            if let Err(f) = shared.with(|st| st.session.record_deploy(deployment)) {
+                shared.editor.show(&f).await;
+            }
+            shared.editor.info(&o.to_string()).await;
+        }
+        Err(f) => {
+            shared.editor.show(f).await;
+            f.reported = true;
+        }
+    }
+    let succeeded = outcome.is_ok();
+    let _ = tx.send(Some(outcome));
+    lock(&shared.jobs.running).remove(&job);
+    lock(&shared.jobs.tasks).remove(&job);
+    if succeeded {
+        shared.editor.refresh(true, false).await;
+    }
+}
+
+/// Package, connect, deploy: the part that a cancel aborts.
+async fn run(
+    env: ProfileEnv,
+    local: LocalHandle,
+    resolved: ResolvedTarget,
+    spec: FunctionSpec,
+    selection: Selection,
+    steps: mpsc::UnboundedSender<Step>,
+) -> Result<DeployOutcome, Failure> {
+    let report = |p: Progress| {
+        let _ = steps.send(Step::Progress(p));
+    };
+    report(Progress::Packaging);
+    let pkg = crate::ops::package(PackageRequest {
+        target: resolved,
+        includes: Vec::new(),
+    })
+    .await?;
+    for w in &pkg.warnings {
+        let _ = steps.send(Step::Warning(w.clone()));
+    }
+    report(Progress::Packaged {
+        files: pkg.files.len(),
+        bytes: pkg.size,
+        code_sha256: pkg.code_sha256.clone(),
+    });
+    let conn = target::connect(&selection, None, &env, &local).await?;
+    Ok(deploy::deploy(
+        &conn,
+        DeployRequest {
+            spec: &spec,
+            package: &pkg,
+        },
+        &report,
+    )
+    .await?)
+}
+
+impl Drop for Jobs {
+    fn drop(&mut self) {
+        self.cancel_all();
+    }
+}

@@ -1,0 +1,40 @@
+//! The language server: `lambda-ls` (or `lambda-ls lsp`) on stdio.
+//!
+//! - `server`: the LSP handlers (protocol in, domain call, protocol out).
+//! - `convert`: every conversion between LSP types and ours (UTF-16 positions, lenses, hints…).
+//! - `features`: lenses, code actions, inline results and sample events, without protocol types.
+//! - `commands`: `workspace/executeCommand` ids, arguments and behaviour (see COMMANDS.md).
+//! - `jobs`: background deploys with progress, cancellation and coalescing.
+//! - `documents`, `session`, `state`: open files, what this session learned, the shared state.
+//! - `editor`: what the server sends on its own (messages, diagnostics, progress, refreshes).
+
+mod commands;
+mod convert;
+mod documents;
+mod editor;
+mod failure;
+mod features;
+mod jobs;
+mod server;
+mod session;
+mod state;
+#[cfg(test)]
+mod tests;
+
+use lambda_deploy::profiles::ProfileEnv;
+
+use crate::target::LocalHandle;
+
+/// Requests handled at once. Deploys run as tasks, but `lambda.deploy` requests wait for their
+/// result, so leave room for lenses and hints next to several of them.
+const CONCURRENCY: usize = 32;
+
+/// Serves LSP on stdin/stdout until the client exits; returns the process exit code.
+pub async fn run_stdio(env: ProfileEnv, local: LocalHandle, profile: Option<String>) -> u8 {
+    let (service, socket) = server::service(env, local, profile);
+    tower_lsp_server::Server::new(tokio::io::stdin(), tokio::io::stdout(), socket)
+        .concurrency_level(CONCURRENCY)
+        .serve(service)
+        .await;
+    0
+}

@@ -1,0 +1,131 @@
+//! The server's state and the rules for touching it: one short lock, never across an `.await`,
+//! and every synchronous domain call guarded so a panic becomes a [`Failure`], not a dead server.
+
+use std::collections::HashMap;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use lambda_deploy::profiles::ProfileEnv;
+use tower_lsp_server::Client;
+
+use super::convert::{self, ProfileChangedParams};
+use super::documents::Document;
+use super::editor::Editor;
+use super::failure::Failure;
+use super::jobs::Jobs;
+use super::session::Session;
+use crate::target::LocalHandle;
+
+#[derive(Default)]
+pub struct State {
+    /// Open Python files by URI.
+    pub documents: HashMap<String, Document>,
+    pub session: Session,
+    /// The profile chosen in the editor (initialization options, settings or
+    /// `lambda.selectProfile`); `None` follows AWS_PROFILE → default → local.
+    pub profile: Option<String>,
+    /// The selection last announced with `lambdaLs/profileChanged`.
+    pub announced: Option<ProfileChangedParams>,
+}
+
+impl State {
+    /// The open document for a file path.
+    pub fn document_at(&self, path: &Path) -> Option<(&str, &Document)> {
+        self.documents
+            .iter()
+            .find(|(_, d)| d.path.as_deref() == Some(path))
+            .map(|(uri, d)| (uri.as_str(), d))
+    }
+
+    /// The profile whose deployments the lenses show.
+    pub fn current_profile(&self) -> Option<&str> {
+        self.announced.as_ref().map(|a| a.profile.as_str())
+    }
+}
+
+/// What every handler and background task shares.
+pub struct Shared {
+    pub editor: Editor,
+    pub env: ProfileEnv,
+    pub local: LocalHandle,
+    pub jobs: Jobs,
+    state: Mutex<State>,
+}
+
+impl Shared {
+    pub fn new(
+        client: Client,
+        env: ProfileEnv,
+        local: LocalHandle,
+        profile: Option<String>,
+    ) -> Self {
+        Shared {
+            editor: Editor::new(client),
+            env,
+            local,
+            jobs: Jobs::default(),
+            state: Mutex::new(State {
+                profile,
+                ..State::default()
+            }),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic while locked left the state as it was at that point; keep serving.
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Runs `f` on the state under the lock; a panic inside becomes a [`Failure`].
+    pub fn with<T>(&self, f: impl FnOnce(&mut State) -> T) -> Result<T, Failure> {
+        let mut state = self.lock();
+        catch_unwind(AssertUnwindSafe(|| f(&mut state))).map_err(|panic| {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            tracing::error!("internal error: {what}");
+            Failure::internal(
+                "lambda-ls hit an internal error answering this request; the lambda-ls log has the details",
+            )
+        })
+    }
+
+    /// Sends the current error diagnostics of these files: open files measured on the editor's
+    /// text, closed ones on the saved file.
+    pub async fn publish_marks(&self, paths: &[PathBuf]) {
+        for path in paths {
+            let open = self.with(|st| {
+                st.document_at(path).map(|(uri, doc)| {
+                    let diags = convert::diagnostics(doc.text(), st.session.marks_in(path));
+                    (convert::uri(uri), diags, Some(doc.version))
+                })
+            });
+            let (uri, diags, version) = match open {
+                Ok(Some(found)) => found,
+                Ok(None) => {
+                    let text = tokio::fs::read_to_string(path).await.unwrap_or_default();
+                    let Ok(diags) =
+                        self.with(|st| convert::diagnostics(&text, st.session.marks_in(path)))
+                    else {
+                        continue;
+                    };
+                    (convert::file_uri(path), diags, None)
+                }
+                Err(f) => {
+                    self.editor.show(&f).await;
+                    continue;
+                }
+            };
+            if let Some(uri) = uri {
+                self.editor.publish(uri, diags, version).await;
+            }
+        }
+    }
+}
+
+pub type SharedRef = Arc<Shared>;

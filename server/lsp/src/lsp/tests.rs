@@ -1,0 +1,1236 @@
+//! In-process LSP tests: the real server behind `tower_lsp_server::Server` on an in-memory duplex,
+//! driven by a small JSON-RPC client that answers the server's requests like an editor would.
+//!
+//! Fixtures are data: files separated by `//- path` lines, `$0` marks the cursor.
+
+use std::collections::HashMap;
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex, Once};
+use std::time::Duration;
+
+use lambda_deploy::profiles::ProfileEnv;
+use serde_json::{json, Value};
+use tokio::io::{
+    AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader, DuplexStream, ReadHalf, WriteHalf,
+};
+use tokio::sync::{oneshot, Notify};
+
+use crate::target::LocalHandle;
+
+/// Every wait in these tests is bounded by this.
+const TIMEOUT: Duration = Duration::from_secs(90);
+
+/// Tests that start the embedded local Lambda share its data directory: one at a time.
+static LOCAL_LAMBDA: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// Points the local Lambda at a private data directory, once for the whole test binary
+/// (environment variables are process-wide). The interpreter is pinned to `python3` unless the
+/// caller chose one: a `python3.12` on PATH may be a version-manager shim for a version that is
+/// not installed, and these tests are about the server, not the machine's PATH.
+fn init() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        let dir = tempfile::Builder::new()
+            .prefix("lambda-ls-lsp-tests-")
+            .tempdir()
+            .expect("create a temp dir")
+            .keep();
+        std::env::set_var("LAMBDA_LS_LOCAL_DIR", dir);
+        if std::env::var_os("LAMBDA_LS_PYTHON").is_none() {
+            std::env::set_var("LAMBDA_LS_PYTHON", "python3");
+        }
+    });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Fixtures
+
+struct Fixture {
+    dir: tempfile::TempDir,
+    /// (file, LSP position) of `$0`.
+    cursor: Option<(String, Value)>,
+}
+
+impl Fixture {
+    fn new(text: &str) -> Fixture {
+        let dir = tempfile::tempdir().expect("create a temp dir");
+        let mut cursor = None;
+        let mut files: Vec<(String, String)> = Vec::new();
+        for line in text.trim_start_matches('\n').split_inclusive('\n') {
+            if let Some(name) = line.strip_prefix("//- ") {
+                files.push((name.trim().to_string(), String::new()));
+            } else if let Some((_, body)) = files.last_mut() {
+                body.push_str(line);
+            } else {
+                assert!(line.trim().is_empty(), "text before the first `//- file`");
+            }
+        }
+        for (name, mut body) in files {
+            if let Some(at) = body.find("$0") {
+                let before = &body[..at];
+                let line = before.matches('\n').count();
+                let col = before
+                    .rsplit('\n')
+                    .next()
+                    .unwrap_or("")
+                    .encode_utf16()
+                    .count();
+                cursor = Some((name.clone(), json!({"line": line, "character": col})));
+                body.replace_range(at..at + 2, "");
+            }
+            let path = dir.path().join(&name);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, body).unwrap();
+        }
+        Fixture { dir, cursor }
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    fn uri(&self, name: &str) -> String {
+        super::convert::file_uri(&self.path(name))
+            .expect("temp paths are absolute")
+            .to_string()
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// A minimal LSP client
+
+struct Client {
+    writer: Arc<tokio::sync::Mutex<WriteHalf<DuplexStream>>>,
+    next_id: AtomicI64,
+    pending: Arc<Mutex<HashMap<i64, oneshot::Sender<Value>>>>,
+    /// Every notification and request the server sent, in order.
+    seen: Arc<Mutex<Vec<Value>>>,
+    changed: Arc<Notify>,
+    /// What `workspace/configuration` answers.
+    settings: Arc<Mutex<Value>>,
+    server: tokio::task::JoinHandle<()>,
+    local: LocalHandle,
+}
+
+async fn write_message(writer: &tokio::sync::Mutex<WriteHalf<DuplexStream>>, message: &Value) {
+    let body = message.to_string();
+    let mut w = writer.lock().await;
+    w.write_all(format!("Content-Length: {}\r\n\r\n{body}", body.len()).as_bytes())
+        .await
+        .expect("write to the server");
+    w.flush().await.expect("flush to the server");
+}
+
+async fn read_message(reader: &mut BufReader<ReadHalf<DuplexStream>>) -> Option<Value> {
+    let mut length = None;
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).await.ok()? == 0 {
+            return None;
+        }
+        let line = line.trim_end();
+        if line.is_empty() {
+            break;
+        }
+        if let Some(n) = line.strip_prefix("Content-Length: ") {
+            length = n.parse().ok();
+        }
+    }
+    let mut body = vec![0; length?];
+    reader.read_exact(&mut body).await.ok()?;
+    serde_json::from_slice(&body).ok()
+}
+
+/// What a VS Code-like client announces, as far as lambda-ls cares.
+fn capabilities() -> Value {
+    json!({
+        "window": {"workDoneProgress": true},
+        "workspace": {
+            "codeLens": {"refreshSupport": true},
+            "inlayHint": {"refreshSupport": true},
+            "configuration": true,
+            "workspaceEdit": {"documentChanges": true, "resourceOperations": ["create", "rename", "delete"]}
+        },
+        "textDocument": {"synchronization": {"didSave": true}}
+    })
+}
+
+impl Client {
+    async fn start(fixture: &Fixture, env: ProfileEnv, options: Value) -> Client {
+        init();
+        let (client_io, server_io) = tokio::io::duplex(1 << 20);
+        let (server_read, server_write) = tokio::io::split(server_io);
+        let local = LocalHandle::default();
+        let (service, socket) = super::server::service(env, local.clone(), None);
+        let server = tokio::spawn(
+            tower_lsp_server::Server::new(server_read, server_write, socket)
+                .concurrency_level(super::CONCURRENCY)
+                .serve(service),
+        );
+        let (read, write) = tokio::io::split(client_io);
+        let client = Client {
+            writer: Arc::new(tokio::sync::Mutex::new(write)),
+            next_id: AtomicI64::new(1),
+            pending: Arc::default(),
+            seen: Arc::default(),
+            changed: Arc::default(),
+            settings: Arc::new(Mutex::new(json!({}))),
+            server,
+            local,
+        };
+        let (writer, pending, seen, changed, settings) = (
+            client.writer.clone(),
+            client.pending.clone(),
+            client.seen.clone(),
+            client.changed.clone(),
+            client.settings.clone(),
+        );
+        tokio::spawn(async move {
+            let mut reader = BufReader::new(read);
+            while let Some(message) = read_message(&mut reader).await {
+                let method = message.get("method").and_then(Value::as_str);
+                let Some(method) = method else {
+                    let id = message["id"].as_i64().unwrap_or(-1);
+                    if let Some(tx) = pending.lock().unwrap().remove(&id) {
+                        let _ = tx.send(message);
+                    }
+                    continue;
+                };
+                if let Some(id) = message.get("id") {
+                    let result = match method {
+                        "workspace/configuration" => json!([settings.lock().unwrap().clone()]),
+                        _ => Value::Null,
+                    };
+                    write_message(
+                        &writer,
+                        &json!({"jsonrpc": "2.0", "id": id, "result": result}),
+                    )
+                    .await;
+                }
+                seen.lock().unwrap().push(message);
+                changed.notify_waiters();
+            }
+        });
+        let root = super::convert::file_uri(fixture.dir.path())
+            .unwrap()
+            .to_string();
+        client
+            .request(
+                "initialize",
+                json!({
+                    "processId": null,
+                    "rootUri": root,
+                    "capabilities": capabilities(),
+                    "initializationOptions": options,
+                }),
+            )
+            .await
+            .expect("initialize succeeds");
+        client.notify("initialized", json!({})).await;
+        client
+    }
+
+    async fn request(&self, method: &str, params: Value) -> Result<Value, Value> {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let (tx, rx) = oneshot::channel();
+        self.pending.lock().unwrap().insert(id, tx);
+        write_message(
+            &self.writer,
+            &json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}),
+        )
+        .await;
+        let response = tokio::time::timeout(TIMEOUT, rx)
+            .await
+            .unwrap_or_else(|_| panic!("no answer to {method} within {TIMEOUT:?}"))
+            .expect("the server answered");
+        match response.get("error") {
+            Some(e) => Err(e.clone()),
+            None => Ok(response["result"].clone()),
+        }
+    }
+
+    async fn notify(&self, method: &str, params: Value) {
+        write_message(
+            &self.writer,
+            &json!({"jsonrpc": "2.0", "method": method, "params": params}),
+        )
+        .await;
+    }
+
+    async fn command(&self, command: &str, argument: Value) -> Result<Value, Value> {
+        let arguments = if argument.is_null() {
+            json!([])
+        } else {
+            json!([argument])
+        };
+        self.request(
+            "workspace/executeCommand",
+            json!({"command": command, "arguments": arguments}),
+        )
+        .await
+    }
+
+    async fn open(&self, fixture: &Fixture, name: &str) -> String {
+        let uri = fixture.uri(name);
+        let text = std::fs::read_to_string(fixture.path(name)).unwrap();
+        self.notify(
+            "textDocument/didOpen",
+            json!({"textDocument": {"uri": uri, "languageId": "python", "version": 1, "text": text}}),
+        )
+        .await;
+        uri
+    }
+
+    /// `line: title` of every lens, in order.
+    async fn lenses(&self, uri: &str) -> Vec<String> {
+        let lenses = self
+            .request(
+                "textDocument/codeLens",
+                json!({"textDocument": {"uri": uri}}),
+            )
+            .await
+            .expect("code lenses");
+        lenses
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| {
+                format!(
+                    "{}: {}",
+                    l["range"]["start"]["line"],
+                    l["command"]["title"].as_str().unwrap()
+                )
+            })
+            .collect()
+    }
+
+    async fn actions(&self, uri: &str, position: &Value) -> Vec<Value> {
+        let actions = self
+            .request(
+                "textDocument/codeAction",
+                json!({
+                    "textDocument": {"uri": uri},
+                    "range": {"start": position, "end": position},
+                    "context": {"diagnostics": []}
+                }),
+            )
+            .await
+            .expect("code actions");
+        actions.as_array().unwrap().clone()
+    }
+
+    async fn hints(&self, uri: &str) -> Vec<Value> {
+        let hints = self
+            .request(
+                "textDocument/inlayHint",
+                json!({
+                    "textDocument": {"uri": uri},
+                    "range": {"start": {"line": 0, "character": 0}, "end": {"line": 999, "character": 0}}
+                }),
+            )
+            .await
+            .expect("inlay hints");
+        hints.as_array().unwrap().clone()
+    }
+
+    /// Messages from the server with this method, in order.
+    fn seen(&self, method: &str) -> Vec<Value> {
+        self.seen
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|m| m["method"] == method)
+            .cloned()
+            .collect()
+    }
+
+    /// Waits until the server sent a message with this method whose params satisfy `pred`.
+    async fn wait_for(&self, method: &str, pred: impl Fn(&Value) -> bool) -> Value {
+        self.wait_after(method, 0, pred).await
+    }
+
+    /// Like `wait_for`, ignoring the first `skip` messages with this method.
+    async fn wait_after(&self, method: &str, skip: usize, pred: impl Fn(&Value) -> bool) -> Value {
+        let found = tokio::time::timeout(TIMEOUT, async {
+            loop {
+                let notified = self.changed.notified();
+                tokio::pin!(notified);
+                notified.as_mut().enable();
+                if let Some(m) = self
+                    .seen
+                    .lock()
+                    .unwrap()
+                    .iter()
+                    .filter(|m| m["method"] == method)
+                    .skip(skip)
+                    .find(|m| pred(&m["params"]))
+                {
+                    return m["params"].clone();
+                }
+                notified.await;
+            }
+        })
+        .await;
+        found.unwrap_or_else(|_| {
+            panic!(
+                "no {method} as expected within {TIMEOUT:?}; the server sent {:#?}",
+                self.seen.lock().unwrap()
+            )
+        })
+    }
+
+    /// The latest diagnostics published for `uri`.
+    fn diagnostics(&self, uri: &str) -> Option<Vec<Value>> {
+        self.seen("textDocument/publishDiagnostics")
+            .iter()
+            .rev()
+            .find(|m| m["params"]["uri"] == uri)
+            .map(|m| m["params"]["diagnostics"].as_array().unwrap().clone())
+    }
+
+    /// Shuts the server down as an editor would and stops the local Lambda.
+    async fn finish(self) {
+        self.request("shutdown", Value::Null)
+            .await
+            .expect("shutdown");
+        self.notify("exit", Value::Null).await;
+        tokio::time::timeout(TIMEOUT, self.server)
+            .await
+            .expect("the server stops after exit")
+            .expect("the server task ends cleanly");
+        // Let aborted deploy tasks drop their handles before stopping the local Lambda.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        self.local.shutdown().await;
+    }
+}
+
+fn no_aws() -> ProfileEnv {
+    ProfileEnv::from_pairs([("HOME", "/nonexistent-lambda-ls-test-home")])
+}
+
+// ---------------------------------------------------------------------------------------------
+// Lenses
+
+const LENS_CASES: &[(&str, &[&str])] = &[
+    (
+        r#"
+//- requirements.txt
+//- app.py
+def handler(event, context):
+    return {}
+
+
+def add(a, b=1):
+    return a + b
+
+
+def _helper(x):
+    return x
+"#,
+        &[
+            "0: Deploy",
+            "0: Invoke",
+            "0: Logs",
+            "4: Deploy as Lambda (callable)",
+        ],
+    ),
+    (
+        r#"
+//- app.py
+import json
+
+@decorator
+async def on_event(event, ctx):
+    return json.dumps(event)
+
+
+class Service:
+    def handler(self, event, context):
+        pass
+
+
+def _private_handler(event, context):
+    pass
+"#,
+        &[
+            "3: Deploy",
+            "3: Invoke",
+            "3: Logs",
+            "12: Deploy",
+            "12: Invoke",
+            "12: Logs",
+        ],
+    ),
+    (
+        r#"
+//- app.py
+x = "no functions here"
+"#,
+        &[],
+    ),
+];
+
+#[tokio::test]
+async fn lenses_for_handlers_callables_and_private_functions() {
+    for (text, expected) in LENS_CASES {
+        let fixture = Fixture::new(text);
+        let client = Client::start(&fixture, no_aws(), Value::Null).await;
+        let uri = client.open(&fixture, "app.py").await;
+        assert_eq!(client.lenses(&uri).await, *expected, "fixture:{text}");
+        client.finish().await;
+    }
+}
+
+#[tokio::test]
+async fn lens_commands_carry_their_arguments() {
+    let fixture = Fixture::new(LENS_CASES[0].0);
+    let client = Client::start(&fixture, no_aws(), Value::Null).await;
+    let uri = client.open(&fixture, "app.py").await;
+    let lenses = client
+        .request(
+            "textDocument/codeLens",
+            json!({"textDocument": {"uri": uri}}),
+        )
+        .await
+        .unwrap();
+    let commands: Vec<(Value, Value)> = lenses
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| {
+            (
+                l["command"]["command"].clone(),
+                l["command"]["arguments"][0].clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        commands,
+        vec![
+            (
+                json!("lambda.deploy"),
+                json!({"uri": uri, "function": "handler"})
+            ),
+            (
+                json!("lambda.invoke"),
+                json!({"uri": uri, "function": "handler"})
+            ),
+            (
+                json!("lambda.logs"),
+                json!({"uri": uri, "function": "handler"})
+            ),
+            (
+                json!("lambda.deploy"),
+                json!({"uri": uri, "function": "add", "callable": true})
+            ),
+        ]
+    );
+    client.finish().await;
+}
+
+#[tokio::test]
+async fn lenses_follow_incremental_edits() {
+    let fixture = Fixture::new(LENS_CASES[0].0);
+    let client = Client::start(&fixture, no_aws(), Value::Null).await;
+    let uri = client.open(&fixture, "app.py").await;
+    let range = |l1: u32, c1: u32, l2: u32, c2: u32| json!({"start": {"line": l1, "character": c1}, "end": {"line": l2, "character": c2}});
+    client
+        .notify(
+            "textDocument/didChange",
+            json!({
+                "textDocument": {"uri": uri, "version": 2},
+                "contentChanges": [
+                    // `add(a, b=1)` becomes a handler.
+                    {"range": range(4, 8, 4, 14), "text": "event, context"},
+                    // A comment with characters outside the BMP shifts everything down a line.
+                    {"range": range(0, 0, 0, 0), "text": "# é😀 lambda\n"},
+                    // Columns after characters outside the BMP count UTF-16 units.
+                    {"range": range(0, 6, 0, 12), "text": "λ"},
+                    // Rename the first handler.
+                    {"range": range(1, 4, 1, 11), "text": "entry"},
+                    // The private helper becomes a new handler.
+                    {"range": range(9, 0, 10, 12), "text": "def tail(event, context):\n    return 2"},
+                ]
+            }),
+        )
+        .await;
+    assert_eq!(
+        client.lenses(&uri).await,
+        vec![
+            "1: Deploy",
+            "1: Invoke",
+            "1: Logs",
+            "5: Deploy",
+            "5: Invoke",
+            "5: Logs",
+            "9: Deploy",
+            "9: Invoke",
+            "9: Logs",
+        ]
+    );
+    let lenses = client
+        .request(
+            "textDocument/codeLens",
+            json!({"textDocument": {"uri": uri}}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(lenses[0]["command"]["arguments"][0]["function"], "entry");
+    assert_eq!(lenses[6]["command"]["arguments"][0]["function"], "tail");
+    // The server's text is the editor's: an invoke hint or lens would land on these lines.
+    let text = client
+        .request(
+            "textDocument/codeAction",
+            json!({
+                "textDocument": {"uri": uri},
+                "range": range(9, 4, 9, 4),
+                "context": {"diagnostics": []}
+            }),
+        )
+        .await
+        .unwrap();
+    assert_eq!(text[0]["title"], "Deploy handler as Lambda");
+    client.finish().await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Code actions
+
+const ACTION_CASES: &[(&str, &[&str])] = &[
+    (
+        r#"
+//- requirements.txt
+//- app.py
+def handler(event, context):
+    return {"name": event.get("n$0ame")}
+"#,
+        &[
+            "Deploy handler as Lambda",
+            "Invoke Lambda",
+            "Create sample event",
+        ],
+    ),
+    (
+        r#"
+//- requirements.txt
+//- events/add.json
+{"a": 1, "b": 2}
+//- app.py
+def handler(event, context):
+    return {}
+
+
+@cache
+def a$0dd(a, b=1):
+    return a + b
+"#,
+        &[
+            "Deploy function as Lambda (wrap callable)",
+            "Invoke Lambda",
+            "Invoke with event…",
+        ],
+    ),
+    (
+        r#"
+//- app.py
+def _helper(x):
+    return $0x
+"#,
+        &[],
+    ),
+    (
+        r#"
+//- app.py
+import os$0
+
+
+def handler(event, context):
+    return {}
+"#,
+        &[],
+    ),
+];
+
+#[tokio::test]
+async fn code_actions_at_the_cursor() {
+    for (text, expected) in ACTION_CASES {
+        let fixture = Fixture::new(text);
+        let client = Client::start(&fixture, no_aws(), Value::Null).await;
+        let (file, position) = fixture.cursor.clone().expect("a $0 cursor");
+        let uri = client.open(&fixture, &file).await;
+        let titles: Vec<String> = client
+            .actions(&uri, &position)
+            .await
+            .iter()
+            .map(|a| a["title"].as_str().unwrap().to_string())
+            .collect();
+        assert_eq!(titles, *expected, "fixture:{text}");
+        client.finish().await;
+    }
+}
+
+#[tokio::test]
+async fn invoke_with_event_names_the_events_file() {
+    let fixture = Fixture::new(ACTION_CASES[1].0);
+    let client = Client::start(&fixture, no_aws(), Value::Null).await;
+    let (_, position) = fixture.cursor.clone().unwrap();
+    let uri = client.open(&fixture, "app.py").await;
+    let actions = client.actions(&uri, &position).await;
+    let with_event = &actions[2]["command"];
+    assert_eq!(with_event["command"], "lambda.invoke");
+    assert_eq!(
+        with_event["arguments"][0],
+        json!({"uri": uri, "function": "add", "eventFile": fixture.path("events/add.json")})
+    );
+    client.finish().await;
+}
+
+#[tokio::test]
+async fn create_sample_event_is_a_workspace_edit() {
+    let cases = [
+        (
+            "//- requirements.txt\n//- app.py\ndef handler(event, context):\n    $0name = (event or {}).get(\"name\", \"world\")\n    return event[\"id\"]\n",
+            "handler",
+            json!({"name": "world", "id": null}),
+        ),
+        (
+            "//- app.py\nasync def add(a, b=1, *, scale):\n    $0return (a + b) * scale\n",
+            "add",
+            json!({"a": null, "scale": null}),
+        ),
+    ];
+    for (text, function, expected) in cases {
+        let fixture = Fixture::new(text);
+        let client = Client::start(&fixture, no_aws(), Value::Null).await;
+        let (_, position) = fixture.cursor.clone().unwrap();
+        let uri = client.open(&fixture, "app.py").await;
+        let actions = client.actions(&uri, &position).await;
+        let create = actions
+            .iter()
+            .find(|a| a["title"] == "Create sample event")
+            .expect("a Create sample event action");
+        let changes = &create["edit"]["documentChanges"];
+        let events_uri = fixture.uri(&format!("events/{function}.json"));
+        assert_eq!(changes[0]["kind"], "create");
+        assert_eq!(changes[0]["uri"], events_uri);
+        assert_eq!(changes[0]["options"]["overwrite"], false);
+        assert_eq!(changes[1]["textDocument"]["uri"], events_uri);
+        let text = changes[1]["edits"][0]["newText"].as_str().unwrap();
+        let event: Value = serde_json::from_str(text).expect("the sample is JSON");
+        assert_eq!(event, expected, "fixture:{text}");
+        client.finish().await;
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Profiles
+
+fn profile_files() -> (tempfile::TempDir, ProfileEnv) {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config");
+    std::fs::write(
+        &config,
+        "[default]\nregion = eu-west-1\n\n[profile dev]\nregion = us-west-2\naws_access_key_id = AKIDEXAMPLE\naws_secret_access_key = not-a-secret\n",
+    )
+    .unwrap();
+    let env = ProfileEnv::from_pairs([
+        ("HOME", dir.path().to_str().unwrap()),
+        ("AWS_CONFIG_FILE", config.to_str().unwrap()),
+        (
+            "AWS_SHARED_CREDENTIALS_FILE",
+            dir.path().join("credentials").to_str().unwrap(),
+        ),
+    ]);
+    (dir, env)
+}
+
+#[tokio::test]
+async fn profiles_are_listed_selected_and_announced() {
+    let (_files, env) = profile_files();
+    let fixture = Fixture::new("//- app.py\n");
+    let client = Client::start(&fixture, env.clone(), Value::Null).await;
+    let first = client.wait_for("lambdaLs/profileChanged", |_| true).await;
+    assert_eq!(
+        first,
+        json!({"profile": "default", "region": "eu-west-1", "kind": "settings-only"})
+    );
+
+    let listed = client
+        .command("lambda.listProfiles", Value::Null)
+        .await
+        .unwrap();
+    assert_eq!(listed["selected"], "default");
+    let names: Vec<(&str, bool)> = listed["profiles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["name"].as_str().unwrap(),
+                p["selected"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        names,
+        vec![("default", true), ("dev", false), ("local", false)]
+    );
+    assert_eq!(listed["profiles"][1]["region"], "us-west-2");
+    assert_eq!(listed["profiles"][1]["kind"], "static-keys");
+
+    let chosen = client
+        .command("lambda.selectProfile", json!({"profile": "dev"}))
+        .await
+        .unwrap();
+    assert_eq!(
+        chosen,
+        json!({"profile": "dev", "region": "us-west-2", "kind": "static-keys"})
+    );
+    client
+        .wait_for("lambdaLs/profileChanged", |p| p["profile"] == "dev")
+        .await;
+
+    let err = client
+        .command("lambda.selectProfile", json!({"profile": "nope"}))
+        .await
+        .unwrap_err();
+    assert_eq!(err["code"], -32602);
+    let sentence = err["message"].as_str().unwrap();
+    assert!(
+        sentence.starts_with("unknown AWS profile `nope`"),
+        "{sentence}"
+    );
+    client
+        .wait_for("window/showMessage", |p| {
+            p["type"] == 1 && p["message"] == sentence
+        })
+        .await;
+
+    // Settings pushed with the notification…
+    client
+        .notify(
+            "workspace/didChangeConfiguration",
+            json!({"settings": {"lambdaLs": {"profile": "local"}}}),
+        )
+        .await;
+    client
+        .wait_for("lambdaLs/profileChanged", |p| p["profile"] == "local")
+        .await;
+    // …or pulled with workspace/configuration when the notification carries none.
+    *client.settings.lock().unwrap() = json!({"profile": "dev"});
+    let before = client.seen("lambdaLs/profileChanged").len();
+    client
+        .notify(
+            "workspace/didChangeConfiguration",
+            json!({"settings": null}),
+        )
+        .await;
+    client
+        .wait_for("workspace/configuration", |p| {
+            p["items"][0]["section"] == "lambdaLs"
+        })
+        .await;
+    let announced = client
+        .wait_after("lambdaLs/profileChanged", before, |p| p["profile"] == "dev")
+        .await;
+    assert_eq!(announced["kind"], "static-keys");
+    assert_eq!(client.seen("lambdaLs/profileChanged").len(), before + 1);
+    client.finish().await;
+
+    // Initialization options choose the profile from the start.
+    let client = Client::start(&fixture, env, json!({"profile": "dev"})).await;
+    let first = client.wait_for("lambdaLs/profileChanged", |_| true).await;
+    assert_eq!(first["profile"], "dev");
+    client.finish().await;
+}
+
+#[tokio::test]
+async fn bad_commands_are_errors_and_the_server_keeps_serving() {
+    let fixture = Fixture::new(LENS_CASES[0].0);
+    let client = Client::start(&fixture, no_aws(), Value::Null).await;
+    let uri = client.open(&fixture, "app.py").await;
+    let err = client
+        .command("lambda.nope", Value::Null)
+        .await
+        .unwrap_err();
+    assert!(err["message"]
+        .as_str()
+        .unwrap()
+        .starts_with("unknown command `lambda.nope`"));
+    let err = client
+        .command("lambda.deploy", json!({"uri": uri}))
+        .await
+        .unwrap_err();
+    assert_eq!(err["code"], -32602);
+    assert!(err["message"]
+        .as_str()
+        .unwrap()
+        .contains("missing field `function`"));
+    let err = client
+        .command("lambda.deploy", json!({"uri": uri, "function": "nested"}))
+        .await
+        .unwrap_err();
+    assert!(
+        err["message"]
+            .as_str()
+            .unwrap()
+            .contains("no top-level function `nested`"),
+        "{err}"
+    );
+    assert_eq!(client.lenses(&uri).await.len(), 4);
+    client.finish().await;
+}
+
+/// A TCP server on loopback that accepts connections and never answers.
+fn silent_endpoint() -> (std::thread::JoinHandle<()>, u16) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let handle = std::thread::spawn(move || {
+        let mut held = Vec::new();
+        listener.set_nonblocking(true).unwrap();
+        let until = std::time::Instant::now() + TIMEOUT;
+        while std::time::Instant::now() < until && held.len() < 16 {
+            match listener.accept() {
+                Ok((stream, _)) => held.push(stream),
+                Err(_) => std::thread::sleep(Duration::from_millis(20)),
+            }
+        }
+    });
+    (handle, port)
+}
+
+#[tokio::test]
+async fn a_deploy_runs_in_the_background_and_can_be_cancelled() {
+    let (_endpoint, port) = silent_endpoint();
+    let files = tempfile::tempdir().unwrap();
+    let config = files.path().join("config");
+    std::fs::write(
+        &config,
+        format!("[profile stuck]\nregion = us-east-1\naws_access_key_id = AKIDEXAMPLE\naws_secret_access_key = not-a-secret\nendpoint_url = http://127.0.0.1:{port}\n"),
+    )
+    .unwrap();
+    let env = ProfileEnv::from_pairs([
+        ("HOME", files.path().to_str().unwrap()),
+        ("AWS_CONFIG_FILE", config.to_str().unwrap()),
+    ]);
+    let fixture = Fixture::new(LENS_CASES[0].0);
+    let client = Client::start(&fixture, env, json!({"profile": "stuck"})).await;
+    let uri = client.open(&fixture, "app.py").await;
+    let deploy = client.command("lambda.deploy", json!({"uri": uri, "function": "handler"}));
+    let cancel = async {
+        let begin = client
+            .wait_for("$/progress", |p| p["value"]["kind"] == "begin")
+            .await;
+        assert_eq!(begin["value"]["title"], "Deploying app-handler");
+        assert_eq!(begin["value"]["cancellable"], true);
+        // The deploy is stuck on the silent endpoint; other requests are still answered.
+        assert_eq!(client.lenses(&uri).await.len(), 4);
+        client
+            .notify(
+                "window/workDoneProgress/cancel",
+                json!({"token": begin["token"]}),
+            )
+            .await;
+        begin["token"].clone()
+    };
+    let (result, token) = tokio::join!(deploy, cancel);
+    let err = result.expect_err("a cancelled deploy is an error");
+    assert_eq!(err["code"], -32800, "{err}");
+    assert!(
+        err["message"].as_str().unwrap().contains("cancelled"),
+        "{err}"
+    );
+    let end = client
+        .wait_for("$/progress", |p| p["value"]["kind"] == "end")
+        .await;
+    assert_eq!(end["token"], token);
+    let created = client.seen("window/workDoneProgress/create");
+    assert_eq!(created.len(), 1);
+    assert_eq!(created[0]["params"]["token"], token);
+    // A cancel is the user's own doing: no error message for it.
+    assert!(client.seen("window/showMessage").is_empty());
+    client.finish().await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Deploy and invoke on the embedded local Lambda
+
+const PROJECT: &str = r#"
+//- requirements.txt
+//- app.py
+from helpers import explode
+
+
+def handler(event, context):
+    name = event.get("name", "world")
+    print(f"greeting {name}")
+    return {"statusCode": 200, "body": f"Hello, {name}!"}
+
+
+def fail(event, context):
+    if event.get("boom"):
+        return explode(event)
+    return {"ok": True}
+
+
+def add(a, b=1):
+    return a + b
+//- helpers.py
+def explode(event):
+    message = "cannot handle %r" % (event,)
+    raise ValueError(message)
+"#;
+
+#[tokio::test]
+async fn deploy_and_invoke_on_the_local_lambda() {
+    let _one_at_a_time = LOCAL_LAMBDA.lock().await;
+    let fixture = Fixture::new(PROJECT);
+    let client = Client::start(&fixture, no_aws(), Value::Null).await;
+    client
+        .wait_for("lambdaLs/profileChanged", |p| p["profile"] == "local")
+        .await;
+    let uri = client.open(&fixture, "app.py").await;
+
+    // Deploy with progress.
+    let refreshes = client.seen("workspace/codeLens/refresh").len();
+    let deployed = client
+        .command("lambda.deploy", json!({"uri": uri, "function": "handler"}))
+        .await
+        .expect("deploy succeeds");
+    assert_eq!(deployed["function_name"], "app-handler");
+    assert_eq!(deployed["handler"], "app.handler");
+    assert_eq!(deployed["target"]["local"], true);
+    client
+        .wait_for("$/progress", |p| p["value"]["kind"] == "end")
+        .await;
+    let progress = client.seen("$/progress");
+    let token = &client.seen("window/workDoneProgress/create")[0]["params"]["token"];
+    assert!(progress.iter().all(|p| &p["params"]["token"] == token));
+    let kinds: Vec<&str> = progress
+        .iter()
+        .map(|p| p["params"]["value"]["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds.first(), Some(&"begin"));
+    assert_eq!(kinds.last(), Some(&"end"));
+    let messages: Vec<&str> = progress
+        .iter()
+        .filter_map(|p| p["params"]["value"]["message"].as_str())
+        .collect();
+    assert!(messages.contains(&"packaging"), "{messages:?}");
+    assert!(
+        messages.iter().any(|m| m.starts_with("packaged 2 files")),
+        "{messages:?}"
+    );
+    assert!(
+        messages.iter().any(|m| m.starts_with("uploading")),
+        "{messages:?}"
+    );
+    client
+        .wait_after("workspace/codeLens/refresh", refreshes, |_| true)
+        .await;
+    let lenses = client.lenses(&uri).await;
+    assert!(
+        lenses.contains(&"3: deployed to local · just now".to_string()),
+        "{lenses:?}"
+    );
+
+    // Invoke: the result is an inlay hint at the end of the `def` line, and in the log.
+    let invoked = client
+        .command(
+            "lambda.invoke",
+            json!({"uri": uri, "function": "handler", "payload": {"name": "lsp"}}),
+        )
+        .await
+        .expect("invoke succeeds");
+    assert_eq!(invoked["payload"]["body"], "Hello, lsp!", "{invoked}");
+    client
+        .wait_for("workspace/inlayHint/refresh", |_| true)
+        .await;
+    let hints = client.hints(&uri).await;
+    assert_eq!(hints.len(), 1, "{hints:?}");
+    assert_eq!(hints[0]["position"], json!({"line": 3, "character": 28}));
+    let label = hints[0]["label"].as_str().unwrap();
+    assert!(label.starts_with("→ {\"body\":\"Hello, lsp!\""), "{label}");
+    assert!(
+        label.ends_with(" ms") && label.chars().count() <= 80,
+        "{label}"
+    );
+    assert!(hints[0]["tooltip"]["value"]
+        .as_str()
+        .unwrap()
+        .contains("\"statusCode\": 200"));
+    client
+        .wait_for("window/logMessage", |p| {
+            p["message"].as_str().unwrap().contains("Hello, lsp!")
+        })
+        .await;
+    let logs = client
+        .command("lambda.logs", json!({"name": "app-handler"}))
+        .await
+        .unwrap();
+    assert!(
+        logs["logTail"]
+            .as_str()
+            .unwrap_or("")
+            .contains("greeting lsp"),
+        "{logs}"
+    );
+
+    // The lens's Invoke without a payload sends events/<function>.json when it exists.
+    std::fs::create_dir_all(fixture.path("events")).unwrap();
+    std::fs::write(fixture.path("events/handler.json"), r#"{"name": "file"}"#).unwrap();
+    let invoked = client
+        .command("lambda.invoke", json!({"uri": uri, "function": "handler"}))
+        .await
+        .unwrap();
+    assert_eq!(invoked["payload"]["body"], "Hello, file!");
+
+    // A raising handler: a diagnostic on the raising line of helpers.py, the deepest frame.
+    client
+        .command("lambda.deploy", json!({"uri": uri, "function": "fail"}))
+        .await
+        .unwrap();
+    let failed = client
+        .command(
+            "lambda.invoke",
+            json!({"uri": uri, "function": "fail", "payload": {"boom": true}}),
+        )
+        .await
+        .expect("a function error is a result, not a request error");
+    assert_eq!(failed["function_error"], "Unhandled");
+    let helpers = fixture.uri("helpers.py");
+    let diagnostic = client
+        .wait_for("textDocument/publishDiagnostics", |p| p["uri"] == helpers)
+        .await;
+    let diagnostics = diagnostic["diagnostics"].as_array().unwrap();
+    assert_eq!(diagnostics.len(), 1, "{diagnostic}");
+    assert_eq!(
+        diagnostics[0]["range"]["start"],
+        json!({"line": 2, "character": 4})
+    );
+    assert_eq!(
+        diagnostics[0]["message"],
+        "ValueError: cannot handle {'boom': True}"
+    );
+    assert_eq!(diagnostics[0]["severity"], 1);
+    let hint = client.hints(&uri).await;
+    assert!(
+        hint.iter().any(|h| h["label"]
+            .as_str()
+            .unwrap()
+            .starts_with("→ ValueError: cannot handle")),
+        "{hint:?}"
+    );
+
+    // An edit on that line clears it.
+    let helpers_uri = client.open(&fixture, "helpers.py").await;
+    assert_eq!(client.diagnostics(&helpers_uri).map(|d| d.len()), Some(1));
+    client
+        .notify(
+            "textDocument/didChange",
+            json!({
+                "textDocument": {"uri": helpers_uri, "version": 2},
+                "contentChanges": [{"range": {"start": {"line": 2, "character": 4}, "end": {"line": 2, "character": 9}}, "text": "raise"}]
+            }),
+        )
+        .await;
+    client
+        .wait_for("textDocument/publishDiagnostics", |p| {
+            p["uri"] == helpers && p["diagnostics"] == json!([]) && p["version"] == 2
+        })
+        .await;
+
+    // It comes back with the next failure and goes with the next success.
+    client
+        .command(
+            "lambda.invoke",
+            json!({"uri": uri, "function": "fail", "payload": {"boom": true}}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(client.diagnostics(&helpers_uri).map(|d| d.len()), Some(1));
+    client
+        .command(
+            "lambda.invoke",
+            json!({"uri": uri, "function": "fail", "payload": {}}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(client.diagnostics(&helpers_uri), Some(vec![]));
+
+    // A callable behind the generated wrapper.
+    let deployed = client
+        .command(
+            "lambda.deploy",
+            json!({"uri": uri, "function": "add", "callable": true, "name": "adder"}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(deployed["handler"], "_lambda_ls_entry.handler");
+    let sum = client
+        .command(
+            "lambda.invoke",
+            json!({"uri": uri, "function": "add", "payload": {"a": 2, "b": 3}}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(sum["function"], "adder", "the name it was deployed as");
+    assert_eq!(sum["payload"], 5);
+    let lenses = client.lenses(&uri).await;
+    assert!(lenses.contains(&"15: Invoke".to_string()), "{lenses:?}");
+
+    let listed = client
+        .command("lambda.listFunctions", Value::Null)
+        .await
+        .unwrap();
+    let names: Vec<&str> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["name"].as_str().unwrap())
+        .collect();
+    for name in ["adder", "app-fail", "app-handler"] {
+        assert!(names.contains(&name), "{names:?}");
+    }
+    let deleted = client
+        .command("lambda.delete", json!({"name": "adder"}))
+        .await
+        .unwrap();
+    assert_eq!(deleted["deleted"], "adder");
+    let err = client
+        .command("lambda.invoke", json!({"name": "adder", "payload": {}}))
+        .await
+        .unwrap_err();
+    assert!(
+        err["message"]
+            .as_str()
+            .unwrap()
+            .contains("lambda.listFunctions"),
+        "{err}"
+    );
+    client.finish().await;
+}
+
+#[tokio::test]
+async fn two_deploys_of_one_function_are_one_deploy() {
+    let _one_at_a_time = LOCAL_LAMBDA.lock().await;
+    let fixture = Fixture::new(PROJECT);
+    let client = Client::start(&fixture, no_aws(), Value::Null).await;
+    let uri = client.open(&fixture, "app.py").await;
+    let args = json!({"uri": uri, "function": "handler", "name": "coalesced"});
+    let (first, second) = tokio::join!(
+        client.command("lambda.deploy", args.clone()),
+        client.command("lambda.deploy", args.clone()),
+    );
+    let (first, second) = (first.unwrap(), second.unwrap());
+    assert_eq!(first["function_name"], "coalesced");
+    assert_eq!(first, second, "both requests get the one deploy's outcome");
+    assert_eq!(client.seen("window/workDoneProgress/create").len(), 1);
+    // Later, a new deploy runs again (and finds nothing to change).
+    let again = client.command("lambda.deploy", args).await.unwrap();
+    assert_eq!(again["action"], "unchanged");
+    assert_eq!(client.seen("window/workDoneProgress/create").len(), 2);
+    client.finish().await;
+}
