@@ -128,6 +128,7 @@ impl AwsError {
 pub struct Connection {
     pub lambda: aws_sdk_lambda::Client,
     pub iam: Option<aws_sdk_iam::Client>,
+    pub logs: aws_sdk_cloudwatchlogs::Client,
     sdk: aws_types::SdkConfig,
     pub info: TargetInfo,
 }
@@ -225,9 +226,11 @@ impl Connection {
         };
         let lambda = aws_sdk_lambda::Client::new(&sdk);
         let iam = (!info.local).then(|| aws_sdk_iam::Client::new(&sdk));
+        let logs = aws_sdk_cloudwatchlogs::Client::new(&sdk);
         Ok(Connection {
             lambda,
             iam,
+            logs,
             sdk,
             info,
         })

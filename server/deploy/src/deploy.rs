@@ -468,6 +468,7 @@ async fn create_function(
         .ephemeral_storage(ephemeral(spec)?)
         .architectures(SdkArchitecture::from(spec.architecture.as_str()))
         .environment(environment(spec))
+        .set_layers((!spec.layers.is_empty()).then(|| spec.layers.clone()))
         .tags(CREATED_BY_TAG.0, CREATED_BY_TAG.1)
         .send()
         .await
@@ -515,7 +516,8 @@ async fn update_configuration(conn: &Connection, spec: &FunctionSpec) -> Result<
         .timeout(spec.timeout_secs as i32)
         .memory_size(spec.memory_mb as i32)
         .ephemeral_storage(ephemeral(spec)?)
-        .environment(environment(spec));
+        .environment(environment(spec))
+        .set_layers(Some(spec.layers.clone()));
     if let ExecutionRole::Existing(arn) = &spec.role {
         call = call.role(arn);
     }
@@ -550,4 +552,8 @@ fn config_matches(c: &FunctionConfiguration, spec: &FunctionSpec) -> bool {
         && c.description().unwrap_or("") == spec.description
         && env_now == env_wanted
         && role_matches
+        && c.layers()
+            .iter()
+            .map(|l| l.arn().unwrap_or_default())
+            .eq(spec.layers.iter().map(String::as_str))
 }

@@ -6,9 +6,13 @@
 pub mod analysis;
 pub mod aws;
 pub mod deploy;
+pub mod fanout;
 pub mod functions;
 pub mod invoke;
+pub mod maintain;
 pub mod package;
 pub mod profiles;
+pub mod project;
+pub mod requirements;
 pub mod spec;
 pub mod zipper;

@@ -163,6 +163,8 @@ pub struct FunctionSpec {
     pub description: String,
     pub role: ExecutionRole,
     pub log_retention_days: Option<u32>,
+    /// Layer version ARNs, in order.
+    pub layers: Vec<String>,
 }
 
 /// Environment variables Lambda sets itself and refuses to take from a function.
@@ -202,6 +204,7 @@ impl FunctionSpec {
             description: String::new(),
             role: ExecutionRole::CreateDefault,
             log_retention_days: None,
+            layers: Vec::new(),
         }
     }
 
