@@ -318,8 +318,8 @@ impl Worker {
             // Its own group, so a timeout or crash kills whatever the handler started too.
             .process_group(0);
         let limit = (u64::from(spec.memory_mb) + ADDRESS_SPACE_HEADROOM_MB) * 1024 * 1024;
-        // SAFETY: the closure runs between fork and exec and only makes async-signal-safe
-        // system calls (setrlimit, prctl) on plain integers.
+        // SAFETY: the closure runs between fork and exec and only makes an async-signal-safe
+        // system call (setrlimit) on plain integers.
         unsafe {
             cmd.pre_exec(move || {
                 let rl = libc::rlimit {
@@ -329,8 +329,9 @@ impl Worker {
                 if libc::setrlimit(libc::RLIMIT_AS, &rl) != 0 {
                     return Err(io::Error::last_os_error());
                 }
-                // If the server dies without cleaning up, its workers die with it.
-                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                // No PR_SET_PDEATHSIG: it fires when the spawning *thread* exits, which tokio's
+                // threads may do. A worker left behind by a crashed server exits by itself when
+                // its Runtime API connection closes.
                 Ok(())
             });
         }
@@ -631,6 +632,8 @@ impl Worker {
             if let Some(t) = slot.init_timer.take() {
                 t.abort();
             }
+            // A first reading, so even a worker that dies mid-invoke reports its memory.
+            self.max_memory_mb();
             Some(self.spawned.elapsed())
         };
         self.start_line(&inv.request_id);

@@ -1,0 +1,34 @@
+//! Handler behaviour with the built-in bootstrap.
+
+mod common;
+
+use common::{bounded, scenarios, Harness};
+use lambda_local::Bootstrap;
+
+macro_rules! scenario_tests {
+    ($($name:ident),* $(,)?) => {$(
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn $name() {
+            let h = Harness::start(Bootstrap::BuiltIn, None).await;
+            bounded(120, scenarios::$name(&h)).await;
+            h.shutdown().await;
+        }
+    )*};
+}
+
+scenario_tests!(
+    basics,
+    exception,
+    import_error,
+    timeout,
+    exit,
+    memory,
+    concurrency
+);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn builtin_is_used_when_asked() {
+    let h = Harness::start(Bootstrap::BuiltIn, None).await;
+    assert!(!bounded(60, scenarios::uses_ric(&h)).await);
+    h.shutdown().await;
+}
