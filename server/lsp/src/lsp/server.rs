@@ -3,14 +3,19 @@
 //! tower-lsp runs handlers concurrently, so handlers that change documents finish the change
 //! under the lock before their first `.await`, and nothing holds the lock across an `.await`.
 
+use std::future::Future;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::SystemTime;
 
 use lambda_deploy::profiles::ProfileEnv;
 use serde_json::Value;
-use tower_lsp_server::jsonrpc::Result;
+use tower_lsp_server::jsonrpc::{self, Result};
 use tower_lsp_server::ls_types::*;
 use tower_lsp_server::{Client, ClientSocket, LanguageServer, LspService};
+use tower_service::Service;
 
 use super::commands::{self, Request};
 use super::convert;
@@ -30,12 +35,56 @@ pub fn service(
     env: ProfileEnv,
     local: LocalHandle,
     profile: Option<String>,
-) -> (LspService<Backend>, ClientSocket) {
-    LspService::build(|client: Client| Backend {
+) -> (CatchPanics<LspService<Backend>>, ClientSocket) {
+    let builder = LspService::build(|client: Client| Backend {
         shared: Arc::new(Shared::new(client, env, local, profile)),
     })
-    .custom_method("window/workDoneProgress/cancel", Backend::cancel_progress)
-    .finish()
+    .custom_method("window/workDoneProgress/cancel", Backend::cancel_progress);
+    #[cfg(test)]
+    let builder = builder.custom_method("lambdaLs/testPanic", Backend::test_panic);
+    let (service, socket) = builder.finish();
+    (CatchPanics(service), socket)
+}
+
+/// Answers a request whose handler panicked with an internal error (and drops a notification
+/// whose handler panicked) instead of letting the panic end the server.
+pub struct CatchPanics<S>(S);
+
+impl<S> Service<jsonrpc::Request> for CatchPanics<S>
+where
+    S: Service<jsonrpc::Request, Response = Option<jsonrpc::Response>>,
+    S::Future: Send + 'static,
+{
+    type Response = Option<jsonrpc::Response>;
+    type Error = S::Error;
+    type Future =
+        Pin<Box<dyn Future<Output = std::result::Result<Self::Response, S::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<std::result::Result<(), S::Error>> {
+        self.0.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: jsonrpc::Request) -> Self::Future {
+        let id = request.id().cloned();
+        let method = request.method().to_string();
+        let mut answer = Box::pin(self.0.call(request));
+        Box::pin(std::future::poll_fn(move |cx| {
+            match catch_unwind(AssertUnwindSafe(|| answer.as_mut().poll(cx))) {
+                Ok(poll) => poll,
+                Err(_) => {
+                    tracing::error!("the {method} handler panicked; the server goes on");
+                    let error = jsonrpc::Error {
+                        code: jsonrpc::ErrorCode::InternalError,
+                        message: format!("lambda-ls hit an internal error in {method}").into(),
+                        data: None,
+                    };
+                    Poll::Ready(Ok(id
+                        .clone()
+                        .map(|id| jsonrpc::Response::from_error(id, error))))
+                }
+            }
+        }))
+    }
 }
 
 impl Backend {
@@ -56,6 +105,11 @@ impl Backend {
         if !self.shared.jobs.cancel(&key) {
             tracing::debug!("no running deploy reports on progress {key}");
         }
+    }
+
+    #[cfg(test)]
+    async fn test_panic(&self) -> Result<()> {
+        panic!("a handler panicked on purpose");
     }
 
     /// Sends the error diagnostics of an open document, when it has a file path.

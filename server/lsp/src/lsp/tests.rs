@@ -883,6 +883,20 @@ async fn bad_commands_are_errors_and_the_server_keeps_serving() {
     client.finish().await;
 }
 
+#[tokio::test]
+async fn a_panicking_handler_does_not_end_the_server() {
+    let fixture = Fixture::new(LENS_CASES[0].0);
+    let client = Client::start(&fixture, no_aws(), Value::Null).await;
+    let uri = client.open(&fixture, "app.py").await;
+    let err = client
+        .request("lambdaLs/testPanic", Value::Null)
+        .await
+        .unwrap_err();
+    assert_eq!(err["code"], -32603, "{err}");
+    assert_eq!(client.lenses(&uri).await.len(), 4);
+    client.finish().await;
+}
+
 /// A TCP server on loopback that accepts connections and never answers.
 fn silent_endpoint() -> (std::thread::JoinHandle<()>, u16) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
