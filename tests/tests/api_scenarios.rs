@@ -8,12 +8,14 @@ use lambda_deploy::deploy::{deploy, wait_ready, DeployAction, DeployRequest, Pro
 use lambda_deploy::fanout::{map, MapMode};
 use lambda_deploy::functions::{delete_function, list_functions};
 use lambda_deploy::invoke::{invoke, InvokeKind, InvokeRequest};
-use lambda_deploy::maintain::{publish, share_state, share_url, share_with_account, unshare, UrlAuth};
+use lambda_deploy::maintain::{
+    publish, share_state, share_url, share_with_account, unshare, UrlAuth,
+};
 use lambda_deploy::package::{build_package, resolve_target, PackageRequest};
 use lambda_deploy::profiles::ProfileEnv;
 use lambda_deploy::spec::FunctionSpec;
-use lambda_ls_tests::{project, Moto};
 use lambda_local::{LocalConfig, LocalLambda};
+use lambda_ls_tests::{project, Moto};
 
 fn quiet(_: Progress) {}
 
@@ -34,16 +36,26 @@ impl Backend {
             ("AWS_SHARED_CREDENTIALS_FILE", credentials.to_str().unwrap()),
             ("HOME", dir.path().to_str().unwrap()),
         ]);
-        let conn = Connection::connect(&Endpoint::Aws { profile: "moto".into(), region: None, files })
-            .await
-            .unwrap();
+        let conn = Connection::connect(&Endpoint::Aws {
+            profile: "moto".into(),
+            region: None,
+            files,
+        })
+        .await
+        .unwrap();
         (Backend::Moto((moto, dir)), conn)
     }
 
     async fn local() -> (Backend, Connection) {
         let dir = tempfile::tempdir().unwrap();
-        let local = LocalLambda::start(LocalConfig::new(dir.path().join("data"))).await.unwrap();
-        let conn = Connection::connect(&Endpoint::Local { url: local.endpoint() }).await.unwrap();
+        let local = LocalLambda::start(LocalConfig::new(dir.path().join("data")))
+            .await
+            .unwrap();
+        let conn = Connection::connect(&Endpoint::Local {
+            url: local.endpoint(),
+        })
+        .await
+        .unwrap();
         (Backend::Local(local, dir), conn)
     }
 
@@ -64,27 +76,69 @@ async fn deploy_fn(conn: &Connection, name: &str, source: &str) -> DeployAction 
     let proj = project(&[("requirements.txt", ""), ("app.py", source)]);
     let target = resolve_target(&proj.path().join("app.py"), "handler", false).unwrap();
     let spec = FunctionSpec::new(name.into(), target.handler());
-    let pkg = build_package(&PackageRequest { target, includes: vec![] }).unwrap();
-    deploy(conn, DeployRequest { spec: &spec, package: &pkg }, &quiet).await.unwrap().action
+    let pkg = build_package(&PackageRequest {
+        target,
+        includes: vec![],
+    })
+    .unwrap();
+    deploy(
+        conn,
+        DeployRequest {
+            spec: &spec,
+            package: &pkg,
+        },
+        &quiet,
+    )
+    .await
+    .unwrap()
+    .action
 }
 
 async fn lifecycle(backend: &Backend, conn: &Connection) {
     assert_eq!(deploy_fn(conn, "scn", HANDLER).await, DeployAction::Created);
-    let got = conn.lambda.get_function().function_name("scn").send().await.unwrap();
+    let got = conn
+        .lambda
+        .get_function()
+        .function_name("scn")
+        .send()
+        .await
+        .unwrap();
     let cfg = got.configuration().unwrap();
     assert_eq!(cfg.handler(), Some("app.handler"));
     assert_eq!(cfg.state().map(|s| s.as_str()), Some("Active"));
-    assert_eq!(deploy_fn(conn, "scn", HANDLER).await, DeployAction::Unchanged);
-    assert_eq!(deploy_fn(conn, "scn", &HANDLER.replace("got", "had")).await, DeployAction::UpdatedCode);
+    assert_eq!(
+        deploy_fn(conn, "scn", HANDLER).await,
+        DeployAction::Unchanged
+    );
+    assert_eq!(
+        deploy_fn(conn, "scn", &HANDLER.replace("got", "had")).await,
+        DeployAction::UpdatedCode
+    );
     let cfg = wait_ready(conn, "scn", &quiet).await.unwrap().unwrap();
-    assert_eq!(cfg.last_update_status().map(|s| s.as_str()), Some("Successful"));
+    assert_eq!(
+        cfg.last_update_status().map(|s| s.as_str()),
+        Some("Successful")
+    );
 
     // Not found and conflict come back as AWS's error types.
-    let missing = conn.lambda.get_function().function_name("nope").send().await.unwrap_err();
-    assert_eq!(conn_err(conn, missing).code(), Some("ResourceNotFoundException"));
+    let missing = conn
+        .lambda
+        .get_function()
+        .function_name("nope")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        conn_err(conn, missing).code(),
+        Some("ResourceNotFoundException")
+    );
     let proj = project(&[("requirements.txt", ""), ("app.py", HANDLER)]);
     let target = resolve_target(&proj.path().join("app.py"), "handler", false).unwrap();
-    let pkg = build_package(&PackageRequest { target, includes: vec![] }).unwrap();
+    let pkg = build_package(&PackageRequest {
+        target,
+        includes: vec![],
+    })
+    .unwrap();
     let dup = conn
         .lambda
         .create_function()
@@ -92,16 +146,30 @@ async fn lifecycle(backend: &Backend, conn: &Connection) {
         .runtime(aws_sdk_lambda::types::Runtime::Python312)
         .role("arn:aws:iam::123456789012:role/lambda-ls-execution")
         .handler("app.handler")
-        .code(aws_sdk_lambda::types::FunctionCode::builder().zip_file(aws_sdk_lambda::primitives::Blob::new(pkg.bytes.clone())).build())
+        .code(
+            aws_sdk_lambda::types::FunctionCode::builder()
+                .zip_file(aws_sdk_lambda::primitives::Blob::new(pkg.bytes.clone()))
+                .build(),
+        )
         .send()
         .await
         .unwrap_err();
-    assert_eq!(conn_err(conn, dup).code(), Some("ResourceConflictException"));
+    assert_eq!(
+        conn_err(conn, dup).code(),
+        Some("ResourceConflictException")
+    );
 
     // Versions and aliases.
     let v1 = publish(conn, "scn", Some("live")).await.unwrap();
     assert_eq!(v1.version, "1");
-    let alias = conn.lambda.get_alias().function_name("scn").name("live").send().await.unwrap();
+    let alias = conn
+        .lambda
+        .get_alias()
+        .function_name("scn")
+        .name("live")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(alias.function_version(), Some("1"));
     if !backend.is_moto() {
         // AWS returns the latest version when nothing changed since it; moto makes a new one.
@@ -109,12 +177,20 @@ async fn lifecycle(backend: &Backend, conn: &Connection) {
     }
 
     // Permissions: sharing twice is one statement; unsharing removes it.
-    share_with_account(conn, "scn", "210987654321").await.unwrap();
-    share_with_account(conn, "scn", "210987654321").await.unwrap();
+    share_with_account(conn, "scn", "210987654321")
+        .await
+        .unwrap();
+    share_with_account(conn, "scn", "210987654321")
+        .await
+        .unwrap();
     let url = share_url(conn, "scn", UrlAuth::AwsIam).await.unwrap();
     assert!(url.starts_with("http"), "{url}");
     let state = share_state(conn, "scn").await.unwrap();
-    let sids: Vec<&str> = state.statements.iter().filter_map(|s| s["Sid"].as_str()).collect();
+    let sids: Vec<&str> = state
+        .statements
+        .iter()
+        .filter_map(|s| s["Sid"].as_str())
+        .collect();
     if !backend.is_moto() {
         // AWS refuses a duplicate statement id (409); moto accepts and stores it twice.
         assert_eq!(sids, vec!["lambda-ls-share-210987654321"]);
@@ -123,7 +199,10 @@ async fn lifecycle(backend: &Backend, conn: &Connection) {
     let removed = unshare(conn, "scn", None).await.unwrap();
     assert!(removed.contains(&"function url".to_string()), "{removed:?}");
     let after = share_state(conn, "scn").await.unwrap();
-    assert!(after.statements.iter().all(|s| !s["Sid"].as_str().unwrap_or("").starts_with("lambda-ls-share-")));
+    assert!(after.statements.iter().all(|s| !s["Sid"]
+        .as_str()
+        .unwrap_or("")
+        .starts_with("lambda-ls-share-")));
     assert!(after.url.is_none());
 }
 
@@ -131,7 +210,13 @@ async fn pagination_and_delete(backend: &Backend, conn: &Connection) {
     for i in 0..53 {
         deploy_fn(conn, &format!("page-{i:02}"), HANDLER).await;
     }
-    let first = conn.lambda.list_functions().max_items(50).send().await.unwrap();
+    let first = conn
+        .lambda
+        .list_functions()
+        .max_items(50)
+        .send()
+        .await
+        .unwrap();
     if backend.is_moto() {
         // AWS pages at MaxItems (at most 50); moto ignores MaxItems and returns everything.
         assert_eq!(first.functions().len(), 54);
@@ -140,16 +225,32 @@ async fn pagination_and_delete(backend: &Backend, conn: &Connection) {
         assert!(first.next_marker().is_some());
     }
     let all = list_functions(conn).await.unwrap();
-    assert_eq!(all.iter().filter(|f| f.name.starts_with("page-")).count(), 53);
+    assert_eq!(
+        all.iter().filter(|f| f.name.starts_with("page-")).count(),
+        53
+    );
     for i in 0..53 {
-        delete_function(conn, &format!("page-{i:02}")).await.unwrap();
+        delete_function(conn, &format!("page-{i:02}"))
+            .await
+            .unwrap();
     }
-    assert!(list_functions(conn).await.unwrap().iter().all(|f| !f.name.starts_with("page-")));
+    assert!(list_functions(conn)
+        .await
+        .unwrap()
+        .iter()
+        .all(|f| !f.name.starts_with("page-")));
 }
 
-fn conn_err<E, R>(conn: &Connection, e: aws_smithy_runtime_api::client::result::SdkError<E, R>) -> lambda_deploy::aws::AwsError
+fn conn_err<E, R>(
+    conn: &Connection,
+    e: aws_smithy_runtime_api::client::result::SdkError<E, R>,
+) -> lambda_deploy::aws::AwsError
 where
-    E: aws_smithy_types::error::metadata::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    E: aws_smithy_types::error::metadata::ProvideErrorMetadata
+        + std::error::Error
+        + Send
+        + Sync
+        + 'static,
     R: std::fmt::Debug + Send + Sync + 'static,
 {
     lambda_deploy::aws::AwsError::from_sdk("test", &format!("{:?}", conn.info.endpoint), e)
@@ -194,7 +295,17 @@ async fn map_over_200_inputs_keeps_order_and_reports_the_failure() {
             assert_eq!(r.output, serde_json::json!(i * i));
         }
     }
-    let out = invoke(&conn, &InvokeRequest { function: "square".into(), payload: br#"{"n": 3}"#.to_vec(), kind: InvokeKind::RequestResponse, qualifier: None }).await.unwrap();
+    let out = invoke(
+        &conn,
+        &InvokeRequest {
+            function: "square".into(),
+            payload: br#"{"n": 3}"#.to_vec(),
+            kind: InvokeKind::RequestResponse,
+            qualifier: None,
+        },
+    )
+    .await
+    .unwrap();
     assert_eq!(out.payload, serde_json::json!(9));
     backend.stop().await;
 }
