@@ -1,1 +1,36 @@
-fn main() {}
+//! The `lambda-ls` binary: a language server on stdio by default, a CLI with subcommands.
+
+#![deny(clippy::print_stdout)]
+
+mod cli;
+mod lsp;
+mod ops;
+mod target;
+
+use clap::Parser;
+
+fn main() -> std::process::ExitCode {
+    let args = cli::Args::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return std::process::ExitCode::from(2);
+        }
+    };
+    let code = runtime.block_on(cli::run(args));
+    // Background work (idle workers, pending log writes) must not keep a finished CLI alive.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(2));
+    std::process::ExitCode::from(code)
+}

@@ -1,0 +1,564 @@
+//! The command line: `lambda-ls deploy|invoke|package|list|delete|profiles|local serve|lsp`.
+//!
+//! Human output by default, stable JSON with `--json`. Exit codes: 0 ok, 1 the function failed
+//! or AWS refused, 2 bad usage, input or configuration.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
+use lambda_deploy::aws::AwsError;
+use lambda_deploy::deploy::{self, DeployError, DeployRequest, Progress};
+use lambda_deploy::functions;
+use lambda_deploy::invoke::{self, InvokeError, InvokeKind, InvokeRequest, PayloadError};
+use lambda_deploy::package::{self, PackageError, PackageRequest};
+use lambda_deploy::profiles::ProfileEnv;
+use lambda_deploy::spec::{self, ExecutionRole, FunctionSpec, SpecError};
+use serde_json::json;
+
+use crate::target::{self, LocalHandle, TargetError};
+
+const EXIT_OK: u8 = 0;
+const EXIT_FAILED: u8 = 1;
+const EXIT_USAGE: u8 = 2;
+
+#[derive(Debug, Parser)]
+#[command(name = "lambda-ls", version, about = "Deploy and invoke Python functions on AWS Lambda, from an editor or a terminal")]
+pub struct Args {
+    /// AWS profile to use (`local` for the embedded Lambda). Default: AWS_PROFILE, then `default`, then `local`.
+    #[arg(long, global = true)]
+    profile: Option<String>,
+    /// Region, overriding the profile's.
+    #[arg(long, global = true)]
+    region: Option<String>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Speak the Language Server Protocol on stdio (the default with no command).
+    Lsp,
+    /// List the AWS profiles of ~/.aws/config and ~/.aws/credentials, plus `local`.
+    Profiles {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Package FILE.py:FUNCTION and create or update the function.
+    Deploy {
+        /// `path/to/file.py:function`
+        target: String,
+        #[command(flatten)]
+        settings: Settings,
+        /// Invoke with this JSON payload once deployed.
+        #[arg(long)]
+        invoke: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write exactly the zip that `deploy` would upload.
+    Package {
+        target: String,
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long)]
+        include: Vec<PathBuf>,
+        #[arg(long)]
+        callable: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Invoke a deployed function.
+    Invoke {
+        name: String,
+        /// JSON event.
+        #[arg(long, conflicts_with_all = ["payload_file", "args", "kwargs"])]
+        payload: Option<String>,
+        /// File holding the JSON event.
+        #[arg(long, conflicts_with_all = ["args", "kwargs"])]
+        payload_file: Option<PathBuf>,
+        /// Positional arguments for a callable, as a JSON array.
+        #[arg(long)]
+        args: Option<String>,
+        /// Keyword arguments for a callable, as a JSON object.
+        #[arg(long)]
+        kwargs: Option<String>,
+        /// Version or alias.
+        #[arg(long)]
+        qualifier: Option<String>,
+        /// Queue the event and return at once.
+        #[arg(long, conflicts_with = "dry_run")]
+        event: bool,
+        /// Only check that the invoke would be allowed.
+        #[arg(long)]
+        dry_run: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the functions of the account and region.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete a function.
+    Delete {
+        name: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// The embedded local Lambda.
+    Local {
+        #[command(subcommand)]
+        command: LocalCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum LocalCommand {
+    /// Serve the local Lambda API on 127.0.0.1 until interrupted, for boto3, the AWS CLI or any SDK.
+    Serve {
+        #[arg(long, default_value_t = 0)]
+        port: u16,
+    },
+}
+
+/// Function settings shared by the commands that build a spec.
+#[derive(Debug, clap::Args)]
+struct Settings {
+    /// Function name (default `<module>-<function>`).
+    #[arg(long)]
+    name: Option<String>,
+    #[arg(long, default_value = spec::DEFAULT_RUNTIME)]
+    runtime: String,
+    /// Seconds, 1–900.
+    #[arg(long, default_value_t = spec::DEFAULT_TIMEOUT_SECS)]
+    timeout: u32,
+    /// MB, 128–10240.
+    #[arg(long, default_value_t = spec::DEFAULT_MEMORY_MB)]
+    memory: u32,
+    /// MB of /tmp, 512–10240.
+    #[arg(long, default_value_t = spec::DEFAULT_EPHEMERAL_MB)]
+    ephemeral_storage: u32,
+    /// x86_64 or arm64.
+    #[arg(long, default_value = "x86_64")]
+    architecture: String,
+    /// Environment variable KEY=VALUE (repeatable).
+    #[arg(long = "env")]
+    env: Vec<String>,
+    #[arg(long, default_value = "")]
+    description: String,
+    /// Execution role ARN (default: find or create lambda-ls-execution).
+    #[arg(long)]
+    role: Option<String>,
+    /// Extra file or folder to package (repeatable).
+    #[arg(long)]
+    include: Vec<PathBuf>,
+    /// Deploy a plain function behind a wrapper that maps the event to its arguments.
+    #[arg(long)]
+    callable: bool,
+}
+
+/// One actionable sentence and the exit code it deserves.
+struct Failure {
+    code: u8,
+    message: String,
+}
+
+impl Failure {
+    fn usage(message: impl Into<String>) -> Self {
+        Failure {
+            code: EXIT_USAGE,
+            message: message.into(),
+        }
+    }
+}
+
+impl From<SpecError> for Failure {
+    fn from(e: SpecError) -> Self {
+        Failure::usage(e.to_string())
+    }
+}
+impl From<PackageError> for Failure {
+    fn from(e: PackageError) -> Self {
+        Failure::usage(e.to_string())
+    }
+}
+impl From<PayloadError> for Failure {
+    fn from(e: PayloadError) -> Self {
+        Failure::usage(e.to_string())
+    }
+}
+impl From<lambda_deploy::profiles::ProfileError> for Failure {
+    fn from(e: lambda_deploy::profiles::ProfileError) -> Self {
+        Failure::usage(e.to_string())
+    }
+}
+impl From<AwsError> for Failure {
+    fn from(e: AwsError) -> Self {
+        let code = match e {
+            AwsError::NoRegion { .. } | AwsError::Credentials { .. } => EXIT_USAGE,
+            _ => EXIT_FAILED,
+        };
+        Failure {
+            code,
+            message: aws_sentence(&e),
+        }
+    }
+}
+impl From<TargetError> for Failure {
+    fn from(e: TargetError) -> Self {
+        match e {
+            TargetError::Profile(p) => p.into(),
+            TargetError::Aws(a) => a.into(),
+            TargetError::Local(l) => Failure {
+                code: EXIT_FAILED,
+                message: format!("cannot start the local Lambda: {l}"),
+            },
+        }
+    }
+}
+impl From<DeployError> for Failure {
+    fn from(e: DeployError) -> Self {
+        match e {
+            DeployError::Aws(a) => a.into(),
+            other => Failure {
+                code: EXIT_FAILED,
+                message: other.to_string(),
+            },
+        }
+    }
+}
+impl From<InvokeError> for Failure {
+    fn from(e: InvokeError) -> Self {
+        match e {
+            InvokeError::Payload(p) => p.into(),
+            InvokeError::Aws(a) => a.into(),
+        }
+    }
+}
+
+/// AWS errors as one sentence that says what to do.
+fn aws_sentence(e: &AwsError) -> String {
+    crate::ops::aws_sentence(e, "`lambda-ls list` shows the functions that exist")
+}
+
+/// Runs the command line; returns the process exit code.
+pub async fn run(args: Args) -> u8 {
+    let local = LocalHandle::default();
+    let result = dispatch(args, &local).await;
+    local.shutdown().await;
+    match result {
+        Ok(code) => code,
+        Err(f) => {
+            eprintln!("error: {}", f.message);
+            f.code
+        }
+    }
+}
+
+/// The CLI's only way to stdout; the language server never calls it.
+fn emit(text: &str) {
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes());
+    if !text.ends_with('\n') {
+        let _ = out.write_all(b"\n");
+    }
+    let _ = out.flush();
+}
+
+fn emit_json(value: &serde_json::Value) {
+    emit(&serde_json::to_string_pretty(value).expect("JSON values serialize"));
+}
+
+async fn dispatch(args: Args, local: &LocalHandle) -> Result<u8, Failure> {
+    let env = ProfileEnv::from_process();
+    let profile = args.profile.as_deref();
+    let region = args.region.clone();
+    match args.command {
+        None | Some(Command::Lsp) => {
+            Ok(crate::lsp::run_stdio(env, local.clone(), profile.map(str::to_string)).await)
+        }
+        Some(Command::Profiles { json }) => {
+            let (listing, selection) = target::select(profile, &env).await?;
+            let all = crate::ops::profiles_with_local(&listing);
+            if json {
+                emit_json(&json!({
+                    "selected": selection.profile_name(),
+                    "config_file": listing.config_file,
+                    "credentials_file": listing.credentials_file,
+                    "profiles": all,
+                }));
+            } else {
+                for p in &all {
+                    let mark = if p.name == selection.profile_name() { "*" } else { " " };
+                    emit(&format!(
+                        "{mark} {:<24} {:<12} {:<18} {}",
+                        p.name,
+                        p.region.as_deref().unwrap_or("-"),
+                        p.kind.to_string(),
+                        p.role_arn.as_deref().unwrap_or(""),
+                    ));
+                }
+            }
+            Ok(EXIT_OK)
+        }
+        Some(Command::Package {
+            target,
+            out,
+            include,
+            callable,
+            json,
+        }) => {
+            let (file, function) = package::parse_target(&target)?;
+            let resolved = package::resolve_target(&file, &function, callable)?;
+            let req = PackageRequest {
+                target: resolved,
+                includes: include,
+            };
+            let pkg = build(req).await?;
+            warn_all(&pkg.warnings);
+            std::fs::write(&out, &pkg.bytes).map_err(|e| {
+                Failure::usage(format!("cannot write {}: {e}", out.display()))
+            })?;
+            if json {
+                emit_json(&json!({"out": out, "package": pkg}));
+            } else {
+                emit(&format!(
+                    "wrote {} ({} files, {}), CodeSha256 {}",
+                    out.display(),
+                    pkg.files.len(),
+                    deploy::human_bytes(pkg.size),
+                    pkg.code_sha256
+                ));
+            }
+            Ok(EXIT_OK)
+        }
+        Some(Command::Deploy {
+            target,
+            settings,
+            invoke,
+            json,
+        }) => {
+            let (file, function) = package::parse_target(&target)?;
+            let resolved = package::resolve_target(&file, &function, settings.callable)?;
+            let spec = spec_from(&settings, &resolved)?;
+            spec.validate()?;
+            let payload = invoke.map(|p| p.into_bytes());
+            if let Some(p) = &payload {
+                invoke::validate_payload(p)?;
+            }
+            let (_, selection) = target::select(profile, &env).await?;
+            let bar = progress_bar(json);
+            bar.set_message(Progress::Packaging.to_string());
+            let pkg = build(PackageRequest {
+                target: resolved,
+                includes: settings.include.clone(),
+            })
+            .await?;
+            warn_all(&pkg.warnings);
+            let conn = target::connect(&selection, region, &env, local).await?;
+            let report = |p: Progress| bar.set_message(p.to_string());
+            let outcome = deploy::deploy(
+                &conn,
+                DeployRequest {
+                    spec: &spec,
+                    package: &pkg,
+                },
+                &report,
+            )
+            .await;
+            bar.finish_and_clear();
+            let outcome = outcome?;
+            let invoked = match payload {
+                Some(payload) => Some(
+                    invoke::invoke(
+                        &conn,
+                        &InvokeRequest {
+                            function: spec.name.clone(),
+                            payload,
+                            kind: InvokeKind::RequestResponse,
+                            qualifier: None,
+                        },
+                    )
+                    .await?,
+                ),
+                None => None,
+            };
+            if json {
+                emit_json(&json!({"deploy": outcome, "invoke": invoked}));
+            } else {
+                eprintln!("{outcome}");
+                if let Some(i) = &invoked {
+                    print_invoke(i);
+                }
+            }
+            Ok(invoked
+                .as_ref()
+                .map_or(EXIT_OK, |i| if i.failed() { EXIT_FAILED } else { EXIT_OK }))
+        }
+        Some(Command::Invoke {
+            name,
+            payload,
+            payload_file,
+            args: call_args,
+            kwargs,
+            qualifier,
+            event,
+            dry_run,
+            json,
+        }) => {
+            let payload = match (payload, payload_file) {
+                (Some(p), _) => p.into_bytes(),
+                (None, Some(f)) => std::fs::read(&f).map_err(|e| {
+                    Failure::usage(format!("cannot read {}: {e}", f.display()))
+                })?,
+                (None, None) if call_args.is_some() || kwargs.is_some() => {
+                    invoke::payload_from_args(call_args.as_deref(), kwargs.as_deref())?
+                }
+                (None, None) => b"{}".to_vec(),
+            };
+            invoke::validate_payload(&payload)?;
+            let kind = if event {
+                InvokeKind::Event
+            } else if dry_run {
+                InvokeKind::DryRun
+            } else {
+                InvokeKind::RequestResponse
+            };
+            let (_, selection) = target::select(profile, &env).await?;
+            let conn = target::connect(&selection, region, &env, local).await?;
+            let outcome = invoke::invoke(
+                &conn,
+                &InvokeRequest {
+                    function: name,
+                    payload,
+                    kind,
+                    qualifier,
+                },
+            )
+            .await?;
+            if json {
+                emit_json(&serde_json::to_value(&outcome).expect("outcome serializes"));
+            } else {
+                print_invoke(&outcome);
+            }
+            Ok(if outcome.failed() { EXIT_FAILED } else { EXIT_OK })
+        }
+        Some(Command::List { json }) => {
+            let (_, selection) = target::select(profile, &env).await?;
+            let conn = target::connect(&selection, region, &env, local).await?;
+            let all = functions::list_functions(&conn).await?;
+            if json {
+                emit_json(&serde_json::to_value(&all).expect("summaries serialize"));
+            } else if all.is_empty() {
+                eprintln!("no functions on {}", conn.info);
+            } else {
+                for f in &all {
+                    emit(&f.to_string());
+                }
+            }
+            Ok(EXIT_OK)
+        }
+        Some(Command::Delete { name, json }) => {
+            let (_, selection) = target::select(profile, &env).await?;
+            let conn = target::connect(&selection, region, &env, local).await?;
+            functions::delete_function(&conn, &name).await?;
+            if json {
+                emit_json(&json!({"deleted": name, "target": conn.info}));
+            } else {
+                emit(&format!("deleted {name} from {}", conn.info));
+            }
+            Ok(EXIT_OK)
+        }
+        Some(Command::Local {
+            command: LocalCommand::Serve { port },
+        }) => serve_local(port).await,
+    }
+}
+
+async fn serve_local(port: u16) -> Result<u8, Failure> {
+    let mut config = lambda_local::LocalConfig::new(lambda_local::default_data_dir());
+    config.port = port;
+    let server = lambda_local::LocalLambda::start(config)
+        .await
+        .map_err(|e| Failure {
+            code: EXIT_FAILED,
+            message: format!("cannot start the local Lambda: {e}"),
+        })?;
+    emit(&format!("local Lambda listening on {}", server.endpoint()));
+    eprintln!(
+        "use it with: AWS_ENDPOINT_URL={} AWS_ACCESS_KEY_ID=x AWS_SECRET_ACCESS_KEY=x AWS_REGION=us-east-1; Ctrl-C stops",
+        server.endpoint()
+    );
+    let _ = tokio::signal::ctrl_c().await;
+    server.shutdown().await;
+    Ok(EXIT_OK)
+}
+
+async fn build(req: PackageRequest) -> Result<package::Package, Failure> {
+    crate::ops::package(req).await.map_err(|e| match e {
+        crate::ops::PackagingError::Package(p) => p.into(),
+        stopped => Failure {
+            code: EXIT_FAILED,
+            message: stopped.to_string(),
+        },
+    })
+}
+
+fn spec_from(
+    s: &Settings,
+    resolved: &package::ResolvedTarget,
+) -> Result<FunctionSpec, Failure> {
+    let mut spec = crate::ops::function_spec(resolved, s.name.clone());
+    spec.runtime = s.runtime.parse()?;
+    spec.timeout_secs = s.timeout;
+    spec.memory_mb = s.memory;
+    spec.ephemeral_storage_mb = s.ephemeral_storage;
+    spec.architecture = s.architecture.parse()?;
+    spec.description = s.description.clone();
+    spec.role = match &s.role {
+        Some(arn) => ExecutionRole::Existing(arn.clone()),
+        None => ExecutionRole::CreateDefault,
+    };
+    for pair in &s.env {
+        let (k, v) = spec::parse_env_pair(pair)?;
+        spec.environment.insert(k, v);
+    }
+    Ok(spec)
+}
+
+fn progress_bar(json: bool) -> ProgressBar {
+    if json {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new_spinner();
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} {msg} ({elapsed})")
+            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+    );
+    bar.enable_steady_tick(Duration::from_millis(120));
+    bar
+}
+
+fn warn_all(warnings: &[String]) {
+    for w in warnings {
+        eprintln!("warning: {w}");
+    }
+}
+
+fn print_invoke(outcome: &invoke::InvokeOutcome) {
+    if let Some(tail) = &outcome.log_tail {
+        eprintln!("--- log tail ---\n{}", tail.trim_end());
+        eprintln!("---");
+    }
+    if outcome.failed() {
+        eprint!("{outcome}");
+    } else {
+        emit(&outcome.to_string());
+    }
+    if let Some(v) = &outcome.executed_version {
+        eprintln!("({} ms, version {v})", outcome.duration_ms.round());
+    }
+}

@@ -1,0 +1,77 @@
+//! Turns a profile choice into a live connection, starting the embedded local Lambda on demand.
+
+use std::sync::Arc;
+
+use lambda_deploy::aws::{Connection, Endpoint};
+use lambda_deploy::profiles::{self, ProfileEnv, ProfileListing, Selection};
+use lambda_local::{LocalConfig, LocalLambda};
+use tokio::sync::OnceCell;
+
+/// The embedded local Lambda, started the first time something targets it.
+#[derive(Default, Clone)]
+pub struct LocalHandle {
+    cell: Arc<OnceCell<LocalLambda>>,
+}
+
+impl LocalHandle {
+    /// The running local Lambda's endpoint URL, starting it on first use.
+    pub async fn endpoint(&self) -> Result<String, lambda_local::LocalError> {
+        let local = self
+            .cell
+            .get_or_try_init(|| async {
+                LocalLambda::start(LocalConfig::new(lambda_local::default_data_dir())).await
+            })
+            .await?;
+        Ok(local.endpoint())
+    }
+
+    /// Stops workers and the server if it was started.
+    pub async fn shutdown(self) {
+        if let Some(cell) = Arc::into_inner(self.cell) {
+            if let Some(local) = cell.into_inner() {
+                local.shutdown().await;
+            }
+        }
+    }
+}
+
+/// A failure to pick or reach a target, with the exit code class it belongs to.
+#[derive(Debug, thiserror::Error)]
+pub enum TargetError {
+    #[error(transparent)]
+    Profile(#[from] profiles::ProfileError),
+    #[error(transparent)]
+    Aws(#[from] lambda_deploy::aws::AwsError),
+    #[error("cannot start the local Lambda: {0}")]
+    Local(#[from] lambda_local::LocalError),
+}
+
+/// Lists the user's profiles and applies the selection order.
+pub async fn select(
+    explicit: Option<&str>,
+    env: &ProfileEnv,
+) -> Result<(ProfileListing, Selection), profiles::ProfileError> {
+    let listing = profiles::list_profiles(env).await?;
+    let selection = profiles::select_profile(explicit, env, &listing)?;
+    Ok((listing, selection))
+}
+
+/// Connects to the selected target.
+pub async fn connect(
+    selection: &Selection,
+    region: Option<String>,
+    env: &ProfileEnv,
+    local: &LocalHandle,
+) -> Result<Connection, TargetError> {
+    let endpoint = match selection {
+        Selection::Local => Endpoint::Local {
+            url: local.endpoint().await?,
+        },
+        Selection::Aws { profile } => Endpoint::Aws {
+            profile: profile.clone(),
+            region,
+            files: env.clone(),
+        },
+    };
+    Ok(Connection::connect(&endpoint).await?)
+}
