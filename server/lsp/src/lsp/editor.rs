@@ -3,12 +3,35 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
+use std::time::Duration;
 
 use tower_lsp_server::ls_types::{Diagnostic, MessageType, ProgressToken, Uri};
 use tower_lsp_server::{Cancellable, Client, OngoingProgress, Unbounded};
 
 use super::convert::{self, ProfileChanged, ProfileChangedParams};
 use super::failure::Failure;
+
+/// How long a request to the client (create a progress token, refresh) may take: a client that
+/// never answers must not hold a deploy or an invoke result back.
+const CLIENT_REPLY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Awaits a request to the client, giving up after [`CLIENT_REPLY_TIMEOUT`].
+async fn bounded<T>(
+    what: &str,
+    request: impl std::future::Future<Output = tower_lsp_server::jsonrpc::Result<T>>,
+) -> Option<T> {
+    match tokio::time::timeout(CLIENT_REPLY_TIMEOUT, request).await {
+        Ok(Ok(v)) => Some(v),
+        Ok(Err(e)) => {
+            tracing::debug!("{what} failed: {e}");
+            None
+        }
+        Err(_) => {
+            tracing::debug!("{what}: no answer from the client");
+            None
+        }
+    }
+}
 
 /// What the client said it supports, read once at `initialize`.
 #[derive(Debug, Clone, Copy, Default)]
@@ -98,14 +121,10 @@ impl Editor {
     pub async fn refresh(&self, lenses: bool, hints: bool) {
         let caps = self.caps();
         if lenses && caps.code_lens_refresh {
-            if let Err(e) = self.client.code_lens_refresh().await {
-                tracing::debug!("codeLens/refresh failed: {e}");
-            }
+            bounded("codeLens/refresh", self.client.code_lens_refresh()).await;
         }
         if hints && caps.inlay_hint_refresh {
-            if let Err(e) = self.client.inlay_hint_refresh().await {
-                tracing::debug!("inlayHint/refresh failed: {e}");
-            }
+            bounded("inlayHint/refresh", self.client.inlay_hint_refresh()).await;
         }
     }
 
@@ -121,10 +140,8 @@ impl Editor {
             None if self.caps().work_done_progress => {
                 let n = self.next_token.fetch_add(1, Ordering::Relaxed);
                 let t = convert::progress_token(format!("lambda-ls/{n}"));
-                if let Err(e) = self.client.create_work_done_progress(t.clone()).await {
-                    tracing::debug!("workDoneProgress/create refused: {e}");
-                    return None;
-                }
+                let created = self.client.create_work_done_progress(t.clone());
+                bounded("workDoneProgress/create", created).await?;
                 t
             }
             None => return None,
@@ -150,17 +167,8 @@ impl Editor {
         if !self.caps().configuration {
             return None;
         }
-        match self
-            .client
-            .configuration(convert::configuration_request())
-            .await
-        {
-            Ok(mut values) if !values.is_empty() => Some(values.swap_remove(0)),
-            Ok(_) => None,
-            Err(e) => {
-                tracing::debug!("workspace/configuration failed: {e}");
-                None
-            }
-        }
+        let request = self.client.configuration(convert::configuration_request());
+        let mut values = bounded("workspace/configuration", request).await?;
+        (!values.is_empty()).then(|| values.swap_remove(0))
     }
 }
