@@ -151,6 +151,13 @@ impl LanguageServer for Backend {
     }
 
     async fn initialized(&self, _: InitializedParams) {
+        // Clients that pull settings may never push them: ask once at start.
+        let pulled = self.shared.editor.pull_settings().await;
+        if let Some(profile) = pulled.as_ref().and_then(convert::settings_profile) {
+            if let Err(f) = self.shared.with(|st| st.profile = profile) {
+                self.shared.editor.show(&f).await;
+            }
+        }
         commands::announce(&self.shared).await;
     }
 

@@ -159,6 +159,16 @@ fn capabilities() -> Value {
 
 impl Client {
     async fn start(fixture: &Fixture, env: ProfileEnv, options: Value) -> Client {
+        Client::start_with_settings(fixture, env, options, json!({})).await
+    }
+
+    /// Starts with `settings` as the answer to `workspace/configuration`.
+    async fn start_with_settings(
+        fixture: &Fixture,
+        env: ProfileEnv,
+        options: Value,
+        settings: Value,
+    ) -> Client {
         init();
         let (client_io, server_io) = tokio::io::duplex(1 << 20);
         let (server_read, server_write) = tokio::io::split(server_io);
@@ -176,7 +186,7 @@ impl Client {
             pending: Arc::default(),
             seen: Arc::default(),
             changed: Arc::default(),
-            settings: Arc::new(Mutex::new(json!({}))),
+            settings: Arc::new(Mutex::new(settings)),
             server,
             local,
         };
@@ -840,9 +850,19 @@ async fn profiles_are_listed_selected_and_announced() {
     client.finish().await;
 
     // Initialization options choose the profile from the start.
+    let env_again = env.clone();
     let client = Client::start(&fixture, env, json!({"profile": "dev"})).await;
     let first = client.wait_for("lambdaLs/profileChanged", |_| true).await;
     assert_eq!(first["profile"], "dev");
+    client.finish().await;
+
+    // Settings pulled at start win over initialization options.
+    let settings = json!({"profile": "local"});
+    let client =
+        Client::start_with_settings(&fixture, env_again, json!({"profile": "dev"}), settings).await;
+    let first = client.wait_for("lambdaLs/profileChanged", |_| true).await;
+    assert_eq!(first["profile"], "local");
+    assert_eq!(client.seen("lambdaLs/profileChanged").len(), 1);
     client.finish().await;
 }
 
