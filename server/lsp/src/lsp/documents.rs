@@ -44,11 +44,6 @@ impl Document {
         self.python.functions()
     }
 
-    /// The top-level function whose text spans `line`.
-    pub fn function_at(&self, line: usize) -> Option<PyFunction> {
-        self.functions().into_iter().find(|f| f.contains_line(line))
-    }
-
     pub fn function_named(&self, name: &str) -> Option<PyFunction> {
         self.functions().into_iter().find(|f| f.name == name)
     }
