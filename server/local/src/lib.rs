@@ -5,6 +5,7 @@
 //! data directory so they survive restarts.
 
 mod api;
+mod body;
 mod error;
 mod logs;
 mod model;
@@ -45,11 +46,11 @@ pub enum Bootstrap {
 impl Bootstrap {
     /// `LAMBDA_LS_BOOTSTRAP=auto|awslambdaric|builtin`; unset or unknown means `Auto`.
     pub fn from_env() -> Bootstrap {
-        match std::env::var("LAMBDA_LS_BOOTSTRAP")
-            .unwrap_or_default()
-            .to_ascii_lowercase()
-            .as_str()
-        {
+        Bootstrap::parse(&std::env::var("LAMBDA_LS_BOOTSTRAP").unwrap_or_default())
+    }
+
+    fn parse(value: &str) -> Bootstrap {
+        match value.trim().to_ascii_lowercase().as_str() {
             "awslambdaric" => Bootstrap::Awslambdaric,
             "builtin" | "built-in" => Bootstrap::BuiltIn,
             "" | "auto" => Bootstrap::Auto,
@@ -211,5 +212,19 @@ impl Drop for LocalLambda {
         self.server.abort();
         self.reaper.abort();
         self.runner.kill_all();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Bootstrap;
+
+    #[test]
+    fn parses_bootstrap_names() {
+        assert_eq!(Bootstrap::parse("awslambdaric"), Bootstrap::Awslambdaric);
+        assert_eq!(Bootstrap::parse("BuiltIn"), Bootstrap::BuiltIn);
+        assert_eq!(Bootstrap::parse(""), Bootstrap::Auto);
+        assert_eq!(Bootstrap::parse("auto"), Bootstrap::Auto);
+        assert_eq!(Bootstrap::parse("nonsense"), Bootstrap::Auto);
     }
 }

@@ -6,14 +6,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::Full;
 use hyper::body::Incoming;
-use hyper::header::{HeaderValue, CONTENT_LENGTH};
+use hyper::header::HeaderValue;
 use hyper::{Method, Request, Response};
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 
 use crate::api::{self, Ctx, Reply, Req, INVOKE_LIMIT};
+use crate::body::BodyError;
 use crate::error::ApiError;
 
 /// Largest control-plane body: a 50 MB zip is about 67 MB once base64-encoded in JSON.
@@ -162,24 +163,11 @@ async fn handle(ctx: Arc<Ctx>, gate: Arc<Gate>, req: Request<Incoming>) -> Respo
             )
         }
     };
-    let declared = req
-        .headers()
-        .get(CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok());
-    if declared.is_some_and(|n| n > limit) {
-        return to_response(Reply::error(&too_large()));
-    }
     let (parts, body) = req.into_parts();
-    let body = match Limited::new(body, limit).collect().await {
-        Ok(b) => b.to_bytes(),
-        Err(e)
-            if e.downcast_ref::<http_body_util::LengthLimitError>()
-                .is_some() =>
-        {
-            return to_response(Reply::error(&too_large()))
-        }
-        Err(e) => {
+    let body = match crate::body::read(body, limit).await {
+        Ok(b) => b,
+        Err(BodyError::TooLarge) => return to_response(Reply::error(&too_large())),
+        Err(BodyError::Broken(e)) => {
             return to_response(Reply::error(&ApiError::new(
                 400,
                 "InvalidRequestContentException",

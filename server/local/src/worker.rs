@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::{Method, Request, Response, StatusCode};
 use serde_json::{json, Value};
@@ -696,12 +696,10 @@ impl Worker {
             .get("lambda-runtime-function-error-type")
             .and_then(|v| v.to_str().ok())
             .map(str::to_string);
-        let body = Limited::new(req.into_body(), RESPONSE_LIMIT)
-            .collect()
-            .await;
+        let body = crate::body::read(req.into_body(), RESPONSE_LIMIT).await;
         let (body, error, status) = match body {
-            Ok(b) if error => (normalize_error(b.to_bytes(), error_type), true, StatusCode::ACCEPTED),
-            Ok(b) => (b.to_bytes(), false, StatusCode::ACCEPTED),
+            Ok(b) if error => (normalize_error(b, error_type), true, StatusCode::ACCEPTED),
+            Ok(b) => (b, false, StatusCode::ACCEPTED),
             Err(_) => (
                 error_body(
                     "Function.ResponseSizeTooLarge",
@@ -729,13 +727,9 @@ impl Worker {
             .get("lambda-runtime-function-error-type")
             .and_then(|v| v.to_str().ok())
             .map(str::to_string);
-        let body = match Limited::new(req.into_body(), RESPONSE_LIMIT)
-            .collect()
+        let body = crate::body::read(req.into_body(), RESPONSE_LIMIT)
             .await
-        {
-            Ok(b) => b.to_bytes(),
-            Err(_) => Bytes::new(),
-        };
+            .unwrap_or_default();
         let pending = {
             let mut slot = self.lock();
             slot.retired = true;
@@ -859,7 +853,25 @@ impl Worker {
         self.finish(run, body, true, &[&message, "Runtime.ExitError"], || {});
     }
 
-    async fn runtime_api(self: Arc<Self>, req: Request<Incoming>) -> Resp {
+    async fn runtime_api(self: Arc<Self>, req: Request<Incoming>, port: u16) -> Resp {
+        // Only the runtime in this sandbox may take its events: a web page reaching this port
+        // through DNS rebinding carries a foreign Host or an Origin.
+        let host_ok = req
+            .headers()
+            .get(hyper::header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .and_then(|h| {
+                h.strip_prefix("127.0.0.1:")
+                    .or_else(|| h.strip_prefix("localhost:"))
+            })
+            .and_then(|p| p.parse::<u16>().ok())
+            == Some(port);
+        if !host_ok || req.headers().contains_key(hyper::header::ORIGIN) {
+            return plain(
+                StatusCode::FORBIDDEN,
+                json!({ "errorMessage": "forbidden", "errorType": "AccessDenied" }),
+            );
+        }
         let path = req.uri().path().to_string();
         let Some(rest) = path.strip_prefix("/2018-06-01/runtime/") else {
             return plain(
@@ -913,6 +925,7 @@ fn normalize_error(body: Bytes, error_type: Option<String>) -> Bytes {
 
 /// Serves this worker's Runtime API until aborted (which also ends its connections).
 async fn serve_runtime_api(listener: tokio::net::TcpListener, worker: Arc<Worker>) {
+    let port = listener.local_addr().map(|a| a.port()).unwrap_or(0);
     let mut conns = JoinSet::new();
     loop {
         tokio::select! {
@@ -923,7 +936,7 @@ async fn serve_runtime_api(listener: tokio::net::TcpListener, worker: Arc<Worker
                     conns.spawn(async move {
                         let service = hyper::service::service_fn(move |req| {
                             let w = w.clone();
-                            async move { Ok::<_, Infallible>(w.runtime_api(req).await) }
+                            async move { Ok::<_, Infallible>(w.runtime_api(req, port).await) }
                         });
                         let _ = hyper::server::conn::http1::Builder::new()
                             .serve_connection(hyper_util::rt::TokioIo::new(stream), service)

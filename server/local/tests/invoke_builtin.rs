@@ -23,7 +23,8 @@ scenario_tests!(
     timeout,
     exit,
     memory,
-    concurrency
+    concurrency,
+    oversized_response,
 );
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
