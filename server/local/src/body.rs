@@ -8,9 +8,11 @@ use hyper::body::Incoming;
 /// see the 413; past this the connection is simply closed.
 const DISCARD_LIMIT: usize = 256 * 1024 * 1024;
 
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub(crate) enum BodyError {
+    #[error("the body is larger than allowed")]
     TooLarge,
+    #[error("cannot read the body: {0}")]
     Broken(hyper::Error),
 }
 

@@ -32,7 +32,8 @@ impl StoreError {
 }
 
 /// An error answer of the Lambda REST-JSON protocol: status, `x-amzn-ErrorType`, message.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{kind} ({status}): {message}")]
 pub(crate) struct ApiError {
     pub status: u16,
     pub kind: &'static str,

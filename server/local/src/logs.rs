@@ -51,7 +51,8 @@ struct GroupMeta {
 }
 
 /// A CloudWatch Logs error: `__type` and message, sent with status 400.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{kind}: {message}")]
 pub(crate) struct LogsFault {
     kind: &'static str,
     message: String,

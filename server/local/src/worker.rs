@@ -29,10 +29,11 @@ use crate::time::{date_path, now_millis, rfc3339_millis};
 use crate::REGION;
 
 /// Address space allowed beyond the function's MemorySize. RLIMIT_AS counts virtual memory,
-/// and an interpreter reserves far more than it touches (shared libraries, thread stacks,
-/// malloc arenas), so the limit is MemorySize plus this much: a handler that really
-/// allocates much more than MemorySize is still stopped with a MemoryError, while the
-/// runtime's own reservations never trip it.
+/// and an interpreter reserves far more than it touches: awslambdaric's polling thread alone
+/// takes the address space to ~155 MB while ~15 MB is resident, and thread stacks and malloc
+/// arenas of libraries add more. So the limit is MemorySize plus this much: a handler that
+/// really allocates far beyond MemorySize still gets a MemoryError, while the runtime's own
+/// reservations never trip it.
 const ADDRESS_SPACE_HEADROOM_MB: u64 = 512;
 /// Lambda's init phase gets 10 s before it is retried as part of the invoke; a worker gets
 /// that plus the function timeout to reach its first `/next`.
