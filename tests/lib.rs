@@ -5,7 +5,7 @@
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -62,6 +62,13 @@ pub struct Moto {
 impl Moto {
     /// Starts moto with the simple Lambda backend (Invoke echoes the payload, no Docker).
     pub fn start() -> Moto {
+        Moto::start_with(true)
+    }
+
+    /// With `simple_lambda = false` moto keeps its default backend: Invoke cannot run, but
+    /// layers work (moto's simple backend stores published layers where CreateFunction does
+    /// not look for them).
+    pub fn start_with(simple_lambda: bool) -> Moto {
         let venv = test_venv();
         let port = free_port();
         let mut child = Command::new(venv.join("bin/moto_server"))
@@ -88,6 +95,9 @@ impl Moto {
         {
             assert!(Instant::now() < deadline, "moto did not start within 30 s");
             std::thread::sleep(Duration::from_millis(100));
+        }
+        if !simple_lambda {
+            return moto;
         }
         let status = moto.http(
             "POST",
@@ -185,4 +195,69 @@ pub fn project(files: &[(&str, &str)]) -> tempfile::TempDir {
         std::fs::write(p, text).expect("write file");
     }
     dir
+}
+
+/// Fake secrets in the fixture profiles: they must never appear in any output.
+pub const SECRETS: &[&str] = &["moto-secret-key-do-not-print", "noregion-secret"];
+
+/// Runs the CLI binary with a hermetic environment: its own HOME, profile files and local data dir.
+pub fn run(home: &Path, moto: Option<&Moto>, args: &[&str]) -> Output {
+    let mut cmd = Command::new(lambda_ls_bin());
+    cmd.args(args)
+        .current_dir(repo_root())
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", home)
+        .env("AWS_CONFIG_FILE", home.join("config"))
+        .env("AWS_SHARED_CREDENTIALS_FILE", home.join("credentials"))
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("LAMBDA_LS_LOCAL_DIR", home.join("local"))
+        .env("RUST_LOG", "trace");
+    // pip (requirements layers) needs the machine's package-index settings and certificates.
+    for (k, v) in std::env::vars() {
+        if k.starts_with("PIP_")
+            || k.ends_with("_CA_BUNDLE")
+            || k.starts_with("SSL_CERT")
+            || k == "LAMBDA_LS_CACHE_DIR"
+        {
+            cmd.env(k, v);
+        }
+    }
+    if let Some(m) = moto {
+        // Also routes the STS call of assume-role profiles to moto.
+        cmd.env("AWS_ENDPOINT_URL", m.endpoint());
+    }
+    let out = cmd.output().expect("run lambda-ls");
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for s in SECRETS {
+        assert!(!all.contains(s), "secret {s} leaked in output of {args:?}");
+    }
+    out
+}
+
+pub fn stdout_json(out: &Output) -> serde_json::Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not JSON ({e}): {}\nstderr: {}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
+}
+
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// The last line on stderr: the one-sentence error.
+pub fn error_line(out: &Output) -> String {
+    stderr(out)
+        .lines()
+        .rfind(|l| l.starts_with("error: "))
+        .unwrap_or_default()
+        .to_string()
 }

@@ -1,63 +1,6 @@
 //! The `lambda-ls` command line end to end: real binary, real profile files, moto and the local Lambda.
 
-use std::path::Path;
-use std::process::{Command, Output};
-
-use lambda_ls_tests::{lambda_ls_bin, repo_root, Moto};
-
-const SECRETS: &[&str] = &["moto-secret-key-do-not-print", "noregion-secret"];
-
-/// Runs the binary with a hermetic environment: its own HOME, profile files and local data dir.
-fn run(home: &Path, moto: Option<&Moto>, args: &[&str]) -> Output {
-    let mut cmd = Command::new(lambda_ls_bin());
-    cmd.args(args)
-        .current_dir(repo_root())
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", home)
-        .env("AWS_CONFIG_FILE", home.join("config"))
-        .env("AWS_SHARED_CREDENTIALS_FILE", home.join("credentials"))
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("LAMBDA_LS_LOCAL_DIR", home.join("local"))
-        .env("RUST_LOG", "trace");
-    if let Some(m) = moto {
-        // Also routes the STS call of assume-role profiles to moto.
-        cmd.env("AWS_ENDPOINT_URL", m.endpoint());
-    }
-    let out = cmd.output().expect("run lambda-ls");
-    let all = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    for s in SECRETS {
-        assert!(!all.contains(s), "secret {s} leaked in output of {args:?}");
-    }
-    out
-}
-
-fn stdout_json(out: &Output) -> serde_json::Value {
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "stdout is not JSON ({e}): {}\nstderr: {}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        )
-    })
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-/// The last line on stderr: the one-sentence error.
-fn error_line(out: &Output) -> String {
-    stderr(out)
-        .lines()
-        .rfind(|l| l.starts_with("error: "))
-        .unwrap_or_default()
-        .to_string()
-}
+use lambda_ls_tests::{error_line, run, stderr, stdout_json, Moto};
 
 #[test]
 fn profiles_are_listed_without_secrets_and_local_is_selected_by_default() {

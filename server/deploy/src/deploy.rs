@@ -56,6 +56,13 @@ pub enum Progress {
         bytes: u64,
     },
     UpdatingConfiguration,
+    /// One line of pip's output while requirements install for Lambda's platform.
+    InstallingRequirements {
+        line: String,
+    },
+    PublishingLayer {
+        layer: String,
+    },
     Waiting {
         state: String,
         attempt: u32,
@@ -77,6 +84,10 @@ impl fmt::Display for Progress {
             Progress::CreatingRole { role } => write!(f, "creating execution role {role}"),
             Progress::Uploading { bytes } => write!(f, "uploading {}", human_bytes(*bytes)),
             Progress::UpdatingConfiguration => write!(f, "updating configuration"),
+            Progress::InstallingRequirements { line } => {
+                write!(f, "installing requirements: {}", line.trim())
+            }
+            Progress::PublishingLayer { layer } => write!(f, "publishing layer {layer}"),
             Progress::Waiting { state, .. } => write!(f, "waiting for Lambda ({state})"),
             Progress::Retrying { reason, attempt } => {
                 write!(f, "retrying ({reason}, attempt {attempt})")

@@ -1,4 +1,4 @@
-//! The command line: `lambda-ls deploy|invoke|package|list|delete|profiles|local serve|lsp`.
+//! The command line: `lambda-ls deploy|invoke|package|list|delete|logs|publish|share|unshare|map|profiles|local serve|lsp`.
 //!
 //! Human output by default, stable JSON with `--json`. Exit codes: 0 ok, 1 the function failed
 //! or AWS refused, 2 bad usage, input or configuration.
@@ -10,12 +10,15 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use lambda_deploy::aws::AwsError;
-use lambda_deploy::deploy::{self, DeployError, DeployRequest, Progress};
+use lambda_deploy::deploy::{self, DeployError, Progress};
+use lambda_deploy::fanout::{self, MapMode};
 use lambda_deploy::functions;
 use lambda_deploy::invoke::{self, InvokeError, InvokeKind, InvokeRequest, PayloadError};
+use lambda_deploy::maintain::{self, UrlAuth};
 use lambda_deploy::package::{self, PackageError, PackageRequest};
 use lambda_deploy::profiles::ProfileEnv;
-use lambda_deploy::spec::{self, ExecutionRole, FunctionSpec, SpecError};
+use lambda_deploy::project::Settings as ProjectSettings;
+use lambda_deploy::spec::{self, SpecError};
 use serde_json::json;
 
 use crate::target::{self, LocalHandle, TargetError};
@@ -23,9 +26,15 @@ use crate::target::{self, LocalHandle, TargetError};
 const EXIT_OK: u8 = 0;
 const EXIT_FAILED: u8 = 1;
 const EXIT_USAGE: u8 = 2;
+/// How often `logs --follow` asks for new events.
+const FOLLOW_POLL: Duration = Duration::from_secs(2);
 
 #[derive(Debug, Parser)]
-#[command(name = "lambda-ls", version, about = "Deploy and invoke Python functions on AWS Lambda, from an editor or a terminal")]
+#[command(
+    name = "lambda-ls",
+    version,
+    about = "Deploy and invoke Python functions on AWS Lambda, from an editor or a terminal"
+)]
 pub struct Args {
     /// AWS profile to use (`local` for the embedded Lambda). Default: AWS_PROFILE, then `default`, then `local`.
     #[arg(long, global = true)]
@@ -105,8 +114,68 @@ enum Command {
     /// Delete a function.
     Delete {
         name: String,
+        /// Also remove the layer versions and the execution role this tool created for it,
+        /// when no other function uses them (never anything it did not create).
+        #[arg(long)]
+        all: bool,
         #[arg(long)]
         json: bool,
+    },
+    /// Show the function's logs (CloudWatch Logs, or the local Lambda's log store).
+    Logs {
+        name: String,
+        /// How far back: `10m`, `2h`, `1d`.
+        #[arg(long, default_value = "10m")]
+        since: String,
+        /// Keep printing new events until interrupted.
+        #[arg(long)]
+        follow: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Publish a version, optionally pointing an alias at it.
+    Publish {
+        name: String,
+        #[arg(long)]
+        alias: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Let another account invoke the function, or give it a URL; `--list` shows who may.
+    Share {
+        name: String,
+        /// AWS account id to grant lambda:InvokeFunction.
+        #[arg(long, conflicts_with_all = ["url", "list"])]
+        account: Option<String>,
+        /// Create a function URL (AWS_IAM auth unless --public).
+        #[arg(long, conflicts_with = "list")]
+        url: bool,
+        /// With --url: anyone on the internet may call it (auth NONE).
+        #[arg(long, requires = "url")]
+        public: bool,
+        #[arg(long)]
+        list: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove what `share` granted: one account, or everything and the URL.
+    Unshare {
+        name: String,
+        #[arg(long)]
+        account: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Invoke once per line of a JSON-lines file, in parallel; results as JSON lines, in order.
+    Map {
+        name: String,
+        #[arg(long)]
+        inputs: PathBuf,
+        #[arg(long, default_value_t = 8)]
+        concurrency: usize,
+        /// Each line is an argument list for a callable: sent as {"args": line}.
+        #[arg(long)]
+        starmap: bool,
     },
     /// The embedded local Lambda.
     Local {
@@ -124,40 +193,74 @@ enum LocalCommand {
     },
 }
 
-/// Function settings shared by the commands that build a spec.
+/// Function settings given on the command line; they override `lambda.toml`, which overrides
+/// Lambda's defaults.
 #[derive(Debug, clap::Args)]
 struct Settings {
     /// Function name (default `<module>-<function>`).
     #[arg(long)]
     name: Option<String>,
-    #[arg(long, default_value = spec::DEFAULT_RUNTIME)]
-    runtime: String,
-    /// Seconds, 1–900.
-    #[arg(long, default_value_t = spec::DEFAULT_TIMEOUT_SECS)]
-    timeout: u32,
-    /// MB, 128–10240.
-    #[arg(long, default_value_t = spec::DEFAULT_MEMORY_MB)]
-    memory: u32,
-    /// MB of /tmp, 512–10240.
-    #[arg(long, default_value_t = spec::DEFAULT_EPHEMERAL_MB)]
-    ephemeral_storage: u32,
-    /// x86_64 or arm64.
-    #[arg(long, default_value = "x86_64")]
-    architecture: String,
+    /// Python runtime (default python3.12).
+    #[arg(long)]
+    runtime: Option<String>,
+    /// Seconds, 1–900 (default 30).
+    #[arg(long)]
+    timeout: Option<u32>,
+    /// MB, 128–10240 (default 512).
+    #[arg(long)]
+    memory: Option<u32>,
+    /// MB of /tmp, 512–10240 (default 512).
+    #[arg(long)]
+    ephemeral_storage: Option<u32>,
+    /// x86_64 (default) or arm64.
+    #[arg(long)]
+    architecture: Option<String>,
     /// Environment variable KEY=VALUE (repeatable).
     #[arg(long = "env")]
     env: Vec<String>,
-    #[arg(long, default_value = "")]
-    description: String,
+    #[arg(long)]
+    description: Option<String>,
     /// Execution role ARN (default: find or create lambda-ls-execution).
     #[arg(long)]
     role: Option<String>,
     /// Extra file or folder to package (repeatable).
     #[arg(long)]
     include: Vec<PathBuf>,
+    /// Requirements file to install into a layer (default: requirements.txt next to the handler).
+    #[arg(long)]
+    requirements: Option<PathBuf>,
+    /// Days CloudWatch keeps the function's logs.
+    #[arg(long)]
+    log_retention_days: Option<u32>,
     /// Deploy a plain function behind a wrapper that maps the event to its arguments.
     #[arg(long)]
     callable: bool,
+}
+
+impl Settings {
+    /// The flags as project settings, validated, to lay over `lambda.toml`.
+    fn to_project(&self) -> Result<ProjectSettings, Failure> {
+        let mut env = std::collections::BTreeMap::new();
+        for pair in &self.env {
+            let (k, v) = spec::parse_env_pair(pair)?;
+            env.insert(k, v);
+        }
+        Ok(ProjectSettings {
+            name: self.name.clone(),
+            runtime: self.runtime.as_deref().map(str::parse).transpose()?,
+            timeout: self.timeout,
+            memory: self.memory,
+            ephemeral_storage: self.ephemeral_storage,
+            architecture: self.architecture.as_deref().map(str::parse).transpose()?,
+            env,
+            role: self.role.clone(),
+            include: self.include.clone(),
+            requirements: self.requirements.clone(),
+            description: self.description.clone(),
+            log_retention_days: self.log_retention_days,
+            callable: self.callable.then_some(true),
+        })
+    }
 }
 
 /// One actionable sentence and the exit code it deserves.
@@ -230,6 +333,21 @@ impl From<DeployError> for Failure {
         }
     }
 }
+impl From<crate::ops::PipelineError> for Failure {
+    fn from(e: crate::ops::PipelineError) -> Self {
+        use crate::ops::PipelineError;
+        match e {
+            PipelineError::Packaging(crate::ops::PackagingError::Package(p)) => p.into(),
+            PipelineError::Packaging(stopped) => Failure {
+                code: EXIT_FAILED,
+                message: stopped.to_string(),
+            },
+            PipelineError::Requirements(r) => Failure::usage(r.to_string()),
+            PipelineError::Deploy(d) => d.into(),
+            PipelineError::Aws(a) => a.into(),
+        }
+    }
+}
 impl From<InvokeError> for Failure {
     fn from(e: InvokeError) -> Self {
         match e {
@@ -292,7 +410,11 @@ async fn dispatch(args: Args, local: &LocalHandle) -> Result<u8, Failure> {
                 }));
             } else {
                 for p in &all {
-                    let mark = if p.name == selection.profile_name() { "*" } else { " " };
+                    let mark = if p.name == selection.profile_name() {
+                        "*"
+                    } else {
+                        " "
+                    };
                     emit(&format!(
                         "{mark} {:<24} {:<12} {:<18} {}",
                         p.name,
@@ -319,9 +441,8 @@ async fn dispatch(args: Args, local: &LocalHandle) -> Result<u8, Failure> {
             };
             let pkg = build(req).await?;
             warn_all(&pkg.warnings);
-            std::fs::write(&out, &pkg.bytes).map_err(|e| {
-                Failure::usage(format!("cannot write {}: {e}", out.display()))
-            })?;
+            std::fs::write(&out, &pkg.bytes)
+                .map_err(|e| Failure::usage(format!("cannot write {}: {e}", out.display())))?;
             if json {
                 emit_json(&json!({"out": out, "package": pkg}));
             } else {
@@ -342,35 +463,24 @@ async fn dispatch(args: Args, local: &LocalHandle) -> Result<u8, Failure> {
             json,
         }) => {
             let (file, function) = package::parse_target(&target)?;
-            let resolved = package::resolve_target(&file, &function, settings.callable)?;
-            let spec = spec_from(&settings, &resolved)?;
+            let mut resolved = package::resolve_target(&file, &function, settings.callable)?;
+            let (spec, project) = crate::ops::function_spec(&mut resolved, &settings.to_project()?)
+                .map_err(|e| Failure::usage(e.to_string()))?;
             spec.validate()?;
             let payload = invoke.map(|p| p.into_bytes());
             if let Some(p) = &payload {
                 invoke::validate_payload(p)?;
             }
             let (_, selection) = target::select(profile, &env).await?;
-            let bar = progress_bar(json);
-            bar.set_message(Progress::Packaging.to_string());
-            let pkg = build(PackageRequest {
-                target: resolved,
-                includes: settings.include.clone(),
-            })
-            .await?;
-            warn_all(&pkg.warnings);
             let conn = target::connect(&selection, region, &env, local).await?;
+            let bar = progress_bar(json);
             let report = |p: Progress| bar.set_message(p.to_string());
-            let outcome = deploy::deploy(
-                &conn,
-                DeployRequest {
-                    spec: &spec,
-                    package: &pkg,
-                },
-                &report,
-            )
-            .await;
+            let deployed =
+                crate::ops::run_deploy(&conn, resolved, spec.clone(), &project, &report).await;
             bar.finish_and_clear();
-            let outcome = outcome?;
+            let deployed = deployed?;
+            warn_all(&deployed.warnings);
+            let outcome = deployed.outcome;
             let invoked = match payload {
                 Some(payload) => Some(
                     invoke::invoke(
@@ -411,9 +521,8 @@ async fn dispatch(args: Args, local: &LocalHandle) -> Result<u8, Failure> {
         }) => {
             let payload = match (payload, payload_file) {
                 (Some(p), _) => p.into_bytes(),
-                (None, Some(f)) => std::fs::read(&f).map_err(|e| {
-                    Failure::usage(format!("cannot read {}: {e}", f.display()))
-                })?,
+                (None, Some(f)) => std::fs::read(&f)
+                    .map_err(|e| Failure::usage(format!("cannot read {}: {e}", f.display())))?,
                 (None, None) if call_args.is_some() || kwargs.is_some() => {
                     invoke::payload_from_args(call_args.as_deref(), kwargs.as_deref())?
                 }
@@ -444,7 +553,11 @@ async fn dispatch(args: Args, local: &LocalHandle) -> Result<u8, Failure> {
             } else {
                 print_invoke(&outcome);
             }
-            Ok(if outcome.failed() { EXIT_FAILED } else { EXIT_OK })
+            Ok(if outcome.failed() {
+                EXIT_FAILED
+            } else {
+                EXIT_OK
+            })
         }
         Some(Command::List { json }) => {
             let (_, selection) = target::select(profile, &env).await?;
@@ -461,16 +574,193 @@ async fn dispatch(args: Args, local: &LocalHandle) -> Result<u8, Failure> {
             }
             Ok(EXIT_OK)
         }
-        Some(Command::Delete { name, json }) => {
+        Some(Command::Delete { name, all, json }) => {
             let (_, selection) = target::select(profile, &env).await?;
             let conn = target::connect(&selection, region, &env, local).await?;
-            functions::delete_function(&conn, &name).await?;
-            if json {
-                emit_json(&json!({"deleted": name, "target": conn.info}));
+            if all {
+                let removed = maintain::delete_all(&conn, &name).await?;
+                if json {
+                    emit_json(&json!({"deleted": removed, "target": conn.info}));
+                } else {
+                    emit(&format!("deleted {name} from {}", conn.info));
+                    for l in &removed.layer_versions {
+                        emit(&format!("deleted layer version {l}"));
+                    }
+                    if let Some(r) = &removed.role {
+                        emit(&format!("deleted role {r}"));
+                    }
+                }
             } else {
-                emit(&format!("deleted {name} from {}", conn.info));
+                functions::delete_function(&conn, &name).await?;
+                if json {
+                    emit_json(&json!({"deleted": name, "target": conn.info}));
+                } else {
+                    emit(&format!("deleted {name} from {}", conn.info));
+                }
             }
             Ok(EXIT_OK)
+        }
+        Some(Command::Logs {
+            name,
+            since,
+            follow,
+            json,
+        }) => {
+            let back = humantime::parse_duration(&since).map_err(|e| {
+                Failure::usage(format!(
+                    "--since `{since}` is not a duration like 10m or 2h: {e}"
+                ))
+            })?;
+            let (_, selection) = target::select(profile, &env).await?;
+            let conn = target::connect(&selection, region, &env, local).await?;
+            let mut from = std::time::SystemTime::now() - back;
+            let mut seen = std::collections::HashSet::new();
+            loop {
+                for e in maintain::read_logs(&conn, &name, from).await? {
+                    if !seen.insert((e.timestamp_ms, e.stream.clone(), e.message.clone())) {
+                        continue;
+                    }
+                    if json {
+                        emit(&serde_json::to_string(&e).expect("events serialize"));
+                    } else {
+                        emit(&e.to_string());
+                    }
+                    let t =
+                        std::time::UNIX_EPOCH + Duration::from_millis(e.timestamp_ms.max(0) as u64);
+                    from = from.max(t);
+                }
+                if !follow {
+                    break;
+                }
+                tokio::select! {
+                    _ = tokio::time::sleep(FOLLOW_POLL) => {}
+                    _ = tokio::signal::ctrl_c() => break,
+                }
+            }
+            Ok(EXIT_OK)
+        }
+        Some(Command::Publish { name, alias, json }) => {
+            let (_, selection) = target::select(profile, &env).await?;
+            let conn = target::connect(&selection, region, &env, local).await?;
+            let published = maintain::publish(&conn, &name, alias.as_deref()).await?;
+            if json {
+                emit_json(&serde_json::to_value(&published).expect("serializes"));
+            } else {
+                emit(&published.to_string());
+            }
+            Ok(EXIT_OK)
+        }
+        Some(Command::Share {
+            name,
+            account,
+            url,
+            public,
+            list,
+            json,
+        }) => {
+            let (_, selection) = target::select(profile, &env).await?;
+            let conn = target::connect(&selection, region, &env, local).await?;
+            if let Some(account) = &account {
+                if account.len() != 12 || !account.bytes().all(|b| b.is_ascii_digit()) {
+                    return Err(Failure::usage(format!(
+                        "--account `{account}` is not a 12-digit AWS account id"
+                    )));
+                }
+                maintain::share_with_account(&conn, &name, account).await?;
+            } else if url {
+                let auth = if public {
+                    eprintln!("warning: the URL of {name} will be callable by anyone on the internet, without credentials");
+                    UrlAuth::Public
+                } else {
+                    UrlAuth::AwsIam
+                };
+                maintain::share_url(&conn, &name, auth).await?;
+            } else if !list {
+                return Err(Failure::usage("share needs --account ID, --url or --list"));
+            }
+            let state = maintain::share_state(&conn, &name).await?;
+            if json {
+                emit_json(&serde_json::to_value(&state).expect("serializes"));
+            } else {
+                emit(&state.to_string());
+            }
+            Ok(EXIT_OK)
+        }
+        Some(Command::Unshare {
+            name,
+            account,
+            json,
+        }) => {
+            let (_, selection) = target::select(profile, &env).await?;
+            let conn = target::connect(&selection, region, &env, local).await?;
+            let removed = maintain::unshare(&conn, &name, account.as_deref()).await?;
+            if json {
+                emit_json(&json!({"function": name, "removed": removed}));
+            } else if removed.is_empty() {
+                emit(&format!("{name} was not shared by lambda-ls"));
+            } else {
+                emit(&format!("removed from {name}: {}", removed.join(", ")));
+            }
+            Ok(EXIT_OK)
+        }
+        Some(Command::Map {
+            name,
+            inputs,
+            concurrency,
+            starmap,
+        }) => {
+            let text = std::fs::read_to_string(&inputs)
+                .map_err(|e| Failure::usage(format!("cannot read {}: {e}", inputs.display())))?;
+            let mut values = Vec::new();
+            for (i, line) in text
+                .lines()
+                .enumerate()
+                .filter(|(_, l)| !l.trim().is_empty())
+            {
+                let v: serde_json::Value = serde_json::from_str(line).map_err(|e| {
+                    Failure::usage(format!(
+                        "{} line {}: not JSON: {e}",
+                        inputs.display(),
+                        i + 1
+                    ))
+                })?;
+                if starmap && !v.is_array() {
+                    return Err(Failure::usage(format!(
+                        "{} line {}: --starmap needs a JSON array of arguments",
+                        inputs.display(),
+                        i + 1
+                    )));
+                }
+                values.push(v);
+            }
+            if concurrency == 0 {
+                return Err(Failure::usage("--concurrency must be at least 1"));
+            }
+            let (_, selection) = target::select(profile, &env).await?;
+            let conn = target::connect(&selection, region, &env, local).await?;
+            let bar = ProgressBar::new(values.len() as u64);
+            bar.set_style(
+                ProgressStyle::with_template("{bar:30} {pos}/{len} invokes ({elapsed})")
+                    .unwrap_or_else(|_| ProgressStyle::default_bar()),
+            );
+            let mode = if starmap {
+                MapMode::Starmap
+            } else {
+                MapMode::Event
+            };
+            let results = fanout::map(&conn, &name, values, mode, concurrency, &|done, _| {
+                bar.set_position(done as u64)
+            })
+            .await;
+            bar.finish_and_clear();
+            let failed = results.iter().filter(|r| !r.ok).count();
+            for r in &results {
+                emit(&serde_json::to_string(r).expect("results serialize"));
+            }
+            if failed > 0 {
+                eprintln!("{failed} of {} inputs failed", results.len());
+            }
+            Ok(if failed > 0 { EXIT_FAILED } else { EXIT_OK })
         }
         Some(Command::Local {
             command: LocalCommand::Serve { port },
@@ -505,28 +795,6 @@ async fn build(req: PackageRequest) -> Result<package::Package, Failure> {
             message: stopped.to_string(),
         },
     })
-}
-
-fn spec_from(
-    s: &Settings,
-    resolved: &package::ResolvedTarget,
-) -> Result<FunctionSpec, Failure> {
-    let mut spec = crate::ops::function_spec(resolved, s.name.clone());
-    spec.runtime = s.runtime.parse()?;
-    spec.timeout_secs = s.timeout;
-    spec.memory_mb = s.memory;
-    spec.ephemeral_storage_mb = s.ephemeral_storage;
-    spec.architecture = s.architecture.parse()?;
-    spec.description = s.description.clone();
-    spec.role = match &s.role {
-        Some(arn) => ExecutionRole::Existing(arn.clone()),
-        None => ExecutionRole::CreateDefault,
-    };
-    for pair in &s.env {
-        let (k, v) = spec::parse_env_pair(pair)?;
-        spec.environment.insert(k, v);
-    }
-    Ok(spec)
 }
 
 fn progress_bar(json: bool) -> ProgressBar {

@@ -1,11 +1,18 @@
 //! Steps that the command line and the language server compose the same way.
 //!
-//! Function settings come from one place ([`function_spec`]) so that a project file such as
-//! `lambda.toml` can later feed both front ends at once.
+//! Function settings come from one place ([`function_spec`]): Lambda's defaults, then
+//! `lambda.toml`, then what the front end was told; and one pipeline ([`run_deploy`]) packages,
+//! attaches requirements and deploys for both front ends.
 
-use lambda_deploy::aws::AwsError;
-use lambda_deploy::package::{self, Package, PackageError, PackageRequest, ResolvedTarget};
+use lambda_deploy::aws::{AwsError, Connection};
+use lambda_deploy::deploy::{self, DeployError, DeployOutcome, DeployRequest, Progress};
+use lambda_deploy::maintain;
+use lambda_deploy::package::{
+    self, DeployMode, Package, PackageError, PackageRequest, ResolvedTarget,
+};
 use lambda_deploy::profiles::{ProfileInfo, ProfileListing, LOCAL_PROFILE};
+use lambda_deploy::project::{self, ProjectError, Settings};
+use lambda_deploy::requirements::{self, RequirementsError};
 use lambda_deploy::spec::FunctionSpec;
 
 /// Why packaging produced no zip.
@@ -23,13 +30,108 @@ pub async fn package(req: PackageRequest) -> Result<Package, PackagingError> {
     Ok(tokio::task::spawn_blocking(move || package::build_package(&req)).await??)
 }
 
-/// The spec a resolved target deploys with: the given name or `<module>-<function>`, the handler
-/// string of its mode, and Lambda's defaults for everything else.
-pub fn function_spec(resolved: &ResolvedTarget, name: Option<String>) -> FunctionSpec {
-    FunctionSpec::new(
-        name.unwrap_or_else(|| resolved.default_name()),
+/// The spec a resolved target deploys with: Lambda's defaults, overlaid by the project's
+/// `lambda.toml` (defaults, then the function's entry), overlaid by `overrides` (command-line
+/// flags or command arguments). `callable = true` in the file switches the target's mode.
+pub fn function_spec(
+    resolved: &mut ResolvedTarget,
+    overrides: &Settings,
+) -> Result<(FunctionSpec, Settings), ProjectError> {
+    let project = project::load_project(&resolved.root)?.unwrap_or_default();
+    let settings = project
+        .settings_for(&resolved.root, &resolved.file, &resolved.function.name)
+        .overlay(overrides);
+    if settings.callable == Some(true) {
+        resolved.mode = DeployMode::Callable;
+    }
+    let mut spec = FunctionSpec::new(
+        settings
+            .name
+            .clone()
+            .unwrap_or_else(|| resolved.default_name()),
         resolved.handler(),
+    );
+    settings.apply(&mut spec);
+    Ok((spec, settings))
+}
+
+/// Why the deploy pipeline stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    #[error(transparent)]
+    Packaging(#[from] PackagingError),
+    #[error(transparent)]
+    Requirements(#[from] RequirementsError),
+    #[error(transparent)]
+    Deploy(#[from] DeployError),
+    #[error(transparent)]
+    Aws(#[from] AwsError),
+}
+
+/// What a deploy produced besides the outcome: packaging warnings.
+pub struct Deployed {
+    pub outcome: DeployOutcome,
+    pub warnings: Vec<String>,
+}
+
+/// Package → requirements layer (built once per requirements hash, published once) → deploy →
+/// log retention. Cancelling is dropping the future: every step is idempotent.
+pub async fn run_deploy(
+    conn: &Connection,
+    resolved: ResolvedTarget,
+    mut spec: FunctionSpec,
+    settings: &Settings,
+    report: &(dyn Fn(Progress) + Send + Sync),
+) -> Result<Deployed, PipelineError> {
+    report(Progress::Packaging);
+    let handler_file = resolved.file.clone();
+    let pkg = package(PackageRequest {
+        target: resolved,
+        includes: settings.include.clone(),
+    })
+    .await?;
+    report(Progress::Packaged {
+        files: pkg.files.len(),
+        bytes: pkg.size,
+        code_sha256: pkg.code_sha256.clone(),
+    });
+    if let Some(file) =
+        requirements::find_requirements(settings.requirements.as_deref(), &handler_file)
+    {
+        let (runtime, arch) = (spec.runtime.clone(), spec.architecture);
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
+        let build = tokio::task::spawn_blocking(move || {
+            requirements::build_requirements(&file, &runtime, arch, &|line| {
+                let _ = tx.send(line.to_string());
+            })
+        });
+        while let Some(line) = rx.recv().await {
+            report(Progress::InstallingRequirements { line });
+        }
+        let built = build.await.map_err(PackagingError::Stopped)??;
+        report(Progress::PublishingLayer {
+            layer: built.layer_name(),
+        });
+        let (arn, _) =
+            requirements::ensure_layer(conn, &built, &spec.runtime, spec.architecture).await?;
+        spec.layers.push(arn);
+    }
+    let outcome = deploy::deploy(
+        conn,
+        DeployRequest {
+            spec: &spec,
+            package: &pkg,
+        },
+        report,
     )
+    .await?;
+    if let Some(days) = spec.log_retention_days {
+        maintain::set_log_retention(conn, &spec.name, days).await?;
+    }
+    Ok(Deployed {
+        outcome,
+        warnings: pkg.warnings,
+    })
 }
 
 /// The user's profiles followed by the built-in `local` one (unless a file defines `local`).

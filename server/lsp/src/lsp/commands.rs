@@ -9,6 +9,7 @@ use lambda_deploy::functions;
 use lambda_deploy::invoke::{self, FunctionError, InvokeKind, InvokeRequest};
 use lambda_deploy::package::{self, ResolvedTarget};
 use lambda_deploy::profiles::{self, ProfileInfo, Selection};
+use lambda_deploy::project::Settings;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -198,14 +199,19 @@ async fn deploy(
             ))
             .await;
     }
-    let resolved = resolve(&key, args.callable).await?;
-    let spec = crate::ops::function_spec(&resolved, args.name);
+    let mut resolved = resolve(&key, args.callable).await?;
+    let overrides = Settings {
+        name: args.name,
+        ..Settings::default()
+    };
+    let (spec, settings) = crate::ops::function_spec(&mut resolved, &overrides)?;
     spec.validate()?;
     let selection = selection(shared).await?;
     let plan = DeployPlan {
         key,
         resolved,
         spec,
+        settings,
         selection,
     };
     Ok(to_json(&jobs::deploy(shared, plan, token).await?))

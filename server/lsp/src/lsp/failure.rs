@@ -149,3 +149,19 @@ impl From<PackagingError> for Failure {
         }
     }
 }
+impl From<lambda_deploy::project::ProjectError> for Failure {
+    fn from(e: lambda_deploy::project::ProjectError) -> Self {
+        Failure::input(e.to_string())
+    }
+}
+impl From<crate::ops::PipelineError> for Failure {
+    fn from(e: crate::ops::PipelineError) -> Self {
+        use crate::ops::PipelineError;
+        match e {
+            PipelineError::Packaging(p) => p.into(),
+            PipelineError::Requirements(r) => Failure::input(r.to_string()),
+            PipelineError::Deploy(d) => d.into(),
+            PipelineError::Aws(a) => a.into(),
+        }
+    }
+}

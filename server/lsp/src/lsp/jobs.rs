@@ -10,9 +10,10 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::SystemTime;
 
-use lambda_deploy::deploy::{self, DeployOutcome, DeployRequest, Progress};
-use lambda_deploy::package::{PackageRequest, ResolvedTarget};
+use lambda_deploy::deploy::{DeployOutcome, Progress};
+use lambda_deploy::package::ResolvedTarget;
 use lambda_deploy::profiles::{ProfileEnv, Selection};
+use lambda_deploy::project::Settings;
 use lambda_deploy::spec::FunctionSpec;
 use tokio::sync::{mpsc, watch};
 use tokio::task::AbortHandle;
@@ -66,6 +67,8 @@ pub struct DeployPlan {
     pub key: FunctionKey,
     pub resolved: ResolvedTarget,
     pub spec: FunctionSpec,
+    /// `lambda.toml` and argument settings: includes, requirements.
+    pub settings: Settings,
     pub selection: Selection,
 }
 
@@ -118,6 +121,7 @@ async fn supervise(
         key,
         resolved,
         spec,
+        settings,
         selection,
     } = plan;
     let name = spec.name.clone();
@@ -128,6 +132,7 @@ async fn supervise(
         shared.local.clone(),
         resolved,
         spec,
+        settings,
         selection,
         steps_tx,
     ));
@@ -211,46 +216,23 @@ async fn supervise(
     }
 }
 
-/// Package, connect, deploy: the part that a cancel aborts.
+/// Connect, then the shared deploy pipeline: the part that a cancel aborts.
 async fn run(
     env: ProfileEnv,
     local: LocalHandle,
     resolved: ResolvedTarget,
     spec: FunctionSpec,
+    settings: Settings,
     selection: Selection,
     steps: mpsc::UnboundedSender<Step>,
 ) -> Result<DeployOutcome, Failure> {
     let report = |p: Progress| {
         let _ = steps.send(Step::Progress(p));
     };
-    report(Progress::Packaging);
-    let pkg = crate::ops::package(PackageRequest {
-        target: resolved,
-        includes: Vec::new(),
-    })
-    .await?;
-    for w in &pkg.warnings {
-        let _ = steps.send(Step::Warning(w.clone()));
-    }
-    report(Progress::Packaged {
-        files: pkg.files.len(),
-        bytes: pkg.size,
-        code_sha256: pkg.code_sha256.clone(),
-    });
     let conn = target::connect(&selection, None, &env, &local).await?;
-    Ok(deploy::deploy(
-        &conn,
-        DeployRequest {
-            spec: &spec,
-            package: &pkg,
-        },
-        &report,
-    )
-    .await?)
-}
-
-impl Drop for Jobs {
-    fn drop(&mut self) {
-        self.cancel_all();
+    let deployed = crate::ops::run_deploy(&conn, resolved, spec, &settings, &report).await?;
+    for w in deployed.warnings {
+        let _ = steps.send(Step::Warning(w));
     }
+    Ok(deployed.outcome)
 }
