@@ -119,11 +119,14 @@ pub struct LocalLambda {
     server: JoinHandle<()>,
     reaper: JoinHandle<()>,
     closed: watch::Receiver<bool>,
+    /// Held for the server's lifetime: the data directory is this server's alone.
+    _lock: std::fs::File,
 }
 
 impl LocalLambda {
     /// Binds 127.0.0.1:`cfg.port`, loads persisted functions and starts serving.
     pub async fn start(cfg: LocalConfig) -> Result<LocalLambda, LocalError> {
+        let lock = store::lock(&cfg.data_dir)?;
         let store = Arc::new(store::Store::open(&cfg.data_dir)?);
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", cfg.port))
             .await
@@ -179,6 +182,7 @@ impl LocalLambda {
             server,
             reaper,
             closed,
+            _lock: lock,
         })
     }
 

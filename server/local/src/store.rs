@@ -19,6 +19,41 @@ use crate::error::{LocalError, StoreError};
 /// The built-in bootstrap, written into the data directory so tracebacks name a real file.
 const BOOTSTRAP_PY: &str = include_str!("bootstrap.py");
 
+/// Takes the data directory for this process: two servers on one directory would delete
+/// each other's fresh code at startup and overwrite each other's records. The lock lives as
+/// long as the returned file.
+pub(crate) fn lock(root: &Path) -> Result<File, LocalError> {
+    let unusable = |error| LocalError::DataDir {
+        path: root.to_path_buf(),
+        error,
+    };
+    fs::create_dir_all(root).map_err(unusable)?;
+    let file = File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(root.join(".lock"))
+        .map_err(unusable)?;
+    // SAFETY: flock on a descriptor owned by `file`, which outlives the call.
+    let rc = unsafe {
+        libc::flock(
+            std::os::fd::AsRawFd::as_raw_fd(&file),
+            libc::LOCK_EX | libc::LOCK_NB,
+        )
+    };
+    if rc != 0 {
+        let error = std::io::Error::last_os_error();
+        return Err(if error.kind() == std::io::ErrorKind::WouldBlock {
+            LocalError::InUse {
+                path: root.to_path_buf(),
+            }
+        } else {
+            unusable(error)
+        });
+    }
+    Ok(file)
+}
+
 /// Paths inside one data directory.
 #[derive(Debug)]
 pub(crate) struct Store {
@@ -287,6 +322,16 @@ mod tests {
         );
         assert_eq!(hex_to_b64(&hex), b64);
         assert_eq!(b64, "ungWv48Bz+pBQUDeXa4iI7ADYaOWF3qctBD/YfIAFa0=");
+    }
+
+    #[test]
+    fn a_data_dir_serves_one_server_at_a_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let held = lock(dir.path()).unwrap();
+        let err = lock(dir.path()).unwrap_err();
+        assert!(matches!(err, LocalError::InUse { .. }), "{err}");
+        drop(held);
+        lock(dir.path()).unwrap();
     }
 
     #[test]

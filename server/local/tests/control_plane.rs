@@ -694,6 +694,8 @@ async fn state_survives_a_restart() {
         );
         assert_eq!(h.invoke("keep", json!({}), false).await.json(), "kept");
         let before = h.wait_active("keep").await;
+        let second = LocalLambda::start(h.cfg.clone()).await.unwrap_err();
+        assert!(second.to_string().contains("in use"), "{second}");
 
         h.restart().await;
         let after = h.wait_active("keep").await;
