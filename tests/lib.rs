@@ -2,6 +2,8 @@
 //!
 //! Every service starts on 127.0.0.1 with a free port, is bounded in time, and stops on drop.
 
+pub mod faults;
+
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};

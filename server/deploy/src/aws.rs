@@ -19,8 +19,30 @@ use crate::profiles::{ProfileEnv, ProfileSource, LOCAL_PROFILE};
 /// The region and account the embedded local Lambda pretends to be.
 pub const LOCAL_REGION: &str = "us-east-1";
 pub const LOCAL_ACCOUNT: &str = "000000000000";
-/// Connecting must not hang a deploy: loopback and AWS both answer well within this.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long calls may take, so nothing hangs: a stalled network or a function stuck in
+/// `Pending` ends in a clear error. Defaults suit AWS; tests shorten them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Opening a connection: loopback and AWS both answer well within this.
+    pub connect: Duration,
+    /// Waiting for a control-plane answer (a 50 MB upload included).
+    pub control_read: Duration,
+    /// Waiting for an invoke: longer than Lambda's 900 s maximum function timeout.
+    pub invoke_read: Duration,
+    /// Waiting for a function to leave `Pending` / `InProgress`.
+    pub ready_wait: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            connect: Duration::from_secs(5),
+            control_read: Duration::from_secs(120),
+            invoke_read: Duration::from_secs(930),
+            ready_wait: Duration::from_secs(600),
+        }
+    }
+}
 
 /// Where to send Lambda calls.
 #[derive(Debug, Clone)]
@@ -129,6 +151,9 @@ pub struct Connection {
     pub lambda: aws_sdk_lambda::Client,
     pub iam: Option<aws_sdk_iam::Client>,
     pub logs: aws_sdk_cloudwatchlogs::Client,
+    /// The Lambda client for Invoke, whose read timeout outlasts the longest function.
+    pub invoker: aws_sdk_lambda::Client,
+    pub limits: Limits,
     sdk: aws_types::SdkConfig,
     pub info: TargetInfo,
 }
@@ -159,8 +184,14 @@ impl std::fmt::Display for TargetInfo {
 impl Connection {
     /// Builds the SDK configuration for the endpoint; credentials are loaded lazily by the SDK.
     pub async fn connect(endpoint: &Endpoint) -> Result<Connection, AwsError> {
+        Connection::connect_with(endpoint, Limits::default()).await
+    }
+
+    /// [`Connection::connect`] with other time limits.
+    pub async fn connect_with(endpoint: &Endpoint, limits: Limits) -> Result<Connection, AwsError> {
         let timeouts = TimeoutConfig::builder()
-            .connect_timeout(CONNECT_TIMEOUT)
+            .connect_timeout(limits.connect)
+            .read_timeout(limits.control_read)
             .build();
         let (sdk, info) = match endpoint {
             Endpoint::Local { url } => {
@@ -225,12 +256,24 @@ impl Connection {
             }
         };
         let lambda = aws_sdk_lambda::Client::new(&sdk);
+        let invoker = aws_sdk_lambda::Client::from_conf(
+            aws_sdk_lambda::config::Builder::from(&sdk)
+                .timeout_config(
+                    TimeoutConfig::builder()
+                        .connect_timeout(limits.connect)
+                        .read_timeout(limits.invoke_read)
+                        .build(),
+                )
+                .build(),
+        );
         let iam = (!info.local).then(|| aws_sdk_iam::Client::new(&sdk));
         let logs = aws_sdk_cloudwatchlogs::Client::new(&sdk);
         Ok(Connection {
             lambda,
             iam,
             logs,
+            invoker,
+            limits,
             sdk,
             info,
         })

@@ -24,11 +24,10 @@ const TRUST_POLICY: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Al
 /// Tag that marks what this tool created, so `delete --all` never removes anything else.
 pub const CREATED_BY_TAG: (&str, &str) = ("created-by", "lambda-ls");
 
-/// Polling Lambda for a state change: first wait, growth, cap and how many polls at most.
+/// Polling Lambda for a state change: first wait, growth and cap (the total is `Limits::ready_wait`).
 const WAIT_FIRST: Duration = Duration::from_millis(100);
 const WAIT_FACTOR: f64 = 1.5;
 const WAIT_MAX: Duration = Duration::from_secs(5);
-const WAIT_ATTEMPTS: u32 = 120;
 /// Retrying calls that Lambda refuses for a moment (conflicts, throttling, a new role).
 const RETRY_FIRST: Duration = Duration::from_millis(500);
 const RETRY_MAX: Duration = Duration::from_secs(8);
@@ -301,7 +300,9 @@ pub async fn wait_ready(
     let started = Instant::now();
     let mut delay = WAIT_FIRST;
     let mut last_state = String::from("unknown");
-    for attempt in 1..=WAIT_ATTEMPTS {
+    let mut attempt = 0;
+    while started.elapsed() < conn.limits.ready_wait {
+        attempt += 1;
         let Some(c) = get_configuration(conn, name).await? else {
             return Ok(None);
         };
@@ -333,7 +334,8 @@ pub async fn wait_ready(
                     state: last_state.clone(),
                     attempt,
                 });
-                tokio::time::sleep(delay).await;
+                let left = conn.limits.ready_wait.saturating_sub(started.elapsed());
+                tokio::time::sleep(delay.min(left)).await;
                 delay = delay.mul_f64(WAIT_FACTOR).min(WAIT_MAX);
             }
             // Active, Inactive (wakes on invoke) or a state this SDK does not know yet: usable.

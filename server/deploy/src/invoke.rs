@@ -212,7 +212,7 @@ pub async fn invoke(conn: &Connection, req: &InvokeRequest) -> Result<InvokeOutc
     };
     let started = Instant::now();
     let out = conn
-        .lambda
+        .invoker
         .invoke()
         .function_name(&req.function)
         .payload(Blob::new(req.payload.clone()))

@@ -1,0 +1,188 @@
+//! A fault-injecting HTTP proxy on 127.0.0.1 for what moto and the local Lambda will not do:
+//! throttle, refuse with a chosen error, stall, or report a function stuck in a state.
+
+use std::convert::Infallible;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::{Request, Response};
+use hyper_util::rt::TokioIo;
+
+/// What to do to a matching request.
+#[derive(Clone)]
+pub enum Fault {
+    /// Answer at once with this status and AWS error type.
+    Error {
+        status: u16,
+        kind: &'static str,
+        message: &'static str,
+    },
+    /// Forward, then rewrite the JSON answer (e.g. force `State: Pending`).
+    Rewrite(Arc<dyn Fn(&mut serde_json::Value) + Send + Sync>),
+    /// Hold the request this long before forwarding.
+    Stall(Duration),
+}
+
+struct Rule {
+    method: &'static str,
+    path_contains: &'static str,
+    /// How many more requests it applies to (`usize::MAX` for always).
+    remaining: usize,
+    fault: Fault,
+}
+
+#[derive(Default)]
+struct State {
+    rules: Vec<Rule>,
+    seen: Vec<String>,
+}
+
+/// The proxy; it stops when dropped.
+pub struct FaultProxy {
+    pub url: String,
+    state: Arc<Mutex<State>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl FaultProxy {
+    /// Starts a proxy in front of `upstream` (`127.0.0.1:PORT`) on the current tokio runtime.
+    pub async fn start(upstream: String) -> FaultProxy {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind proxy");
+        let url = format!("http://{}", listener.local_addr().expect("proxy addr"));
+        let state = Arc::new(Mutex::new(State::default()));
+        let shared = Arc::clone(&state);
+        let task = tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    break;
+                };
+                let state = Arc::clone(&shared);
+                let upstream = upstream.clone();
+                tokio::spawn(async move {
+                    let service = hyper::service::service_fn(move |req| {
+                        handle(Arc::clone(&state), upstream.clone(), req)
+                    });
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        });
+        FaultProxy { url, state, task }
+    }
+
+    /// Applies `fault` to the next `times` requests whose method and path match.
+    pub fn inject(
+        &self,
+        method: &'static str,
+        path_contains: &'static str,
+        times: usize,
+        fault: Fault,
+    ) {
+        self.state.lock().expect("proxy lock").rules.push(Rule {
+            method,
+            path_contains,
+            remaining: times,
+            fault,
+        });
+    }
+
+    /// Removes every rule.
+    pub fn heal(&self) {
+        self.state.lock().expect("proxy lock").rules.clear();
+    }
+
+    /// How many requests so far were `METHOD path…` containing `needle`.
+    pub fn count(&self, needle: &str) -> usize {
+        self.state
+            .lock()
+            .expect("proxy lock")
+            .seen
+            .iter()
+            .filter(|l| l.contains(needle))
+            .count()
+    }
+}
+
+impl Drop for FaultProxy {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+async fn handle(
+    state: Arc<Mutex<State>>,
+    upstream: String,
+    req: Request<Incoming>,
+) -> Result<Response<Full<Bytes>>, Infallible> {
+    let line = format!("{} {}", req.method(), req.uri().path());
+    let fault = {
+        let mut st = state.lock().expect("proxy lock");
+        st.seen.push(line.clone());
+        let method = req.method().as_str().to_string();
+        let path = req.uri().path().to_string();
+        st.rules
+            .iter_mut()
+            .find(|r| r.remaining > 0 && r.method == method && path.contains(r.path_contains))
+            .map(|r| {
+                r.remaining = r.remaining.saturating_sub(1);
+                r.fault.clone()
+            })
+    };
+    let mut rewrite = None;
+    match fault {
+        Some(Fault::Error {
+            status,
+            kind,
+            message,
+        }) => {
+            let body = serde_json::json!({"Type": "User", "message": message}).to_string();
+            return Ok(Response::builder()
+                .status(status)
+                .header("x-amzn-errortype", kind)
+                .header("content-type", "application/json")
+                .body(Full::new(Bytes::from(body)))
+                .expect("valid response"));
+        }
+        Some(Fault::Stall(d)) => tokio::time::sleep(d).await,
+        Some(Fault::Rewrite(f)) => rewrite = Some(f),
+        None => {}
+    }
+    Ok(forward(&upstream, req, rewrite).await.unwrap_or_else(|e| {
+        Response::builder()
+            .status(502)
+            .body(Full::new(Bytes::from(format!("proxy: {e}"))))
+            .expect("valid response")
+    }))
+}
+
+async fn forward(
+    upstream: &str,
+    req: Request<Incoming>,
+    rewrite: Option<Arc<dyn Fn(&mut serde_json::Value) + Send + Sync>>,
+) -> Result<Response<Full<Bytes>>, Box<dyn std::error::Error + Send + Sync>> {
+    let (mut parts, body) = req.into_parts();
+    let body = body.collect().await?.to_bytes();
+    parts.headers.insert("host", upstream.parse()?);
+    let stream = tokio::net::TcpStream::connect(upstream).await?;
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+    tokio::spawn(conn);
+    let resp = sender
+        .send_request(Request::from_parts(parts, Full::new(body)))
+        .await?;
+    let (mut parts, body) = resp.into_parts();
+    let mut bytes = body.collect().await?.to_bytes();
+    if let Some(f) = rewrite {
+        if let Ok(mut v) = serde_json::from_slice::<serde_json::Value>(&bytes) {
+            f(&mut v);
+            bytes = Bytes::from(v.to_string());
+            parts.headers.remove("content-length");
+        }
+    }
+    Ok(Response::from_parts(parts, Full::new(bytes)))
+}
