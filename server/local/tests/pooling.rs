@@ -165,3 +165,33 @@ async fn runtime_api_refuses_foreign_hosts() {
     .await;
     h.shutdown().await;
 }
+
+/// Init has Lambda's 10 s plus the function timeout; a module that hangs on import is killed
+/// and the invoke that triggered it gets the timeout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hanging_import_times_out() {
+    let h = Harness::start(Bootstrap::BuiltIn, None).await;
+    bounded(60, async {
+        let app = "import time\ntime.sleep(60)\ndef handler(e, c):\n    return 1\n";
+        let r = h
+            .create("hang", &[("app.py", app)], json!({ "Timeout": 1 }))
+            .await;
+        assert_eq!(r.status, 201);
+        h.wait_active("hang").await;
+        let start = Instant::now();
+        let r = h.invoke("hang", json!({}), false).await;
+        let elapsed = start.elapsed();
+        assert_eq!(
+            r.header("x-amz-function-error").as_deref(),
+            Some("Unhandled")
+        );
+        let msg = r.json()["errorMessage"].as_str().unwrap().to_string();
+        assert!(msg.ends_with("Task timed out after 11.00 seconds"), "{msg}");
+        assert!(
+            elapsed >= Duration::from_secs(10) && elapsed < Duration::from_secs(20),
+            "{elapsed:?}"
+        );
+    })
+    .await;
+    h.shutdown().await;
+}

@@ -17,6 +17,8 @@ def handler(event, context):
         time.sleep(event["sleep"])
     if event.get("exit") is not None:
         os._exit(event["exit"])
+    if event.get("kill"):
+        os.kill(os.getpid(), 9)
     if event.get("big"):
         return "x" * event["big"]
     if event.get("hog"):
@@ -258,7 +260,7 @@ pub async fn timeout(h: &Harness) {
     assert_eq!(after["event"]["n"], 1);
 }
 
-/// A runtime that exits mid-invoke reports Runtime.ExitError; the next invoke works.
+/// A runtime that exits or is killed mid-invoke reports Runtime.ExitError; the next invoke works.
 pub async fn exit(h: &Harness) {
     h.deploy("quitter", &[("app.py", APP)], json!({})).await;
     let e = error_of(&h.invoke("quitter", json!({ "exit": 3 }), true).await);
@@ -270,6 +272,14 @@ pub async fn exit(h: &Harness) {
         "{msg}"
     );
     ok_of(&h.invoke("quitter", json!({ "n": 1 }), false).await);
+    let e = error_of(&h.invoke("quitter", json!({ "kill": true }), false).await);
+    assert_eq!(e["errorType"], "Runtime.ExitError");
+    let msg = e["errorMessage"].as_str().unwrap();
+    assert!(
+        msg.ends_with("Error: Runtime exited with error: signal: killed"),
+        "{msg}"
+    );
+    ok_of(&h.invoke("quitter", json!({ "n": 2 }), false).await);
 }
 
 /// A handler allocating far beyond MemorySize is stopped; the next invoke works.
