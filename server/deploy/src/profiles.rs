@@ -114,6 +114,8 @@ pub enum ProfileError {
     },
     #[error("{path} is not a text file (invalid UTF-8 at byte {offset}); fix or remove it")]
     NotUtf8 { path: PathBuf, offset: usize },
+    #[error("{path} is not a text file (a NUL byte at byte {offset}); fix or remove it")]
+    Binary { path: PathBuf, offset: usize },
     #[error("{path} is {size} bytes, larger than any real AWS profile file ({MAX_PROFILE_FILE_BYTES} bytes at most)")]
     TooLarge { path: PathBuf, size: u64 },
     #[error("{path} line {line}: {message}")]
@@ -227,6 +229,12 @@ fn read_profile_file(path: &Path) -> Result<Option<String>, ProfileError> {
         path: path.to_owned(),
         source,
     })?;
+    if let Some(offset) = bytes.iter().position(|&b| b == 0) {
+        return Err(ProfileError::Binary {
+            path: path.to_owned(),
+            offset,
+        });
+    }
     // The SDK silently treats a non-UTF-8 file as empty; a user deserves to know why their
     // profiles vanished.
     let text = String::from_utf8(bytes).map_err(|e| ProfileError::NotUtf8 {
