@@ -3,6 +3,18 @@
 //!
 //! It binds 127.0.0.1 only, accepts any credentials, and keeps functions, code and logs under a
 //! data directory so they survive restarts.
+//!
+//! One port serves the Lambda REST-JSON API (functions, versions, aliases, policies, function
+//! URL configs, layers, tags, invoke) and a CloudWatch Logs subset (`X-Amz-Target:
+//! Logs_20140328.*`). Each worker is a Python process with its own Runtime API listener, running
+//! awslambdaric or the built-in bootstrap.
+//!
+//! Environment: `LAMBDA_LS_LOCAL_DIR` (data directory, see [`default_data_dir`]),
+//! `LAMBDA_LS_PYTHON` (interpreter), `LAMBDA_LS_BOOTSTRAP` (`auto|awslambdaric|builtin`).
+//!
+//! Data directory: `code/<sha256>.zip`, `functions/<name>.json`, `layers/<name>.json`,
+//! `unpacked/<sha256>/` (task roots and layers), `logs/<group>/`, `runtime/bootstrap.py`,
+//! `tmp/worker-N/` (per-worker TMPDIR), and `.lock` (one server per directory).
 
 mod api;
 mod body;

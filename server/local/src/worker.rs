@@ -430,8 +430,9 @@ impl Worker {
         let mut slot = self.lock();
         slot.retired = true;
         if !slot.exited && self.pid > 0 {
-            // SAFETY: signalling our own child's process group; the group exists until the
-            // child is reaped, which `exited` (set under this lock) rules out.
+            // SAFETY: kill(2) has no memory effects. `exited` is set (under this lock) right
+            // after the child is reaped, so the group is ours; only that microsecond window
+            // could reach a recycled PID.
             unsafe {
                 libc::kill(-self.pid, libc::SIGKILL);
             }
@@ -659,13 +660,15 @@ impl Worker {
         set("lambda-runtime-aws-request-id", &inv.request_id);
         set("lambda-runtime-deadline-ms", &deadline.to_string());
         set("lambda-runtime-invoked-function-arn", &inv.invoked_arn);
+        // X-Ray's shape, so tracing libraries parse it; nothing is traced locally.
+        let random = uuid::Uuid::new_v4().as_u128();
         set(
             "lambda-runtime-trace-id",
             &format!(
-                "Root=1-{:08x}-{};Parent={};Sampled=0",
+                "Root=1-{:08x}-{:024x};Parent={:016x};Sampled=0",
                 now_millis() / 1000,
-                &uuid::Uuid::new_v4().simple().to_string()[..24],
-                &uuid::Uuid::new_v4().simple().to_string()[..16]
+                random >> 32,
+                random as u64
             ),
         );
         if let Some(cc) = &inv.client_context {
@@ -805,7 +808,8 @@ impl Worker {
         };
         if self.pid > 0 {
             // Whatever the handler started dies with its sandbox, as on Lambda.
-            // SAFETY: signalling a process group; harmless if it is already empty.
+            // SAFETY: kill(2) has no memory effects. The group outlives its leader while any
+            // member lives, so its id cannot be recycled yet; if it is empty this is ESRCH.
             unsafe {
                 libc::kill(-self.pid, libc::SIGKILL);
             }
