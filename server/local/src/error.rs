@@ -11,9 +11,13 @@ pub enum LocalError {
         path: PathBuf,
         error: std::io::Error,
     },
-    /// Another local Lambda is using the same data directory.
-    #[error("the local Lambda data directory {path} is in use by another running local Lambda")]
-    InUse { path: PathBuf },
+    /// Another local Lambda is using the same data directory; `endpoint` is where it serves,
+    /// so the caller can use that one instead.
+    #[error("the local Lambda data directory {path} is in use by another running local Lambda{}", .endpoint.as_deref().map(|e| format!(" at {e}")).unwrap_or_default())]
+    InUse {
+        path: PathBuf,
+        endpoint: Option<String>,
+    },
     /// 127.0.0.1 on the requested port cannot be bound.
     #[error("cannot listen on 127.0.0.1:{port}: {error}")]
     Bind { port: u16, error: std::io::Error },

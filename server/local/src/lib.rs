@@ -131,6 +131,8 @@ pub struct LocalLambda {
     server: JoinHandle<()>,
     reaper: JoinHandle<()>,
     closed: watch::Receiver<bool>,
+    /// Removed when the server stops, so no one is sent to a dead port.
+    endpoint_file: PathBuf,
     /// Held for the server's lifetime: the data directory is this server's alone.
     _lock: std::fs::File,
 }
@@ -148,6 +150,15 @@ impl LocalLambda {
             })?;
         let addr = listener.local_addr().map_err(|error| LocalError::Bind {
             port: cfg.port,
+            error,
+        })?;
+        // Advertise the endpoint so a second process on this data directory can use this server.
+        std::fs::write(
+            cfg.data_dir.join(store::ENDPOINT_FILE),
+            format!("http://{addr}\n"),
+        )
+        .map_err(|error| LocalError::DataDir {
+            path: cfg.data_dir.join(store::ENDPOINT_FILE),
             error,
         })?;
         let logs = Arc::new(logs::Logs::start(store.logs_dir()));
@@ -194,6 +205,7 @@ impl LocalLambda {
             server,
             reaper,
             closed,
+            endpoint_file: cfg.data_dir.join(store::ENDPOINT_FILE),
             _lock: lock,
         })
     }
@@ -225,6 +237,7 @@ impl LocalLambda {
 
 impl Drop for LocalLambda {
     fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.endpoint_file);
         self.server.abort();
         self.reaper.abort();
         self.runner.kill_all();

@@ -22,6 +22,9 @@ const BOOTSTRAP_PY: &str = include_str!("bootstrap.py");
 /// Takes the data directory for this process: two servers on one directory would delete
 /// each other's fresh code at startup and overwrite each other's records. The lock lives as
 /// long as the returned file.
+/// Where the server holding the lock says it listens, for other processes to share it.
+pub(crate) const ENDPOINT_FILE: &str = "endpoint";
+
 pub(crate) fn lock(root: &Path) -> Result<File, LocalError> {
     let unusable = |error| LocalError::DataDir {
         path: root.to_path_buf(),
@@ -46,6 +49,10 @@ pub(crate) fn lock(root: &Path) -> Result<File, LocalError> {
         return Err(if error.kind() == std::io::ErrorKind::WouldBlock {
             LocalError::InUse {
                 path: root.to_path_buf(),
+                endpoint: std::fs::read_to_string(root.join(ENDPOINT_FILE))
+                    .ok()
+                    .map(|e| e.trim().to_string())
+                    .filter(|e| e.starts_with("http://127.0.0.1:")),
             }
         } else {
             unusable(error)

@@ -7,10 +7,16 @@ use lambda_deploy::profiles::{self, ProfileEnv, ProfileListing, Selection};
 use lambda_local::{LocalConfig, LocalLambda};
 use tokio::sync::OnceCell;
 
-/// The embedded local Lambda, started the first time something targets it.
+/// The embedded local Lambda, started the first time something targets it, or the one another
+/// lambda-ls process (an editor's server, `local serve`) already runs on the same data directory.
 #[derive(Default, Clone)]
 pub struct LocalHandle {
-    cell: Arc<OnceCell<LocalLambda>>,
+    cell: Arc<OnceCell<Local>>,
+}
+
+enum Local {
+    Owned(LocalLambda),
+    Shared(String),
 }
 
 impl LocalHandle {
@@ -19,16 +25,29 @@ impl LocalHandle {
         let local = self
             .cell
             .get_or_try_init(|| async {
-                LocalLambda::start(LocalConfig::new(lambda_local::default_data_dir())).await
+                match LocalLambda::start(LocalConfig::new(lambda_local::default_data_dir())).await {
+                    Ok(l) => Ok(Local::Owned(l)),
+                    Err(lambda_local::LocalError::InUse {
+                        endpoint: Some(url),
+                        ..
+                    }) => {
+                        tracing::info!(%url, "using the local Lambda another lambda-ls runs");
+                        Ok(Local::Shared(url))
+                    }
+                    Err(e) => Err(e),
+                }
             })
             .await?;
-        Ok(local.endpoint())
+        Ok(match local {
+            Local::Owned(l) => l.endpoint(),
+            Local::Shared(url) => url.clone(),
+        })
     }
 
-    /// Stops workers and the server if it was started.
+    /// Stops workers and the server if this process started it.
     pub async fn shutdown(self) {
         if let Some(cell) = Arc::into_inner(self.cell) {
-            if let Some(local) = cell.into_inner() {
+            if let Some(Local::Owned(local)) = cell.into_inner() {
                 local.shutdown().await;
             }
         }
