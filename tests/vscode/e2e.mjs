@@ -1,0 +1,528 @@
+#!/usr/bin/env node
+// End to end in a real VS Code: code-server with the packaged extension, driven by headless
+// Chromium through playwright-core. Everything talks to 127.0.0.1; the language server targets
+// the embedded local Lambda (no AWS profile is the default) with a fixture ~/.aws/config holding
+// two more profiles.
+//
+//   CODE_SERVER_DIR=<dir with node_modules/.bin/code-server>  (tests/vscode/install.sh prints it)
+//   LAMBDA_LS_VSIX=<path to the .vsix>   or   LAMBDA_LS_BIN=<server binary to bundle>
+//   node tests/vscode/e2e.mjs
+//
+// Screenshots and logs go to tests/artifacts/vscode/. Ends with `N passed, N failed`.
+import { execFileSync, spawn } from "node:child_process";
+import * as fs from "node:fs";
+import * as net from "node:net";
+import * as os from "node:os";
+import * as path from "node:path";
+import { fileURLToPath } from "node:url";
+import { chromium } from "playwright-core";
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const repo = path.resolve(here, "../..");
+const artifacts = path.join(repo, "tests/artifacts/vscode");
+const started = Date.now();
+const TOTAL_BUDGET_MS = Number(process.env.LAMBDA_LS_E2E_BUDGET_MS ?? 6 * 60 * 1000);
+
+const log = (...a) => console.log(`[e2e ${((Date.now() - started) / 1000).toFixed(1)}s]`, ...a);
+
+// ---------------------------------------------------------------------------------------------
+// A tiny runner: steps run in order; once one fails the rest are reported failed without running
+// (they depend on it), and the run ends with the plain closing line.
+
+const results = [];
+let broken = false;
+async function step(name, fn) {
+  if (broken) {
+    results.push({ name, ok: false, why: "not run: an earlier step failed" });
+    console.log(`not ok - ${name} (not run: an earlier step failed)`);
+    return;
+  }
+  const t0 = Date.now();
+  try {
+    await fn();
+    results.push({ name, ok: true });
+    console.log(`ok - ${name} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+  } catch (e) {
+    broken = true;
+    results.push({ name, ok: false, why: e?.stack ?? String(e) });
+    console.log(`not ok - ${name} (${((Date.now() - t0) / 1000).toFixed(1)} s)\n  ${String(e?.stack ?? e).replace(/\n/g, "\n  ")}`);
+    await shot(`failure-${name.replace(/[^a-z0-9]+/gi, "-").toLowerCase()}`).catch(() => {});
+  }
+}
+
+function assert(cond, message) {
+  if (!cond) throw new Error(message);
+}
+
+/** Polls `fn` until it returns a truthy value, at most `ms`. */
+async function until(what, ms, fn, every = 250) {
+  const deadline = Date.now() + ms;
+  let last;
+  for (;;) {
+    try {
+      const v = await fn();
+      if (v) return v;
+    } catch (e) {
+      last = e;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms / 1000} s waiting for ${what}${last ? ` (last error: ${last.message})` : ""}`);
+    await new Promise((r) => setTimeout(r, every));
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Set-up: fixture home, workspace copy, extension
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "lambda-ls-vscode-"));
+const home = path.join(tmp, "home");
+const userData = path.join(tmp, "user-data");
+const extensionsDir = path.join(tmp, "extensions");
+const configFile = path.join(tmp, "code-server.yaml");
+const localDir = path.join(tmp, "local-lambda");
+const workspace = path.join(tmp, "work", "hello");
+
+fs.rmSync(artifacts, { recursive: true, force: true });
+fs.mkdirSync(artifacts, { recursive: true });
+fs.mkdirSync(path.join(home, ".aws"), { recursive: true });
+fs.writeFileSync(
+  path.join(home, ".aws", "config"),
+  "[profile dev]\nregion = eu-west-1\n\n[profile staging]\nregion = us-west-2\n",
+);
+fs.mkdirSync(path.join(userData, "User"), { recursive: true });
+const settingsFile = path.join(userData, "User", "settings.json");
+fs.writeFileSync(
+  settingsFile,
+  JSON.stringify(
+    {
+      "workbench.startupEditor": "none",
+      "workbench.tips.enabled": false,
+      "workbench.enableExperiments": false,
+      "telemetry.telemetryLevel": "off",
+      "extensions.autoCheckUpdates": false,
+      "extensions.autoUpdate": false,
+      "security.workspace.trust.enabled": false,
+      "editor.inlayHints.enabled": "on",
+      "window.commandCenter": false,
+      "chat.commandCenter.enabled": false,
+      "lambdaLs.trace.server": "messages",
+    },
+    null,
+    2,
+  ),
+);
+fs.writeFileSync(configFile, "auth: none\ncert: false\n");
+fs.mkdirSync(localDir, { recursive: true });
+fs.cpSync(path.join(repo, "examples/hello"), workspace, {
+  recursive: true,
+  filter: (p) => !p.includes("__pycache__"),
+});
+
+const codeServerDir = process.env.CODE_SERVER_DIR;
+assert(codeServerDir, "CODE_SERVER_DIR is not set (tests/vscode/install.sh prints it)");
+const codeServer = path.join(codeServerDir, "node_modules/.bin/code-server");
+assert(fs.existsSync(codeServer), `${codeServer} does not exist`);
+
+/** The environment of code-server, its extension host and so the language server. */
+const env = { ...process.env };
+for (const k of Object.keys(env)) {
+  if (/^AWS_/.test(k) || /^VSCODE_/.test(k)) delete env[k];
+}
+Object.assign(env, {
+  HOME: home,
+  XDG_DATA_HOME: path.join(home, ".local/share"),
+  XDG_CONFIG_HOME: path.join(home, ".config"),
+  XDG_CACHE_HOME: path.join(home, ".cache"),
+  LAMBDA_LS_LOCAL_DIR: localDir,
+  AWS_EC2_METADATA_DISABLED: "true",
+  RUST_LOG: process.env.RUST_LOG ?? "info",
+});
+
+let child; // code-server
+let browser;
+let page;
+let shotIndex = 0;
+
+async function shot(name) {
+  if (!page) return;
+  const file = path.join(artifacts, `${String(++shotIndex).padStart(2, "0")}-${name}.png`);
+  await page.screenshot({ path: file, timeout: 10000 });
+  log(`screenshot ${path.relative(repo, file)}`);
+}
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once("error", reject);
+    s.listen(0, "127.0.0.1", () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** Every live descendant of `pid` (by parent pid in /proc). */
+function descendants(pid) {
+  const children = new Map();
+  for (const entry of fs.readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${entry}/stat`, "utf8");
+      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+      if (!children.has(ppid)) children.set(ppid, []);
+      children.get(ppid).push(Number(entry));
+    } catch {
+      // Gone already.
+    }
+  }
+  const out = [];
+  const walk = (p) => {
+    for (const c of children.get(p) ?? []) {
+      out.push(c);
+      walk(c);
+    }
+  };
+  walk(pid);
+  return out;
+}
+
+function alive(pid) {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Stops code-server and everything it started (extension hosts, lambda-ls, python workers). */
+async function stopCodeServer() {
+  if (!child?.pid) return;
+  const root = child.pid;
+  const pids = [root, ...descendants(root)];
+  for (const p of pids.reverse()) {
+    try {
+      process.kill(p, "SIGTERM");
+    } catch {
+      // Gone.
+    }
+  }
+  const deadline = Date.now() + 5000;
+  while (pids.some(alive) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+  for (const p of pids) {
+    if (alive(p)) {
+      try {
+        process.kill(p, "SIGKILL");
+      } catch {
+        // Gone.
+      }
+    }
+  }
+}
+
+let cleaned = false;
+async function cleanup() {
+  if (cleaned) return;
+  cleaned = true;
+  try {
+    await browser?.close();
+  } catch {
+    // Already closed.
+  }
+  await stopCodeServer();
+  // Keep the logs of VS Code and the extension host (the language server's output is there).
+  try {
+    fs.cpSync(path.join(userData, "logs"), path.join(artifacts, "vscode-logs"), { recursive: true });
+  } catch {
+    // No logs.
+  }
+  if (!process.env.LAMBDA_LS_E2E_KEEP) fs.rmSync(tmp, { recursive: true, force: true });
+}
+
+function finish() {
+  const passed = results.filter((r) => r.ok).length;
+  const failed = results.length - passed;
+  console.log(`\nvscode e2e: ${((Date.now() - started) / 1000).toFixed(1)} s, artifacts in ${path.relative(repo, artifacts)}/`);
+  console.log(`${passed} passed, ${failed} failed`);
+  return failed === 0 && passed > 0 ? 0 : 1;
+}
+
+const watchdog = setTimeout(async () => {
+  console.log(`not ok - the whole e2e ran out of its ${TOTAL_BUDGET_MS / 1000} s budget`);
+  results.push({ name: "budget", ok: false });
+  await cleanup();
+  process.exit(finish() || 1);
+}, TOTAL_BUDGET_MS);
+
+for (const sig of ["SIGINT", "SIGTERM"]) {
+  process.on(sig, async () => {
+    await cleanup();
+    process.exit(1);
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Driving VS Code
+
+/** VS Code renders spaces in editor lines as no-break spaces. */
+const norm = (s) => s.replace(/\u00a0/g, " ");
+/** A regex matching `text` with any whitespace where it has spaces. */
+const loose = (text) => new RegExp(text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&").replace(/ /g, "\\s+"));
+
+/** The rendered text of the editor line that holds `text`. */
+async function lineText(text) {
+  return norm(await page.locator(".editor-instance .view-line", { hasText: loose(text) }).first().innerText());
+}
+
+const editorLines = () => page.locator(".editor-instance .monaco-editor .view-lines").first();
+
+async function statusItemText() {
+  const items = await page.locator(".statusbar-item").allInnerTexts();
+  return items.find((t) => t.includes("lambda")) ?? "";
+}
+
+/** The text of the notifications currently shown. */
+async function notifications() {
+  return (await page.locator(".notifications-toasts .notification-toast").allInnerTexts()).join("\n");
+}
+
+/** Right-clicks a line of the editor and picks `label` in the context menu with the keyboard. */
+async function contextMenu(lineText, label) {
+  const line = page.locator(".editor-instance .view-line", { hasText: loose(lineText) }).first();
+  await line.waitFor({ state: "visible", timeout: 10000 });
+  const box = await line.boundingBox();
+  assert(box, `no box for the line ${lineText}`);
+  const at = { x: box.x + Math.min(box.width / 2, 120), y: box.y + box.height / 2 };
+  await page.mouse.click(at.x, at.y);
+  await page.mouse.click(at.x, at.y, { button: "right" });
+  const menu = page.locator(".context-view .monaco-menu").first();
+  await menu.waitFor({ state: "visible", timeout: 10000 });
+  const labels = await menu.locator(".action-item:not(.disabled) .action-label").allInnerTexts();
+  assert(labels.some((l) => l.trim() === label), `the context menu has no "${label}": ${JSON.stringify(labels)}`);
+  // Rows are behind the context view's pointer block: move the focus with the keyboard.
+  for (let i = 0; i < 60; i++) {
+    await page.keyboard.press("ArrowDown");
+    const focused = await menu.locator(".action-item.focused .action-label").first().innerText().catch(() => "");
+    if (focused.trim() === label) {
+      await page.keyboard.press("Enter");
+      return;
+    }
+  }
+  throw new Error(`could not focus "${label}" in the context menu`);
+}
+
+/** Runs a command from the palette (F1), matching its title. */
+async function palette(title) {
+  await page.keyboard.press("F1");
+  const input = page.locator(".quick-input-widget .quick-input-box input");
+  await input.waitFor({ state: "visible", timeout: 10000 });
+  await input.fill(`>${title}`);
+  await page.locator(".quick-input-list .monaco-list-row", { hasText: title }).first().waitFor({ timeout: 10000 });
+  await page.keyboard.press("Enter");
+}
+
+async function quickPickLabels() {
+  const widget = page.locator(".quick-input-widget");
+  await widget.waitFor({ state: "visible", timeout: 15000 });
+  await page.locator(".quick-input-list .monaco-list-row").first().waitFor({ timeout: 15000 });
+  return page.locator(".quick-input-list .monaco-list-row .label-name").allInnerTexts();
+}
+
+// ---------------------------------------------------------------------------------------------
+
+let vsix = process.env.LAMBDA_LS_VSIX;
+let port;
+
+await step("package the extension with the server binary", async () => {
+  if (vsix) {
+    assert(fs.existsSync(vsix), `LAMBDA_LS_VSIX=${vsix} does not exist`);
+    return;
+  }
+  const bin = process.env.LAMBDA_LS_BIN ?? path.join(repo, "target/debug/lambda-ls");
+  assert(fs.existsSync(bin), `no server binary at ${bin} (cargo build -p lambda-ls)`);
+  vsix = path.join(tmp, "lambda-ls.vsix");
+  execFileSync("npm", ["run", "--silent", "package"], {
+    cwd: path.join(repo, "vscode-extension"),
+    env: { ...process.env, LAMBDA_LS_SERVER_BINARY: bin, LAMBDA_LS_VSIX_OUT: vsix },
+    stdio: ["ignore", "pipe", "inherit"],
+    timeout: 180000,
+  });
+  assert(fs.existsSync(vsix), "npm run package wrote no .vsix");
+});
+
+await step("code-server installs the .vsix", async () => {
+  const out = execFileSync(
+    codeServer,
+    ["--user-data-dir", userData, "--extensions-dir", extensionsDir, "--install-extension", vsix],
+    { env, timeout: 120000, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] },
+  );
+  log(out.trim());
+  const installed = fs.readdirSync(extensionsDir).filter((d) => d.startsWith("lambda-ls.lambda-ls"));
+  assert(installed.length === 1, `extension folder not found in ${extensionsDir}: ${fs.readdirSync(extensionsDir)}`);
+  const bin = path.join(extensionsDir, installed[0], "server", "lambda-ls");
+  assert(fs.existsSync(bin), `the installed extension has no server binary at ${bin}`);
+});
+
+await step("code-server starts on 127.0.0.1 and the workbench loads", async () => {
+  port = await freePort();
+  const logFile = fs.openSync(path.join(artifacts, "code-server.log"), "w");
+  child = spawn(
+    codeServer,
+    [
+      "--bind-addr", `127.0.0.1:${port}`,
+      "--auth", "none",
+      "--disable-telemetry",
+      "--disable-update-check",
+      "--disable-workspace-trust",
+      "--disable-getting-started-override",
+      "--user-data-dir", userData,
+      "--extensions-dir", extensionsDir,
+      "--config", configFile,
+      workspace,
+    ],
+    { env, stdio: ["ignore", logFile, logFile] },
+  );
+  child.on("exit", (code, sig) => log(`code-server exited (${code ?? sig})`));
+  await until("code-server to answer /healthz", 60000, async () => {
+    const r = await fetch(`http://127.0.0.1:${port}/healthz`).catch(() => undefined);
+    return r?.ok;
+  });
+  browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
+    headless: true,
+    args: [
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+    ],
+    timeout: 60000,
+  });
+  const context = await browser.newContext({ viewport: { width: 1400, height: 850 } });
+  page = await context.newPage();
+  page.setDefaultTimeout(15000);
+  page.on("pageerror", (e) => log(`page error: ${e.message}`));
+  await page.goto(`http://127.0.0.1:${port}/?folder=${encodeURIComponent(workspace)}`, { timeout: 60000 });
+  await page.locator(".monaco-workbench").waitFor({ timeout: 60000 });
+  await page.locator(".explorer-folders-view .monaco-list-row", { hasText: "handler.py" }).waitFor({ timeout: 30000 });
+});
+
+await step("opening handler.py starts the extension: status bar shows lambda · local", async () => {
+  await page.locator(".explorer-folders-view .monaco-list-row", { hasText: "handler.py" }).first().click();
+  await editorLines().waitFor({ timeout: 20000 });
+  await until("handler.py in the editor", 20000, async () => norm(await editorLines().innerText()).includes("def handler"));
+  const text = await until("the lambda status-bar item to show local", 60000, async () => {
+    const t = await statusItemText();
+    return t.includes("lambda · local") ? t : undefined;
+  });
+  log(`status bar: ${text}`);
+  // The server's lenses appear over the handler.
+  await until("the Deploy lens", 20000, async () =>
+    (await page.locator(".editor-instance .codelens-decoration").allInnerTexts()).some((t) => t.includes("Deploy")),
+  );
+  await shot("opened");
+});
+
+await step('right-click in handler → "Deploy Handler as Lambda" deploys to the local Lambda', async () => {
+  await contextMenu("name = (event or {})", "Deploy Handler as Lambda");
+  await until("the deploy progress notification", 15000, async () => /deploying handler|Deployed/i.test(await notifications()), 100)
+    .then(() => shot("deploying"))
+    .catch((e) => log(`no progress notification caught: ${e.message}`));
+  const done = await until("the deploy to finish", 120000, async () => {
+    const n = await notifications();
+    return n.match(/Deployed \S+ to local[^\n]*/)?.[0];
+  });
+  log(done);
+  await until("the deployed lens", 20000, async () =>
+    (await page.locator(".editor-instance .codelens-decoration").allInnerTexts()).some((t) => t.includes("deployed to local")),
+  );
+  await shot("deployed");
+});
+
+await step('right-click → "Invoke Lambda" shows Hello, world! inline on the def line', async () => {
+  await page.keyboard.press("Escape");
+  await contextMenu("name = (event or {})", "Invoke Lambda");
+  await until("the result inline", 60000, async () => {
+    const t = await lineText("def handler(event, context):");
+    return t.includes("Hello, world!") && t.includes("→");
+  });
+  await shot("invoked");
+});
+
+await step('"Invoke Lambda with Event…" → Enter JSON… sends the typed event', async () => {
+  await contextMenu("name = (event or {})", "Invoke Lambda with Event…");
+  const labels = await quickPickLabels();
+  log(`event picker: ${JSON.stringify(labels)}`);
+  assert(labels.some((l) => l.includes("events/handler.json")), `events/handler.json not offered: ${labels}`);
+  assert(labels.some((l) => l.includes("Enter JSON")), `"Enter JSON…" not offered: ${labels}`);
+  const input = page.locator(".quick-input-widget .quick-input-box input");
+  await input.fill("Enter JSON");
+  await page.waitForTimeout(200);
+  await page.keyboard.press("Enter");
+  // The input box: invalid JSON is refused with a message, valid JSON is sent.
+  await until("the JSON input box", 10000, async () => /One JSON value/.test(await page.locator(".quick-input-widget").innerText()));
+  await input.fill('{"name": ');
+  await until("the invalid-JSON message", 5000, async () =>
+    /Not valid JSON/.test(await page.locator(".quick-input-widget").innerText()),
+  );
+  await shot("event-invalid-json");
+  await input.fill('{"name": "VS Code"}');
+  await page.waitForTimeout(200);
+  await page.keyboard.press("Enter");
+  await until("the new result inline", 60000, async () =>
+    (await lineText("def handler(event, context):")).includes("Hello, VS Code!"),
+  );
+});
+
+await step("with inlay hints off the result is an after-line decoration", async () => {
+  const settings = JSON.parse(fs.readFileSync(settingsFile, "utf8"));
+  fs.writeFileSync(settingsFile, JSON.stringify({ ...settings, "editor.inlayHints.enabled": "off" }, null, 2));
+  const found = await until("the decoration after the def line", 20000, () =>
+    page.evaluate(() => {
+      const lines = [...document.querySelectorAll(".editor-instance .view-line")].filter((l) =>
+        l.textContent.replace(/\u00a0/g, " ").includes("def handler(event, context):"),
+      );
+      for (const line of lines) {
+        if (line.textContent.includes("Hello, VS Code!")) return undefined; // still the inlay hint
+        for (const span of line.querySelectorAll("span")) {
+          const content = getComputedStyle(span, "::after").content;
+          if (content && content.includes("Hello, VS Code!")) return content;
+        }
+      }
+      return undefined;
+    }),
+  );
+  log(`decoration: ${found}`);
+  await shot("decoration-fallback");
+  fs.writeFileSync(settingsFile, JSON.stringify(settings, null, 2));
+});
+
+await step("status bar → QuickPick lists dev, staging and local; picking dev switches the target", async () => {
+  await page.keyboard.press("Escape");
+  await page.locator(".statusbar-item", { hasText: "lambda · local" }).first().click();
+  const labels = await quickPickLabels();
+  log(`profiles: ${JSON.stringify(labels)}`);
+  for (const want of ["dev", "staging", "local"]) {
+    assert(labels.some((l) => l.trim() === want), `profile ${want} not in the picker: ${JSON.stringify(labels)}`);
+  }
+  const rows = await page.locator(".quick-input-list .monaco-list-row").allInnerTexts();
+  assert(rows.some((r) => r.includes("dev") && r.includes("eu-west-1")), `dev's region is not shown: ${JSON.stringify(rows)}`);
+  await shot("profile-picker");
+  await page.locator(".quick-input-widget .quick-input-box input").fill("dev");
+  await page.waitForTimeout(200);
+  await page.keyboard.press("Enter");
+  const text = await until("the status bar to show dev", 20000, async () => {
+    const t = await statusItemText();
+    return t.includes("lambda · dev · eu-west-1") ? t : undefined;
+  });
+  log(`status bar: ${text}`);
+  const saved = JSON.parse(fs.readFileSync(settingsFile, "utf8"));
+  assert(saved["lambdaLs.profile"] === "dev", `lambdaLs.profile was not saved: ${JSON.stringify(saved)}`);
+  await shot("profile-dev");
+});
+
+clearTimeout(watchdog);
+await cleanup();
+process.exit(finish());
