@@ -4,7 +4,7 @@
 
 pub mod faults;
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -262,4 +262,131 @@ pub fn error_line(out: &Output) -> String {
         .rfind(|l| l.starts_with("error: "))
         .unwrap_or_default()
         .to_string()
+}
+
+/// A minimal LSP client over the binary's stdio.
+pub struct Lsp {
+    child: std::process::Child,
+    stdin: std::process::ChildStdin,
+    out: std::sync::mpsc::Receiver<serde_json::Value>,
+    next_id: i64,
+    /// Everything the server wrote to stderr, and every message it sent.
+    pub stderr: Arc<Mutex<String>>,
+    pub stdout: Arc<Mutex<String>>,
+}
+
+impl Lsp {
+    /// Starts `lambda-ls lsp` with its own HOME and local data dir, plus `env`; stderr is kept.
+    pub fn start(home: &std::path::Path, env: &[(&str, &str)]) -> Lsp {
+        let mut child = Command::new(lambda_ls_bin())
+            .arg("lsp")
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", home)
+            .env("LAMBDA_LS_LOCAL_DIR", home.join("local"))
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .envs(env.iter().copied())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let log = Arc::new(Mutex::new(String::new()));
+        let sink = Arc::clone(&log);
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                let mut l = sink.lock().expect("log lock");
+                l.push_str(&line);
+                l.push('\n');
+            }
+        });
+        let stdin = child.stdin.take().unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let seen = Arc::new(Mutex::new(String::new()));
+        let transcript = Arc::clone(&seen);
+        std::thread::spawn(move || {
+            let mut r = BufReader::new(stdout);
+            loop {
+                let mut len = 0usize;
+                loop {
+                    let mut line = String::new();
+                    if r.read_line(&mut line).unwrap_or(0) == 0 {
+                        return;
+                    }
+                    let line = line.trim();
+                    if line.is_empty() {
+                        break;
+                    }
+                    if let Some(v) = line.strip_prefix("Content-Length: ") {
+                        len = v.parse().unwrap_or(0);
+                    }
+                }
+                let mut body = vec![0; len];
+                if r.read_exact(&mut body).is_err() {
+                    return;
+                }
+                transcript
+                    .lock()
+                    .expect("transcript lock")
+                    .push_str(&String::from_utf8_lossy(&body));
+                if let Ok(v) = serde_json::from_slice(&body) {
+                    if tx.send(v).is_err() {
+                        return;
+                    }
+                }
+            }
+        });
+        Lsp {
+            child,
+            stdin,
+            out: rx,
+            next_id: 1,
+            stderr: log,
+            stdout: seen,
+        }
+    }
+
+    pub fn send(&mut self, v: serde_json::Value) {
+        let body = v.to_string();
+        write!(self.stdin, "Content-Length: {}\r\n\r\n{body}", body.len()).unwrap();
+        self.stdin.flush().unwrap();
+    }
+
+    pub fn notify(&mut self, method: &str, params: serde_json::Value) {
+        self.send(serde_json::json!({"jsonrpc": "2.0", "method": method, "params": params}));
+    }
+
+    /// Sends a request and waits (bounded) for its answer, skipping notifications and answering
+    /// server requests with null.
+    pub fn request(&mut self, method: &str, params: serde_json::Value) -> serde_json::Value {
+        let id = self.next_id;
+        self.next_id += 1;
+        self.send(
+            serde_json::json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}),
+        );
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let msg = self
+                .out
+                .recv_timeout(left)
+                .unwrap_or_else(|_| panic!("no answer to {method} within 20 s"));
+            if msg.get("id") == Some(&serde_json::json!(id)) && msg.get("method").is_none() {
+                return msg;
+            }
+            if let (Some(server_id), Some(_)) = (msg.get("id"), msg.get("method")) {
+                let reply = serde_json::json!({"jsonrpc": "2.0", "id": server_id, "result": null});
+                self.send(reply);
+            }
+        }
+    }
+}
+
+impl Drop for Lsp {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }

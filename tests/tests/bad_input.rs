@@ -2,11 +2,9 @@
 //! tool must answer with its exit code and one clear sentence, never a panic or a hang.
 //! Malformed LSP requests get an error answer and the server keeps serving.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use lambda_ls_tests::{lambda_ls_bin, run, stderr};
+use lambda_ls_tests::{run, stderr, Lsp};
 
 /// One row: files to write, the command (`{p}` is the project folder), exit code, expected text.
 struct Case {
@@ -240,110 +238,6 @@ fn every_bad_input_is_one_sentence_with_the_right_exit_code() {
     );
 }
 
-/// A minimal LSP client over the binary's stdio.
-struct Lsp {
-    child: std::process::Child,
-    stdin: std::process::ChildStdin,
-    out: std::sync::mpsc::Receiver<serde_json::Value>,
-    next_id: i64,
-}
-
-impl Lsp {
-    fn start(home: &std::path::Path) -> Lsp {
-        let mut child = Command::new(lambda_ls_bin())
-            .arg("lsp")
-            .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("HOME", home)
-            .env("LAMBDA_LS_LOCAL_DIR", home.join("local"))
-            .env("AWS_EC2_METADATA_DISABLED", "true")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let stdin = child.stdin.take().unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let mut r = BufReader::new(stdout);
-            loop {
-                let mut len = 0usize;
-                loop {
-                    let mut line = String::new();
-                    if r.read_line(&mut line).unwrap_or(0) == 0 {
-                        return;
-                    }
-                    let line = line.trim();
-                    if line.is_empty() {
-                        break;
-                    }
-                    if let Some(v) = line.strip_prefix("Content-Length: ") {
-                        len = v.parse().unwrap_or(0);
-                    }
-                }
-                let mut body = vec![0; len];
-                if r.read_exact(&mut body).is_err() {
-                    return;
-                }
-                if let Ok(v) = serde_json::from_slice(&body) {
-                    if tx.send(v).is_err() {
-                        return;
-                    }
-                }
-            }
-        });
-        Lsp {
-            child,
-            stdin,
-            out: rx,
-            next_id: 1,
-        }
-    }
-
-    fn send(&mut self, v: serde_json::Value) {
-        let body = v.to_string();
-        write!(self.stdin, "Content-Length: {}\r\n\r\n{body}", body.len()).unwrap();
-        self.stdin.flush().unwrap();
-    }
-
-    fn notify(&mut self, method: &str, params: serde_json::Value) {
-        self.send(serde_json::json!({"jsonrpc": "2.0", "method": method, "params": params}));
-    }
-
-    /// Sends a request and waits (bounded) for its answer, skipping notifications and answering
-    /// server requests with null.
-    fn request(&mut self, method: &str, params: serde_json::Value) -> serde_json::Value {
-        let id = self.next_id;
-        self.next_id += 1;
-        self.send(
-            serde_json::json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}),
-        );
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            let msg = self
-                .out
-                .recv_timeout(left)
-                .unwrap_or_else(|_| panic!("no answer to {method} within 20 s"));
-            if msg.get("id") == Some(&serde_json::json!(id)) && msg.get("method").is_none() {
-                return msg;
-            }
-            if let (Some(server_id), Some(_)) = (msg.get("id"), msg.get("method")) {
-                let reply = serde_json::json!({"jsonrpc": "2.0", "id": server_id, "result": null});
-                self.send(reply);
-            }
-        }
-    }
-}
-
-impl Drop for Lsp {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 #[test]
 fn malformed_lsp_requests_get_errors_and_the_server_keeps_serving() {
     let home = tempfile::tempdir().unwrap();
@@ -351,7 +245,7 @@ fn malformed_lsp_requests_get_errors_and_the_server_keeps_serving() {
     std::fs::create_dir_all(&proj).unwrap();
     std::fs::write(proj.join("app.py"), HANDLER[1].1).unwrap();
     let uri = format!("file://{}/app.py", proj.display());
-    let mut lsp = Lsp::start(home.path());
+    let mut lsp = Lsp::start(home.path(), &[]);
     let init = lsp.request("initialize", serde_json::json!({"processId": null, "rootUri": format!("file://{}", proj.display()), "capabilities": {}}));
     assert!(init["result"]["capabilities"].is_object(), "{init}");
     lsp.notify("initialized", serde_json::json!({}));

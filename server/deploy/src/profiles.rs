@@ -16,6 +16,9 @@ use aws_runtime::env_config::file::{
 use aws_types::os_shim_internal::{Env, Fs};
 use serde::Serialize;
 
+/// Marks, in a [`ProfileEnv`], that environment credentials exist (the value is never kept).
+const ENV_CREDENTIALS: &str = "lambda-ls:env-credentials";
+
 /// The name of the built-in profile that targets the embedded local Lambda.
 pub const LOCAL_PROFILE: &str = "local";
 
@@ -159,11 +162,21 @@ impl ProfileEnv {
             "AWS_PROFILE",
             "HOME",
         ];
-        let vars = keys
+        let mut vars: BTreeMap<String, String> = keys
             .iter()
             .filter_map(|k| std::env::var(k).ok().map(|v| (k.to_string(), v)))
             .collect();
+        // Only whether environment credentials exist matters, never their value.
+        if std::env::var_os("AWS_ACCESS_KEY_ID").is_some_and(|v| !v.is_empty()) {
+            vars.insert(ENV_CREDENTIALS.to_string(), "set".to_string());
+        }
         ProfileEnv { vars }
+    }
+
+    /// True when `AWS_ACCESS_KEY_ID` is set: the SDK's default chain has credentials even
+    /// without any profile file (CI jobs, containers).
+    pub fn has_env_credentials(&self) -> bool {
+        self.var(ENV_CREDENTIALS).is_some()
     }
 
     /// An environment made of the given pairs only.
@@ -394,7 +407,8 @@ impl Selection {
     }
 }
 
-/// Applies the selection order: explicit → `AWS_PROFILE` → `default` → the local Lambda.
+/// Applies the selection order: explicit → `AWS_PROFILE` → `default` (or credentials in the
+/// environment) → the local Lambda.
 ///
 /// An explicit or `AWS_PROFILE` name must exist (or be `local`); its `source_profile` chain is
 /// checked here so a cycle or a missing link is one clear sentence instead of an SDK error later.
@@ -410,6 +424,12 @@ pub fn select_profile(
         Some(LOCAL_PROFILE) if listing.get(LOCAL_PROFILE).is_none() => return Ok(Selection::Local),
         Some(name) => name,
         None if listing.get("default").is_some() => "default",
+        // Credentials in the environment and no profile: the SDK's default chain, as the AWS CLI.
+        None if env.has_env_credentials() => {
+            return Ok(Selection::Aws {
+                profile: "default".to_string(),
+            })
+        }
         None => return Ok(Selection::Local),
     };
     if listing.get(name).is_none() {
@@ -634,6 +654,14 @@ mod tests {
         let l = list_profiles(&empty.env).await.unwrap();
         assert!(l.profiles.is_empty());
         assert_eq!(select_profile(None, &none, &l).unwrap(), Selection::Local);
+        let mut with_keys = ProfileEnv::default();
+        with_keys.vars.insert(ENV_CREDENTIALS.into(), "set".into());
+        assert_eq!(
+            select_profile(None, &with_keys, &l).unwrap(),
+            Selection::Aws {
+                profile: "default".into()
+            }
+        );
     }
 
     #[tokio::test]
