@@ -188,6 +188,74 @@ impl Drop for Moto {
     }
 }
 
+/// Packages `app.py:handler` of a project folder (plus `includes`) with a spec named `name`.
+pub fn package_dir(
+    dir: &Path,
+    name: &str,
+    includes: Vec<PathBuf>,
+) -> (
+    lambda_deploy::package::Package,
+    lambda_deploy::spec::FunctionSpec,
+) {
+    use lambda_deploy::package::{build_package, resolve_target, PackageRequest};
+    let target =
+        resolve_target(&dir.join("app.py"), "handler", false).expect("resolve app.py:handler");
+    let spec = lambda_deploy::spec::FunctionSpec::new(name.to_string(), target.handler());
+    let pkg = build_package(&PackageRequest { target, includes }).expect("package");
+    (pkg, spec)
+}
+
+/// A fresh project whose `app.py` is `source` (and `extra` files, all included), packaged.
+pub fn packaged(
+    name: &str,
+    source: &str,
+    extra: &[(&str, &str)],
+) -> (
+    tempfile::TempDir,
+    lambda_deploy::package::Package,
+    lambda_deploy::spec::FunctionSpec,
+) {
+    let mut files = vec![("requirements.txt", ""), ("app.py", source)];
+    files.extend_from_slice(extra);
+    let proj = project(&files);
+    let includes = extra.iter().map(|(p, _)| proj.path().join(p)).collect();
+    let (pkg, spec) = package_dir(proj.path(), name, includes);
+    (proj, pkg, spec)
+}
+
+/// A connection to moto through the `moto` profile of profile files written into `dir`.
+pub async fn moto_connection(moto: &Moto, dir: &Path) -> lambda_deploy::aws::Connection {
+    let (config, credentials) = moto.profile_files(dir);
+    let files = lambda_deploy::profiles::ProfileEnv::from_pairs([
+        ("AWS_CONFIG_FILE", config.to_str().expect("utf-8 path")),
+        (
+            "AWS_SHARED_CREDENTIALS_FILE",
+            credentials.to_str().expect("utf-8 path"),
+        ),
+        ("HOME", dir.to_str().expect("utf-8 path")),
+    ]);
+    lambda_deploy::aws::Connection::connect(&lambda_deploy::aws::Endpoint::Aws {
+        profile: "moto".into(),
+        region: None,
+        files,
+    })
+    .await
+    .expect("connect to moto")
+}
+
+/// Bytes that do not compress (xorshift), for size-limit tests.
+pub fn incompressible(len: usize) -> Vec<u8> {
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
 /// Writes `files` (path, text) under a fresh temp dir.
 pub fn project(files: &[(&str, &str)]) -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("temp dir");

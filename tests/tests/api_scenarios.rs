@@ -11,11 +11,8 @@ use lambda_deploy::invoke::{invoke, InvokeKind, InvokeRequest};
 use lambda_deploy::maintain::{
     publish, share_state, share_url, share_with_account, unshare, UrlAuth,
 };
-use lambda_deploy::package::{build_package, resolve_target, PackageRequest};
-use lambda_deploy::profiles::ProfileEnv;
-use lambda_deploy::spec::FunctionSpec;
 use lambda_local::{LocalConfig, LocalLambda};
-use lambda_ls_tests::{project, Moto};
+use lambda_ls_tests::{moto_connection, packaged, Moto};
 
 fn quiet(_: Progress) {}
 
@@ -30,19 +27,7 @@ impl Backend {
     async fn moto() -> (Backend, Connection) {
         let moto = Moto::start();
         let dir = tempfile::tempdir().unwrap();
-        let (config, credentials) = moto.profile_files(dir.path());
-        let files = ProfileEnv::from_pairs([
-            ("AWS_CONFIG_FILE", config.to_str().unwrap()),
-            ("AWS_SHARED_CREDENTIALS_FILE", credentials.to_str().unwrap()),
-            ("HOME", dir.path().to_str().unwrap()),
-        ]);
-        let conn = Connection::connect(&Endpoint::Aws {
-            profile: "moto".into(),
-            region: None,
-            files,
-        })
-        .await
-        .unwrap();
+        let conn = moto_connection(&moto, dir.path()).await;
         (Backend::Moto((moto, dir)), conn)
     }
 
@@ -73,14 +58,7 @@ impl Backend {
 const HANDLER: &str = "def handler(event, context):\n    return {\"got\": event}\n";
 
 async fn deploy_fn(conn: &Connection, name: &str, source: &str) -> DeployAction {
-    let proj = project(&[("requirements.txt", ""), ("app.py", source)]);
-    let target = resolve_target(&proj.path().join("app.py"), "handler", false).unwrap();
-    let spec = FunctionSpec::new(name.into(), target.handler());
-    let pkg = build_package(&PackageRequest {
-        target,
-        includes: vec![],
-    })
-    .unwrap();
+    let (_proj, pkg, spec) = packaged(name, source, &[]);
     deploy(
         conn,
         DeployRequest {
@@ -132,13 +110,7 @@ async fn lifecycle(backend: &Backend, conn: &Connection) {
         conn_err(conn, missing).code(),
         Some("ResourceNotFoundException")
     );
-    let proj = project(&[("requirements.txt", ""), ("app.py", HANDLER)]);
-    let target = resolve_target(&proj.path().join("app.py"), "handler", false).unwrap();
-    let pkg = build_package(&PackageRequest {
-        target,
-        includes: vec![],
-    })
-    .unwrap();
+    let (_proj, pkg, _) = packaged("scn", HANDLER, &[]);
     let dup = conn
         .lambda
         .create_function()

@@ -153,15 +153,7 @@ fn extras(dir: &std::path::Path) {
     std::fs::write(dir.join("bad.jsonl"), "{\"a\": 1}\n{nope\n").unwrap();
     std::fs::write(dir.join("objects.jsonl"), "{\"a\": 1}\n").unwrap();
     // Incompressible, so the zip stays over 50 MB.
-    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
-    let blob: Vec<u8> = (0..51 * 1024 * 1024)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect();
+    let blob = lambda_ls_tests::incompressible(51 * 1024 * 1024);
     std::fs::write(dir.join("blob.bin"), blob).unwrap();
 }
 

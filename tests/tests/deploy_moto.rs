@@ -1,13 +1,11 @@
 //! The deploy core against moto, an independent implementation of the Lambda and IAM APIs.
 
-use lambda_deploy::aws::{Connection, Endpoint};
+use lambda_deploy::aws::Connection;
 use lambda_deploy::deploy::{deploy, DeployAction, DeployRequest, Progress};
 use lambda_deploy::functions::{delete_function, list_functions};
 use lambda_deploy::invoke::{invoke, InvokeKind, InvokeRequest};
-use lambda_deploy::package::{build_package, resolve_target, PackageRequest};
-use lambda_deploy::profiles::ProfileEnv;
 use lambda_deploy::spec::FunctionSpec;
-use lambda_ls_tests::{project, Moto};
+use lambda_ls_tests::{moto_connection, package_dir, project, Moto};
 
 const HANDLER: &str = "import json\n\ndef handler(event, context):\n    return {\"echo\": event}\n";
 
@@ -20,19 +18,7 @@ struct Setup {
 async fn setup() -> Setup {
     let moto = Moto::start();
     let dir = tempfile::tempdir().unwrap();
-    let (config, credentials) = moto.profile_files(dir.path());
-    let files = ProfileEnv::from_pairs([
-        ("AWS_CONFIG_FILE", config.to_str().unwrap()),
-        ("AWS_SHARED_CREDENTIALS_FILE", credentials.to_str().unwrap()),
-        ("HOME", dir.path().to_str().unwrap()),
-    ]);
-    let conn = Connection::connect(&Endpoint::Aws {
-        profile: "moto".into(),
-        region: None,
-        files,
-    })
-    .await
-    .unwrap();
+    let conn = moto_connection(&moto, dir.path()).await;
     assert_eq!(conn.info.region, "us-east-1");
     assert_eq!(
         conn.info.endpoint.as_deref(),
@@ -49,14 +35,7 @@ fn package_and_spec(
     dir: &std::path::Path,
     name: &str,
 ) -> (lambda_deploy::package::Package, FunctionSpec) {
-    let target = resolve_target(&dir.join("app.py"), "handler", false).unwrap();
-    let spec = FunctionSpec::new(name.to_string(), target.handler());
-    let pkg = build_package(&PackageRequest {
-        target,
-        includes: vec![],
-    })
-    .unwrap();
-    (pkg, spec)
+    package_dir(dir, name, vec![])
 }
 
 fn quiet(_: Progress) {}

@@ -8,11 +8,11 @@ use std::time::{Duration, Instant};
 use lambda_deploy::aws::{AwsError, Connection, Endpoint, Limits};
 use lambda_deploy::deploy::{deploy, DeployAction, DeployError, DeployRequest, Progress};
 use lambda_deploy::functions::list_functions;
-use lambda_deploy::package::{build_package, resolve_target, Package, PackageRequest};
+use lambda_deploy::package::Package;
 use lambda_deploy::spec::FunctionSpec;
 use lambda_local::{LocalConfig, LocalLambda};
 use lambda_ls_tests::faults::{Fault, FaultProxy};
-use lambda_ls_tests::{free_port, project};
+use lambda_ls_tests::{free_port, packaged};
 
 const SHORT: Limits = Limits {
     connect: Duration::from_secs(1),
@@ -51,21 +51,11 @@ async fn rig() -> Rig {
 }
 
 fn code(version: u32) -> (tempfile::TempDir, Package, FunctionSpec) {
-    let proj = project(&[
-        ("requirements.txt", ""),
-        (
-            "app.py",
-            &format!("def handler(event, context):\n    return {version}\n"),
-        ),
-    ]);
-    let target = resolve_target(&proj.path().join("app.py"), "handler", false).unwrap();
-    let spec = FunctionSpec::new("faulty".into(), target.handler());
-    let pkg = build_package(&PackageRequest {
-        target,
-        includes: vec![],
-    })
-    .unwrap();
-    (proj, pkg, spec)
+    packaged(
+        "faulty",
+        &format!("def handler(event, context):\n    return {version}\n"),
+        &[],
+    )
 }
 
 fn quiet(_: Progress) {}

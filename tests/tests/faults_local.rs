@@ -9,21 +9,13 @@ use std::time::Duration;
 use lambda_deploy::aws::{Connection, Endpoint};
 use lambda_deploy::deploy::{deploy, DeployRequest, Progress};
 use lambda_deploy::invoke::{invoke, InvokeKind, InvokeRequest};
-use lambda_deploy::package::{build_package, resolve_target, PackageRequest};
-use lambda_deploy::spec::FunctionSpec;
 use lambda_local::{LocalConfig, LocalLambda};
-use lambda_ls_tests::{lambda_ls_bin, project, repo_root, run, stderr};
+use lambda_ls_tests::{incompressible, lambda_ls_bin, packaged, repo_root, run, stderr};
 
 fn quiet(_: Progress) {}
 
-async fn deploy_source(conn: &Connection, name: &str, source: &str, extra: &[(&str, &str)]) {
-    let mut files = vec![("requirements.txt", ""), ("app.py", source)];
-    files.extend_from_slice(extra);
-    let proj = project(&files);
-    let target = resolve_target(&proj.path().join("app.py"), "handler", false).unwrap();
-    let includes = extra.iter().map(|(p, _)| proj.path().join(p)).collect();
-    let spec = FunctionSpec::new(name.into(), target.handler());
-    let pkg = build_package(&PackageRequest { target, includes }).unwrap();
+async fn deploy_source(conn: &Connection, name: &str, source: &str) {
+    let (_proj, pkg, spec) = packaged(name, source, &[]);
     deploy(
         conn,
         DeployRequest {
@@ -47,7 +39,7 @@ async fn a_hundred_concurrent_invokes_are_all_answered() {
     })
     .await
     .unwrap();
-    deploy_source(&conn, "busy", "import time\n\ndef handler(event, context):\n    time.sleep(0.05)\n    return event['i'] * 2\n", &[]).await;
+    deploy_source(&conn, "busy", "import time\n\ndef handler(event, context):\n    time.sleep(0.05)\n    return event['i'] * 2\n").await;
     let mut tasks = tokio::task::JoinSet::new();
     for i in 0..100 {
         let conn = conn.clone();
@@ -101,15 +93,10 @@ fn serve(home: &Path) -> (Child, String) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killed_mid_deploy_the_function_is_old_or_new_never_broken() {
     let home = tempfile::tempdir().unwrap();
-    // A few MB of incompressible data makes the upload and the store take a while.
-    let mut x: u64 = 0x2545_F491_4F6C_DD1D;
-    let blob: String = (0..6 * 1024 * 1024)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            char::from(b'a' + (x % 26) as u8)
-        })
+    // A few MB of incompressible text makes the upload and the store take a while.
+    let blob: String = incompressible(6 * 1024 * 1024)
+        .iter()
+        .map(|b| char::from(b'a' + b % 26))
         .collect();
     let (mut server, url) = serve(home.path());
     let conn = Connection::connect(&Endpoint::Local { url }).await.unwrap();
@@ -117,7 +104,6 @@ async fn killed_mid_deploy_the_function_is_old_or_new_never_broken() {
         &conn,
         "victim",
         "def handler(event, context):\n    return 'old'\n",
-        &[],
     )
     .await;
     server.kill().unwrap();
@@ -136,18 +122,7 @@ async fn killed_mid_deploy_the_function_is_old_or_new_never_broken() {
             let conn = conn.clone();
             let blob = blob.clone();
             async move {
-                let proj = project(&[
-                    ("requirements.txt", ""),
-                    ("app.py", &source),
-                    ("blob.txt", &blob),
-                ]);
-                let target = resolve_target(&proj.path().join("app.py"), "handler", false).unwrap();
-                let spec = FunctionSpec::new("victim".into(), target.handler());
-                let pkg = build_package(&PackageRequest {
-                    target,
-                    includes: vec![proj.path().join("blob.txt")],
-                })
-                .unwrap();
+                let (_proj, pkg, spec) = packaged("victim", &source, &[("blob.txt", &blob)]);
                 let _ = deploy(
                     &conn,
                     DeployRequest {

@@ -285,12 +285,11 @@ async function notifications() {
   return (await page.locator(".notifications-toasts .notification-toast").allInnerTexts()).join("\n");
 }
 
-/** Right-clicks a line of the editor and picks `label` in the context menu with the keyboard. */
-async function contextMenu(lineText, label) {
-  const line = page.locator(".editor-instance .view-line", { hasText: loose(lineText) }).first();
-  await line.waitFor({ state: "visible", timeout: 10000 });
-  const box = await line.boundingBox();
-  assert(box, `no box for the line ${lineText}`);
+/** Right-clicks `target` and picks `label` in the context menu with the keyboard. */
+async function contextMenuOn(target, label) {
+  await target.waitFor({ state: "visible", timeout: 10000 });
+  const box = await target.boundingBox();
+  assert(box, "the target of the right-click has no box");
   const at = { x: box.x + Math.min(box.width / 2, 120), y: box.y + box.height / 2 };
   await page.mouse.click(at.x, at.y);
   await page.mouse.click(at.x, at.y, { button: "right" });
@@ -310,6 +309,29 @@ async function contextMenu(lineText, label) {
   throw new Error(`could not focus "${label}" in the context menu`);
 }
 
+/** Right-clicks the editor line holding `lineText` and picks `label`. */
+async function contextMenu(lineText, label) {
+  await contextMenuOn(page.locator(".editor-instance .view-line", { hasText: loose(lineText) }).first(), label);
+}
+
+/**
+ * Changes the workspace settings (.vscode/settings.json of the opened folder, which VS Code
+ * watches with its workspace watcher; its watch on the user settings file outside the workspace
+ * misses writes) and waits until `check` sees the effect.
+ */
+const workspaceSettingsFile = path.join(workspace, ".vscode", "settings.json");
+async function changeSettings(change, what, ms, check) {
+  let current = {};
+  try {
+    current = JSON.parse(fs.readFileSync(workspaceSettingsFile, "utf8"));
+  } catch {
+    // None yet.
+  }
+  fs.mkdirSync(path.dirname(workspaceSettingsFile), { recursive: true });
+  fs.writeFileSync(workspaceSettingsFile, JSON.stringify(change(current), null, 2));
+  return until(what, ms, check);
+}
+
 /** Runs a command from the palette (F1), matching its title. */
 async function palette(title) {
   await page.keyboard.press("F1");
@@ -317,13 +339,22 @@ async function palette(title) {
   await input.waitFor({ state: "visible", timeout: 10000 });
   await input.fill(`>${title}`);
   await page.locator(".quick-input-list .monaco-list-row", { hasText: title }).first().waitFor({ timeout: 10000 });
-  await page.keyboard.press("Enter");
+  for (let i = 0; i < 10; i++) {
+    const focused = await page.locator(".quick-input-list .monaco-list-row.focused .label-name").first().innerText().catch(() => "");
+    if (norm(focused).trim() === title) {
+      await page.keyboard.press("Enter");
+      return;
+    }
+    await page.keyboard.press("ArrowDown");
+  }
+  throw new Error(`the command palette has no "${title}"`);
 }
 
 async function quickPickLabels() {
   const widget = page.locator(".quick-input-widget");
   await widget.waitFor({ state: "visible", timeout: 15000 });
   await page.locator(".quick-input-list .monaco-list-row").first().waitFor({ timeout: 15000 });
+  if (process.env.E2E_DUMP) log(await page.locator(".quick-input-list .monaco-list-row").first().evaluate((e) => e.outerHTML));
   return page.locator(".quick-input-list .monaco-list-row .label-name").allInnerTexts();
 }
 
@@ -477,9 +508,7 @@ await step('"Invoke Lambda with Event…" → Enter JSON… sends the typed even
 });
 
 await step("with inlay hints off the result is an after-line decoration", async () => {
-  const settings = JSON.parse(fs.readFileSync(settingsFile, "utf8"));
-  fs.writeFileSync(settingsFile, JSON.stringify({ ...settings, "editor.inlayHints.enabled": "off" }, null, 2));
-  const found = await until("the decoration after the def line", 20000, () =>
+  const found = await changeSettings((st) => ({ ...st, "editor.inlayHints.enabled": "off" }), "the decoration after the def line", 30000, () =>
     page.evaluate(() => {
       const lines = [...document.querySelectorAll(".editor-instance .view-line")].filter((l) =>
         l.textContent.replace(/\u00a0/g, " ").includes("def handler(event, context):"),
@@ -496,7 +525,27 @@ await step("with inlay hints off the result is an after-line decoration", async 
   );
   log(`decoration: ${found}`);
   await shot("decoration-fallback");
-  fs.writeFileSync(settingsFile, JSON.stringify(settings, null, 2));
+  await changeSettings((st) => ({ ...st, "editor.inlayHints.enabled": "on" }), "the inlay hint back", 30000, async () =>
+    (await lineText("def handler(event, context):")).includes("Hello, VS Code!"),
+  );
+});
+
+await step('explorer: right-click handler.py → "Deploy File as Lambda" → pick add deploys it as a callable', async () => {
+  await page.keyboard.press("Escape");
+  await contextMenuOn(page.locator(".explorer-folders-view .monaco-list-row", { hasText: "handler.py" }).first(), "Deploy File as Lambda");
+  const labels = await quickPickLabels();
+  log(`functions: ${JSON.stringify(labels)}`);
+  assert(["handler", "add", "fail"].every((f) => labels.some((l) => l.trim() === f)), `not every function is offered: ${labels}`);
+  await shot("deploy-file-picker");
+  await page.locator(".quick-input-widget .quick-input-box input").fill("add");
+  await page.waitForTimeout(200);
+  await page.keyboard.press("Enter");
+  const done = await until("the callable's deploy", 120000, async () => (await notifications()).match(/Deployed handler-add to local[^\n]*/)?.[0]);
+  log(done);
+  await until("the deployed lens over add", 20000, async () => {
+    const lenses = await page.locator(".editor-instance .codelens-decoration").allInnerTexts();
+    return lenses.filter((t) => t.includes("deployed to local")).length >= 2;
+  });
 });
 
 await step("status bar → QuickPick lists dev, staging and local; picking dev switches the target", async () => {
@@ -521,6 +570,29 @@ await step("status bar → QuickPick lists dev, staging and local; picking dev s
   const saved = JSON.parse(fs.readFileSync(settingsFile, "utf8"));
   assert(saved["lambdaLs.profile"] === "dev", `lambdaLs.profile was not saved: ${JSON.stringify(saved)}`);
   await shot("profile-dev");
+});
+
+await step('a server path that does not exist: error status and an "Open Settings" action', async () => {
+  await page.keyboard.press("Escape");
+  await changeSettings((st) => ({ ...st, "lambdaLs.server.path": path.join(tmp, "no-such-lambda-ls") }), "the error status", 30000, async () =>
+    (await statusItemText()).includes("lambda") && (await page.locator(".statusbar-item .codicon-error").count()) > 0,
+  );
+  const toast = page.locator(".notifications-toasts .notification-toast", { hasText: "cannot be started" }).first();
+  await toast.waitFor({ timeout: 20000 });
+  assert(/lambdaLs\.server\.path/.test(await toast.innerText()), "the error does not name lambdaLs.server.path");
+  await shot("server-path-error");
+  await toast.locator(".monaco-button", { hasText: "Open Settings" }).first().click();
+  await until("the settings editor on lambdaLs.server.path", 20000, async () =>
+    /Server: Path/i.test(await page.locator(".settings-editor").innerText().catch(() => "")),
+  );
+  const text = await changeSettings((st) => {
+    delete st["lambdaLs.server.path"];
+    return st;
+  }, "the server to come back on dev", 30000, async () => {
+    const t = await statusItemText();
+    return t.includes("lambda · dev · eu-west-1") ? t : undefined;
+  });
+  log(`status bar after restart: ${text}`);
 });
 
 clearTimeout(watchdog);

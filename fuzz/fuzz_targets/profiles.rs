@@ -1,0 +1,6 @@
+//! The profile listing on arbitrary config and credentials files.
+#![no_main]
+#[path = "../checks.rs"]
+mod checks;
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| checks::profiles(data));
