@@ -332,6 +332,12 @@ async function changeSettings(change, what, ms, check) {
   return until(what, ms, check);
 }
 
+async function clearNotifications() {
+  await page.keyboard.press("Escape");
+  await palette("Notifications: Clear All Notifications");
+  await until("the notifications to go", 5000, async () => (await page.locator(".notifications-toasts .notification-toast").count()) === 0);
+}
+
 /** Runs a command from the palette (F1), matching its title. */
 async function palette(title) {
   await page.keyboard.press("F1");
@@ -354,8 +360,8 @@ async function quickPickLabels() {
   const widget = page.locator(".quick-input-widget");
   await widget.waitFor({ state: "visible", timeout: 15000 });
   await page.locator(".quick-input-list .monaco-list-row").first().waitFor({ timeout: 15000 });
-  if (process.env.E2E_DUMP) log(await page.locator(".quick-input-list .monaco-list-row").first().evaluate((e) => e.outerHTML));
-  return page.locator(".quick-input-list .monaco-list-row .label-name").allInnerTexts();
+  // The first row of an entry is its label (and description); the second its detail.
+  return page.locator(".quick-input-list .monaco-list-row .quick-input-list-rows > .quick-input-list-row:first-child .label-name").allInnerTexts();
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -458,14 +464,20 @@ await step("opening handler.py starts the extension: status bar shows lambda · 
 
 await step('right-click in handler → "Deploy Handler as Lambda" deploys to the local Lambda', async () => {
   await contextMenu("name = (event or {})", "Deploy Handler as Lambda");
-  await until("the deploy progress notification", 15000, async () => /deploying handler|Deployed/i.test(await notifications()), 100)
-    .then(() => shot("deploying"))
-    .catch((e) => log(`no progress notification caught: ${e.message}`));
+  // The deploy's progress is a notification with a Cancel button (the local Lambda is quick, so
+  // it may already be done).
+  const progress = page.locator(".notifications-toasts .notification-toast", { hasText: "deploying handler" }).first();
+  await until("the deploy progress notification", 15000, async () => /deploying handler|Deployed/i.test(await notifications()), 100);
+  if (await progress.isVisible()) {
+    await shot("deploying");
+    assert((await progress.locator(".monaco-button", { hasText: "Cancel" }).count()) === 1, "the deploy progress has no Cancel button");
+  }
   const done = await until("the deploy to finish", 120000, async () => {
     const n = await notifications();
     return n.match(/Deployed \S+ to local[^\n]*/)?.[0];
   });
   log(done);
+  await until("the progress notification to close", 10000, async () => !(await progress.isVisible()));
   await until("the deployed lens", 20000, async () =>
     (await page.locator(".editor-instance .codelens-decoration").allInnerTexts()).some((t) => t.includes("deployed to local")),
   );
@@ -530,6 +542,27 @@ await step("with inlay hints off the result is an after-line decoration", async 
   );
 });
 
+await step("a handler that raises: the error is a diagnostic on the raising line and a warning", async () => {
+  await clearNotifications();
+  await contextMenu("raise ValueError", "Deploy Handler as Lambda");
+  await until("fail's deploy", 120000, async () => /Deployed handler-fail to local/.test(await notifications()));
+  await contextMenu("raise ValueError", "Invoke Lambda");
+  const warning = await until("the warning", 60000, async () => (await notifications()).match(/fail raised ValueError[^\n]*/)?.[0]);
+  log(warning);
+  // The server's diagnostic: a squiggle in the editor and an error in the status bar counts.
+  await until("the error squiggle", 20000, async () => (await page.locator(".editor-instance .squiggly-error").count()) > 0);
+  // F8 (Go to Next Problem) shows the diagnostic's message under its line.
+  await page.locator(".editor-instance .view-line", { hasText: loose("return {") }).first().click();
+  await page.keyboard.press("F8");
+  const marker = await until("the problem widget", 10000, async () => {
+    const t = norm(await page.locator(".editor-instance .marker-widget").first().innerText().catch(() => ""));
+    return /ValueError: cannot handle/.test(t) ? t : undefined;
+  });
+  log(`problem: ${marker.split("\n")[0]}`);
+  await shot("invoke-error-diagnostic");
+  await page.keyboard.press("Escape");
+});
+
 await step('explorer: right-click handler.py → "Deploy File as Lambda" → pick add deploys it as a callable', async () => {
   await page.keyboard.press("Escape");
   await contextMenuOn(page.locator(".explorer-folders-view .monaco-list-row", { hasText: "handler.py" }).first(), "Deploy File as Lambda");
@@ -549,7 +582,7 @@ await step('explorer: right-click handler.py → "Deploy File as Lambda" → pic
 });
 
 await step("status bar → QuickPick lists dev, staging and local; picking dev switches the target", async () => {
-  await page.keyboard.press("Escape");
+  await clearNotifications();
   await page.locator(".statusbar-item", { hasText: "lambda · local" }).first().click();
   const labels = await quickPickLabels();
   log(`profiles: ${JSON.stringify(labels)}`);
@@ -567,13 +600,12 @@ await step("status bar → QuickPick lists dev, staging and local; picking dev s
     return t.includes("lambda · dev · eu-west-1") ? t : undefined;
   });
   log(`status bar: ${text}`);
-  const saved = JSON.parse(fs.readFileSync(settingsFile, "utf8"));
-  assert(saved["lambdaLs.profile"] === "dev", `lambdaLs.profile was not saved: ${JSON.stringify(saved)}`);
+  await until("lambdaLs.profile = dev in the user settings", 10000, () => JSON.parse(fs.readFileSync(settingsFile, "utf8"))["lambdaLs.profile"] === "dev");
   await shot("profile-dev");
 });
 
 await step('a server path that does not exist: error status and an "Open Settings" action', async () => {
-  await page.keyboard.press("Escape");
+  await clearNotifications();
   await changeSettings((st) => ({ ...st, "lambdaLs.server.path": path.join(tmp, "no-such-lambda-ls") }), "the error status", 30000, async () =>
     (await statusItemText()).includes("lambda") && (await page.locator(".statusbar-item .codicon-error").count()) > 0,
   );

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# Installs what the VS Code end-to-end test needs, once per machine: Debian packages (a C++
-# toolchain and headers for code-server's native modules, ripgrep, chromium), code-server into the
-# user cache keyed by its version, and the test's own npm packages (playwright-core, no browser
-# download). Prints the code-server directory on its last line.
+# Installs what the VS Code tests need, once per machine: Debian packages (a C++ toolchain and
+# headers for code-server's native modules, ripgrep, chromium), code-server into the user cache
+# keyed by its version, the extension's npm packages (npm ci in vscode-extension) and the e2e's own
+# (playwright-core, no browser download). Each npm ci runs again only when its lockfile changed.
+# Prints the code-server directory on its last line.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
 version=${CODE_SERVER_VERSION:-4.99.4}
 cache=${LAMBDA_LS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/lambda-ls}
 dir=$cache/code-server-$version
@@ -34,8 +36,21 @@ if [ ! -x "$dir/node_modules/.bin/code-server" ] || [ ! -f "$dir/.complete" ]; t
   touch "$dir/.complete"
 fi
 
-if [ ! -d "$here/node_modules/playwright-core" ] || [ "$here/package-lock.json" -nt "$here/node_modules/.package-lock.json" ]; then
-  echo "== npm ci in tests/vscode" >&2
-  (cd "$here" && npm ci --no-audit --no-fund >&2)
+# Debian's Node headers let node-gyp build native modules (keytar, via vsce) without downloading.
+if [ -z "${npm_config_nodedir:-}" ] && [ -f /usr/include/node/node.h ]; then
+  export npm_config_nodedir=/usr
 fi
+
+# npm ci in $1 unless node_modules was installed from this very lockfile.
+npm_ci() {
+  local want
+  want=$(sha256sum "$1/package-lock.json" | cut -d' ' -f1)
+  if [ "$(cat "$1/node_modules/.lockfile.sha256" 2>/dev/null)" != "$want" ]; then
+    echo "== npm ci in ${1#"$root"/}" >&2
+    (cd "$1" && npm ci --no-audit --no-fund --loglevel=error >&2)
+    echo "$want" > "$1/node_modules/.lockfile.sha256"
+  fi
+}
+npm_ci "$root/vscode-extension"
+npm_ci "$here"
 echo "$dir"

@@ -513,7 +513,7 @@ class Controller implements vscode.Disposable {
       );
       this.output.append(invokeOutput(outcome, describeEvent(request)));
       if (outcome.function_error) {
-        void vscode.window.showWarningMessage(`Lambda: ${label} raised ${errorLine(outcome)}`, "Show Output").then((c) => {
+        void vscode.window.showWarningMessage(`Lambda: ${outcome.function} raised ${errorLine(outcome)}`, "Show Output").then((c) => {
           if (c) this.output.show(true);
         });
       } else {
