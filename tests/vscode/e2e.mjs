@@ -582,7 +582,12 @@ await step('explorer: right-click handler.py → "Deploy File as Lambda" → pic
 });
 
 await step("status bar → QuickPick lists dev, staging and local; picking dev switches the target", async () => {
+  // The mouse off the explorer's hovers and back to the top of handler.py (for the screenshot).
+  await page.mouse.move(900, 650);
+  await page.waitForTimeout(300);
   await clearNotifications();
+  await page.locator(".editor-instance .monaco-editor textarea").first().focus();
+  await page.keyboard.press("Control+Home");
   await page.locator(".statusbar-item", { hasText: "lambda · local" }).first().click();
   const labels = await quickPickLabels();
   log(`profiles: ${JSON.stringify(labels)}`);

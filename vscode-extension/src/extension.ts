@@ -552,7 +552,7 @@ class Controller implements vscode.Disposable {
       const listing = await this.execute<ProfileListing>(SERVER.listProfiles, {});
       const picked = await vscode.window.showQuickPick(profileItems(listing), {
         title: "Lambda: deploy and invoke with AWS profile",
-        placeHolder: "Profiles of ~/.aws/config and ~/.aws/credentials, and local (the embedded local Lambda)",
+        placeHolder: "Profiles from ~/.aws/config and ~/.aws/credentials, or local",
         matchOnDescription: true,
       });
       if (!picked) return;
