@@ -399,9 +399,13 @@ await step("code-server installs the .vsix", async () => {
   assert(fs.existsSync(bin), `the installed extension has no server binary at ${bin}`);
 });
 
-await step("code-server starts on 127.0.0.1 and the workbench loads", async () => {
+/**
+ * Starts code-server on a free port of 127.0.0.1 for `folder` and opens it in a new page.
+ * `trust`: keep VS Code's workspace trust (the folder then opens in restricted mode).
+ */
+async function openVSCode({ folder, userDataDir, logName, trust = false }) {
   port = await freePort();
-  const logFile = fs.openSync(path.join(artifacts, "code-server.log"), "w");
+  const logFile = fs.openSync(path.join(artifacts, logName), "w");
   child = spawn(
     codeServer,
     [
@@ -409,21 +413,22 @@ await step("code-server starts on 127.0.0.1 and the workbench loads", async () =
       "--auth", "none",
       "--disable-telemetry",
       "--disable-update-check",
-      "--disable-workspace-trust",
+      ...(trust ? [] : ["--disable-workspace-trust"]),
       "--disable-getting-started-override",
-      "--user-data-dir", userData,
+      "--user-data-dir", userDataDir,
       "--extensions-dir", extensionsDir,
       "--config", configFile,
-      workspace,
+      folder,
     ],
     { env, stdio: ["ignore", logFile, logFile] },
   );
-  child.on("exit", (code, sig) => log(`code-server exited (${code ?? sig})`));
+  const started = child;
+  child.on("exit", (code, sig) => log(`code-server ${started.pid} exited (${code ?? sig})`));
   await until("code-server to answer /healthz", 60000, async () => {
     const r = await fetch(`http://127.0.0.1:${port}/healthz`).catch(() => undefined);
     return r?.ok;
   });
-  browser = await chromium.launch({
+  browser ??= await chromium.launch({
     executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
     headless: true,
     args: [
@@ -441,8 +446,12 @@ await step("code-server starts on 127.0.0.1 and the workbench loads", async () =
   page = await context.newPage();
   page.setDefaultTimeout(15000);
   page.on("pageerror", (e) => log(`page error: ${e.message}`));
-  await page.goto(`http://127.0.0.1:${port}/?folder=${encodeURIComponent(workspace)}`, { timeout: 60000 });
+  await page.goto(`http://127.0.0.1:${port}/?folder=${encodeURIComponent(folder)}`, { timeout: 60000 });
   await page.locator(".monaco-workbench").waitFor({ timeout: 60000 });
+}
+
+await step("code-server starts on 127.0.0.1 and the workbench loads", async () => {
+  await openVSCode({ folder: workspace, userDataDir: userData, logName: "code-server.log" });
   await page.locator(".explorer-folders-view .monaco-list-row", { hasText: "handler.py" }).waitFor({ timeout: 30000 });
 });
 
@@ -630,6 +639,42 @@ await step('a server path that does not exist: error status and an "Open Setting
     return t.includes("lambda · dev · eu-west-1") ? t : undefined;
   });
   log(`status bar after restart: ${text}`);
+});
+
+await step("an untrusted workspace: deploying is disabled, the server still runs", async () => {
+  await page.context().close();
+  await stopCodeServer();
+  const untrusted = path.join(tmp, "work", "untrusted");
+  fs.cpSync(path.join(repo, "examples/hello"), untrusted, { recursive: true, filter: (p) => !p.includes("__pycache__") });
+  const userData2 = path.join(tmp, "user-data-untrusted");
+  fs.mkdirSync(path.join(userData2, "User"), { recursive: true });
+  fs.writeFileSync(
+    path.join(userData2, "User", "settings.json"),
+    JSON.stringify({ "workbench.startupEditor": "none", "security.workspace.trust.enabled": true, "telemetry.telemetryLevel": "off" }),
+  );
+  await openVSCode({ folder: untrusted, userDataDir: userData2, logName: "code-server-untrusted.log", trust: true });
+  // VS Code asks whether to trust the folder's authors: no.
+  const dialog = page.locator(".monaco-dialog-box");
+  await dialog.waitFor({ timeout: 30000 });
+  await dialog.locator(".monaco-button", { hasText: "No, I don't trust the authors" }).first().click();
+  await dialog.waitFor({ state: "detached", timeout: 10000 });
+  await page.locator(".explorer-folders-view .monaco-list-row", { hasText: "handler.py" }).first().click();
+  await until("the lambda status-bar item", 60000, async () => (await statusItemText()).includes("lambda · local"));
+  // The menu entry is there but disabled.
+  const line = page.locator(".editor-instance .view-line", { hasText: loose("name = (event or {})") }).first();
+  await line.waitFor({ timeout: 20000 });
+  const box = await line.boundingBox();
+  await page.mouse.click(box.x + 100, box.y + box.height / 2, { button: "right" });
+  const menu = page.locator(".context-view .monaco-menu").first();
+  await menu.waitFor({ state: "visible", timeout: 10000 });
+  const disabled = await menu.locator(".action-item.disabled .action-label").allInnerTexts();
+  assert(disabled.some((l) => l.trim() === "Deploy Handler as Lambda"), `Deploy Handler as Lambda is not disabled: ${JSON.stringify(disabled)}`);
+  await shot("untrusted-menu");
+  await page.keyboard.press("Escape");
+  // The server's Deploy lens goes through the extension, which refuses.
+  await page.locator(".editor-instance .codelens-decoration a", { hasText: /^Deploy$/ }).first().click();
+  await until("the untrusted-workspace warning", 15000, async () => /deploying is disabled in an untrusted workspace/.test(await notifications()));
+  await shot("untrusted-warning");
 });
 
 clearTimeout(watchdog);
