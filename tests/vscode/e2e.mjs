@@ -641,7 +641,7 @@ await step('a server path that does not exist: error status and an "Open Setting
   log(`status bar after restart: ${text}`);
 });
 
-await step("an untrusted workspace: deploying is disabled, the server still runs", async () => {
+await step("an untrusted workspace whose user settings hold the AWS Toolkit's aws.profile: the target follows the Toolkit, deploying is disabled", async () => {
   await page.context().close();
   await stopCodeServer();
   const untrusted = path.join(tmp, "work", "untrusted");
@@ -650,7 +650,13 @@ await step("an untrusted workspace: deploying is disabled, the server still runs
   fs.mkdirSync(path.join(userData2, "User"), { recursive: true });
   fs.writeFileSync(
     path.join(userData2, "User", "settings.json"),
-    JSON.stringify({ "workbench.startupEditor": "none", "security.workspace.trust.enabled": true, "telemetry.telemetryLevel": "off" }),
+    JSON.stringify({
+      "workbench.startupEditor": "none",
+      "security.workspace.trust.enabled": true,
+      "telemetry.telemetryLevel": "off",
+      // The AWS Toolkit's setting (as its connection id); lambdaLs.profile is not set here.
+      "aws.profile": "profile:staging",
+    }),
   );
   await openVSCode({ folder: untrusted, userDataDir: userData2, logName: "code-server-untrusted.log", trust: true });
   // VS Code asks whether to trust the folder's authors: no.
@@ -659,7 +665,11 @@ await step("an untrusted workspace: deploying is disabled, the server still runs
   await dialog.locator(".monaco-button", { hasText: "No, I don't trust the authors" }).first().click();
   await dialog.waitFor({ state: "detached", timeout: 10000 });
   await page.locator(".explorer-folders-view .monaco-list-row", { hasText: "handler.py" }).first().click();
-  await until("the lambda status-bar item", 60000, async () => (await statusItemText()).includes("lambda · local"));
+  const text = await until("the status bar to follow aws.profile", 60000, async () => {
+    const t = await statusItemText();
+    return t.includes("lambda · staging · us-west-2") ? t : undefined;
+  });
+  log(`status bar: ${text}`);
   // The menu entry is there but disabled.
   const line = page.locator(".editor-instance .view-line", { hasText: loose("name = (event or {})") }).first();
   await line.waitFor({ timeout: 20000 });
