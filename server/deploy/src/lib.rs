@@ -8,6 +8,7 @@ pub mod aws;
 pub mod deploy;
 pub mod fanout;
 pub mod functions;
+pub mod identity;
 pub mod invoke;
 pub mod maintain;
 pub mod package;
