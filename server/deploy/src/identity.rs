@@ -62,13 +62,15 @@ pub async fn caller_identity(
             .get_caller_identity()
             .send()
             .await
-            .map_err(|e| match AwsError::from_sdk("GetCallerIdentity", &endpoint, e) {
-                AwsError::Credentials { detail, .. } => AwsError::Credentials {
-                    profile: profile.to_string(),
-                    detail,
+            .map_err(
+                |e| match AwsError::from_sdk("GetCallerIdentity", &endpoint, e) {
+                    AwsError::Credentials { detail, .. } => AwsError::Credentials {
+                        profile: profile.to_string(),
+                        detail,
+                    },
+                    other => other,
                 },
-                other => other,
-            })
+            )
     };
     let out = tokio::time::timeout(limit, call)
         .await

@@ -2,11 +2,13 @@
 //! `COMMANDS.md` beside this crate documents the same for client authors.
 
 use std::path::PathBuf;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use lambda_deploy::analysis;
 use lambda_deploy::functions;
+use lambda_deploy::identity;
 use lambda_deploy::invoke::{self, FunctionError, InvokeKind, InvokeRequest};
+use lambda_deploy::maintain;
 use lambda_deploy::package::{self, ResolvedTarget};
 use lambda_deploy::profiles::{self, ProfileInfo, Selection};
 use lambda_deploy::project::Settings;
@@ -15,7 +17,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::convert::{self, ProfileChangedParams};
-use super::editor::ClientToken;
+use super::editor::{Answer, ClientToken};
 use super::failure::Failure;
 use super::features;
 use super::jobs::{self, DeployPlan};
@@ -69,7 +71,19 @@ pub struct LogsArgs {
     name: Option<String>,
     uri: Option<String>,
     function: Option<String>,
+    /// How far back: `10m`, `2h`, `1d`.
+    since: Option<String>,
 }
+
+/// How far back `lambda.logs` reads without `since`, as the CLI's `logs`.
+const DEFAULT_LOGS_SINCE: &str = "10m";
+
+/// The buttons of the question before a deploy to AWS.
+const DEPLOY_BUTTON: &str = "Deploy";
+const CANCEL_BUTTON: &str = "Cancel";
+
+/// How long finding the account behind a profile may take before the question is asked anyway.
+const IDENTITY_TIMEOUT: Duration = Duration::from_secs(10);
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -207,6 +221,7 @@ async fn deploy(
     let (spec, settings) = crate::ops::function_spec(&mut resolved, &overrides)?;
     spec.validate()?;
     let selection = selection(shared).await?;
+    confirm_deploy(shared, &selection).await?;
     let plan = DeployPlan {
         key,
         resolved,
@@ -215,6 +230,106 @@ async fn deploy(
         selection,
     };
     Ok(to_json(&jobs::deploy(shared, plan, token).await?))
+}
+
+/// Before the first deploy of this session to a real AWS profile: "Deploy to AWS account … in …
+/// as profile …?" with Deploy / Cancel. Cancel, closing the question or no answer stop the
+/// deploy before it starts. Clients that cannot show a question deploy without it (logged).
+async fn confirm_deploy(shared: &SharedRef, selection: &Selection) -> Result<(), Failure> {
+    let Selection::Aws { profile } = selection else {
+        return Ok(());
+    };
+    let confirmed = |shared: &SharedRef| shared.with(|st| st.confirmed_profiles.contains(profile));
+    if confirmed(shared)? {
+        return Ok(());
+    }
+    if !shared.editor.caps().show_message_request {
+        shared
+            .editor
+            .info(&format!(
+                "deploying to AWS profile {profile} without asking first: this editor cannot show a question (window/showMessageRequest)"
+            ))
+            .await;
+        shared.with(|st| st.confirmed_profiles.insert(profile.clone()))?;
+        return Ok(());
+    }
+    // A second deploy waits for the first answer rather than asking again.
+    let _one_question = shared.asking.lock().await;
+    if confirmed(shared)? {
+        return Ok(());
+    }
+    let conn = connect(shared, selection).await?;
+    let account = account_of(shared, profile, &conn.info.region).await?;
+    let question = format!(
+        "Deploy to AWS account {account} in {} as profile {profile}?",
+        conn.info.region
+    );
+    match shared
+        .editor
+        .ask(&question, &[DEPLOY_BUTTON, CANCEL_BUTTON])
+        .await
+    {
+        Answer::Chose(button) if button == DEPLOY_BUTTON => {
+            shared.with(|st| st.confirmed_profiles.insert(profile.clone()))?;
+            Ok(())
+        }
+        Answer::TimedOut => Err(Failure::cancelled(format!(
+            "the deploy to profile {profile} was cancelled: no answer to \"{question}\" within {} s",
+            super::editor::QUESTION_TIMEOUT.as_secs()
+        ))),
+        _ => Err(Failure::cancelled(format!(
+            "the deploy to profile {profile} was cancelled"
+        ))),
+    }
+}
+
+/// The account a profile deploys to: STS `GetCallerIdentity`, else the account of the
+/// profile's `role_arn`, else `(unknown)`. Credentials that cannot be loaded stop here, with the
+/// sentence the deploy would end with.
+async fn account_of(shared: &SharedRef, profile: &str, region: &str) -> Result<String, Failure> {
+    let asked = identity::caller_identity(profile, Some(region), &shared.env, IDENTITY_TIMEOUT);
+    let error = match asked.await {
+        Ok(id) if !id.account.is_empty() => return Ok(id.account),
+        Ok(_) => "GetCallerIdentity named no account".to_string(),
+        Err(e @ lambda_deploy::aws::AwsError::Credentials { .. }) => return Err(e.into()),
+        Err(e) => e.to_string(),
+    };
+    shared
+        .editor
+        .info(&format!(
+            "cannot tell the AWS account of profile {profile}: {error}"
+        ))
+        .await;
+    let listing = profiles::list_profiles(&shared.env).await?;
+    Ok(listing
+        .get(profile)
+        .and_then(|p| p.role_arn.as_deref())
+        .and_then(identity::account_of_arn)
+        .unwrap_or("(unknown)")
+        .to_string())
+}
+
+/// The Lambda name of a function in a file on the selected profile: the name this session
+/// deployed it as there, else `name` in `lambda.toml`, else the default `<module>-<function>`.
+async fn lambda_name(
+    shared: &SharedRef,
+    key: &FunctionKey,
+    profile: &str,
+) -> Result<String, Failure> {
+    let known = shared.with(|st| {
+        st.session
+            .deployment_on(key, profile)
+            .map(|d| d.name.clone())
+    })?;
+    if let Some(name) = known {
+        return Ok(name);
+    }
+    let mut resolved = resolve(key, false).await?;
+    let (spec, _) = blocking("reading lambda.toml", move || {
+        crate::ops::function_spec(&mut resolved, &Settings::default())
+    })
+    .await??;
+    Ok(spec.name)
 }
 
 async fn invoke_function(shared: &SharedRef, args: InvokeArgs) -> Result<Value, Failure> {
@@ -241,7 +356,7 @@ async fn invoke_function(shared: &SharedRef, args: InvokeArgs) -> Result<Value, 
     let name = match (args.name, &known, &key) {
         (Some(name), _, _) => name,
         (None, Some(d), _) => d.name.clone(),
-        (None, None, Some(k)) => resolve(k, false).await?.default_name(),
+        (None, None, Some(k)) => lambda_name(shared, k, profile).await?,
         (None, None, None) => unreachable!("checked above: a key or a name"),
     };
     let root = known
@@ -266,9 +381,7 @@ async fn invoke_function(shared: &SharedRef, args: InvokeArgs) -> Result<Value, 
         _ => None,
     };
     let invocation = Invocation {
-        name: name.clone(),
         outcome: outcome.clone(),
-        at: SystemTime::now(),
     };
     let touched = shared.with(|st| st.session.record_invoke(key, invocation, mark))?;
     let mut log = format!("{name} → {}", features::full_result(&outcome));
@@ -374,7 +487,15 @@ async fn def_line(shared: &SharedRef, key: &FunctionKey) -> Result<usize, Failur
         .map_or(0, |f| f.def_line))
 }
 
+/// The function's logs since `since` (default 10 minutes): CloudWatch Logs on AWS, the local
+/// Lambda's own log store on `local`; written to the log and returned.
 async fn logs(shared: &SharedRef, args: LogsArgs) -> Result<Value, Failure> {
+    let since = args.since.as_deref().unwrap_or(DEFAULT_LOGS_SINCE);
+    let back = humantime::parse_duration(since).map_err(|e| {
+        Failure::input(format!(
+            "lambda.logs: `since` `{since}` is not a duration like 10m or 2h: {e}"
+        ))
+    })?;
     let key = match (&args.uri, &args.function) {
         (Some(uri), Some(function)) => Some(FunctionKey {
             path: path_of(uri)?,
@@ -382,52 +503,46 @@ async fn logs(shared: &SharedRef, args: LogsArgs) -> Result<Value, Failure> {
         }),
         _ => None,
     };
-    if key.is_none() && args.name.is_none() {
-        return Err(Failure::input(
-            "lambda.logs needs `name`, or `uri` and `function`",
-        ));
-    }
-    let last = shared.with(|st| {
-        let by_key = key.as_ref().and_then(|k| st.session.invocation(k));
-        let by_name = args
-            .name
-            .as_deref()
-            .and_then(|n| st.session.last_invocation_named(n));
-        by_name.or(by_key).cloned()
-    })?;
-    let name = args
-        .name
-        .or_else(|| last.as_ref().map(|l| l.name.clone()))
-        .or(args.function)
-        .unwrap_or_default();
-    let Some(last) = last else {
-        shared
-            .editor
-            .info(&format!(
-                "{name}: no invoke in this session yet, so no log tail"
+    let selection = selection(shared).await?;
+    let name = match (args.name, &key) {
+        (Some(name), _) => name,
+        (None, Some(key)) => lambda_name(shared, key, selection.profile_name()).await?,
+        (None, None) => {
+            return Err(Failure::input(
+                "lambda.logs needs `name`, or `uri` and `function`",
             ))
-            .await;
-        return Ok(json!({"name": name, "logTail": null, "source": "last-invoke"}));
+        }
     };
-    let tail = last.outcome.log_tail.clone();
+    let conn = connect(shared, &selection).await?;
+    let from = SystemTime::now()
+        .checked_sub(back)
+        .unwrap_or(SystemTime::UNIX_EPOCH);
+    let events = maintain::read_logs(&conn, &name, from).await?;
+    let text: Vec<String> = events.iter().map(|e| e.to_string()).collect();
+    let text = text.join("\n");
     shared
         .editor
         .info(&format!(
-            "--- {} log tail ---\n{}",
-            last.name,
-            tail.as_deref().unwrap_or("(no log returned)").trim_end()
+            "--- logs of {name} on {} since {since} ago: {} event{} ---\n{}",
+            conn.info,
+            events.len(),
+            if events.len() == 1 { "" } else { "s" },
+            if text.is_empty() {
+                "(no log events)"
+            } else {
+                &text
+            }
         ))
         .await;
-    let at_ms = last
-        .at
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64);
     Ok(json!({
-        "name": last.name,
-        "logTail": tail,
-        "invokedAt": at_ms,
-        "failed": last.outcome.failed(),
-        "source": "last-invoke",
+        "name": name,
+        "since": since,
+        "target": conn.info,
+        "source": if conn.info.local { "local-lambda" } else { "cloudwatch" },
+        "events": events,
+        "text": text,
+        // Earlier clients read the log text from here.
+        "logTail": (!text.is_empty()).then_some(&text),
     }))
 }
 

@@ -7,6 +7,7 @@
 use std::path::{Path, PathBuf};
 
 use lambda_deploy::analysis::Pos;
+use lambda_deploy::project::ConfigDiagnostic;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tower_lsp_server::jsonrpc;
@@ -16,6 +17,7 @@ use super::documents::{Document, LineEdit};
 use super::editor::Caps;
 use super::failure::{Failure, FailureKind};
 use super::features::{Action, CommandCall, Hint, Lens};
+use super::project_file::{KeyDoc, KeyItem, KeyKind};
 use super::session::Mark;
 
 /// Where diagnostics come from, as the editor shows it.
@@ -77,6 +79,28 @@ pub fn position(text: &str, pos: Pos) -> Position {
         col -= 1;
     }
     Position::new(pos.line as u32, utf16_len(&line[..col]))
+}
+
+/// The LSP position of a byte offset into `text` (clamped to the text and to a character).
+pub fn offset_position(text: &str, offset: usize) -> Position {
+    let mut offset = offset.min(text.len());
+    while !text.is_char_boundary(offset) {
+        offset -= 1;
+    }
+    let before = &text[..offset];
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    Position::new(
+        before.matches('\n').count() as u32,
+        utf16_len(&before[line_start..]),
+    )
+}
+
+/// The LSP range of a byte range of `text`.
+pub fn byte_range(text: &str, range: std::ops::Range<usize>) -> Range {
+    Range::new(
+        offset_position(text, range.start),
+        offset_position(text, range.end),
+    )
 }
 
 /// The text of the line starting at `line_start`, without its line break.
@@ -232,12 +256,70 @@ pub fn diagnostics<'a>(text: &str, marks: impl Iterator<Item = &'a Mark>) -> Vec
         .collect()
 }
 
+/// `lambda.toml` problems, positioned on the editor's text. An empty span (the parser's "here")
+/// is widened to one character so every client shows it.
+pub fn config_diagnostics(text: &str, problems: &[ConfigDiagnostic]) -> Vec<Diagnostic> {
+    problems
+        .iter()
+        .map(|p| {
+            let mut span = p.span.start.min(text.len())..p.span.end.min(text.len());
+            if span.is_empty() {
+                let next = text[span.start..].chars().next().map_or(0, char::len_utf8);
+                span.end = span.start + next;
+            }
+            Diagnostic {
+                range: byte_range(text, span),
+                severity: Some(DiagnosticSeverity::ERROR),
+                source: Some(SOURCE.to_string()),
+                message: p.message.clone(),
+                ..Default::default()
+            }
+        })
+        .collect()
+}
+
+pub fn completion(text: &str, items: Vec<KeyItem>) -> CompletionResponse {
+    CompletionResponse::Array(
+        items
+            .into_iter()
+            .map(|item| CompletionItem {
+                kind: Some(match item.kind {
+                    KeyKind::Table => CompletionItemKind::MODULE,
+                    KeyKind::Setting => CompletionItemKind::PROPERTY,
+                }),
+                documentation: Some(Documentation::MarkupContent(MarkupContent {
+                    kind: MarkupKind::Markdown,
+                    value: item.doc.to_string(),
+                })),
+                filter_text: Some(item.new_text.clone()),
+                text_edit: Some(CompletionTextEdit::Edit(TextEdit::new(
+                    byte_range(text, item.replace),
+                    item.new_text,
+                ))),
+                label: item.label,
+                ..Default::default()
+            })
+            .collect(),
+    )
+}
+
+pub fn hover(text: &str, doc: KeyDoc) -> Hover {
+    Hover {
+        contents: HoverContents::Markup(MarkupContent {
+            kind: MarkupKind::Markdown,
+            value: format!("**{}** — {}", doc.key, doc.doc),
+        }),
+        range: Some(byte_range(text, doc.span)),
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Session set-up
 
 pub fn client_caps(c: &ClientCapabilities) -> Caps {
     let window = c.window.as_ref();
     let ws = c.workspace.as_ref();
+    let doc = c.text_document.as_ref();
     let edit = ws.and_then(|w| w.workspace_edit.as_ref());
     Caps {
         work_done_progress: window.and_then(|w| w.work_done_progress) == Some(true),
@@ -254,10 +336,28 @@ pub fn client_caps(c: &ClientCapabilities) -> Caps {
                 .and_then(|e| e.resource_operations.as_ref())
                 .is_some_and(|ops| ops.contains(&ResourceOperationKind::Create)),
         configuration: ws.and_then(|w| w.configuration) == Some(true),
+        show_message_request: window.and_then(|w| w.show_message.as_ref()).is_some(),
+        dynamic_sync: doc
+            .and_then(|d| d.synchronization.as_ref())
+            .and_then(|s| s.dynamic_registration)
+            == Some(true),
+        dynamic_completion: doc
+            .and_then(|d| d.completion.as_ref())
+            .and_then(|c| c.dynamic_registration)
+            == Some(true),
+        dynamic_hover: doc
+            .and_then(|d| d.hover.as_ref())
+            .and_then(|h| h.dynamic_registration)
+            == Some(true),
     }
 }
 
-pub fn initialize_result(commands: &[&str]) -> InitializeResult {
+/// Which files `lambda.toml` support applies to, for dynamic registration.
+const PROJECT_FILE_PATTERN: &str = "**/lambda.toml";
+
+/// The server's capabilities. Completion and hover serve `lambda.toml` only: clients that can
+/// register them dynamically get them for that file alone (see [`project_file_registrations`]).
+pub fn initialize_result(commands: &[&str], caps: &Caps) -> InitializeResult {
     InitializeResult {
         capabilities: ServerCapabilities {
             position_encoding: Some(PositionEncodingKind::UTF16),
@@ -273,6 +373,8 @@ pub fn initialize_result(commands: &[&str]) -> InitializeResult {
                 resolve_provider: Some(false),
             }),
             code_action_provider: Some(CodeActionProviderCapability::Simple(true)),
+            completion_provider: (!caps.dynamic_completion).then(CompletionOptions::default),
+            hover_provider: (!caps.dynamic_hover).then_some(HoverProviderCapability::Simple(true)),
             inlay_hint_provider: Some(OneOf::Left(true)),
             execute_command_provider: Some(ExecuteCommandOptions {
                 commands: commands.iter().map(|c| c.to_string()).collect(),
@@ -288,6 +390,57 @@ pub fn initialize_result(commands: &[&str]) -> InitializeResult {
         }),
         offset_encoding: None,
     }
+}
+
+/// Registrations that make clients which sync only their own languages (VS Code's
+/// `documentSelector`) also send `lambda.toml`, and ask it for completion and hover.
+pub fn project_file_registrations(caps: &Caps) -> Vec<Registration> {
+    let selector = serde_json::json!([{"scheme": "file", "pattern": PROJECT_FILE_PATTERN}]);
+    let register = |method: &str, mut options: Value| {
+        options["documentSelector"] = selector.clone();
+        Registration {
+            id: format!("lambda-ls/lambda.toml/{method}"),
+            method: method.to_string(),
+            register_options: Some(options),
+        }
+    };
+    let mut out = Vec::new();
+    if caps.dynamic_sync {
+        let kind = serde_json::to_value(TextDocumentSyncKind::INCREMENTAL).expect("serializes");
+        out.push(register("textDocument/didOpen", serde_json::json!({})));
+        out.push(register(
+            "textDocument/didChange",
+            serde_json::json!({"syncKind": kind}),
+        ));
+        out.push(register(
+            "textDocument/didSave",
+            serde_json::json!({"includeText": false}),
+        ));
+        out.push(register("textDocument/didClose", serde_json::json!({})));
+    }
+    if caps.dynamic_completion {
+        out.push(register("textDocument/completion", serde_json::json!({})));
+    }
+    if caps.dynamic_hover {
+        out.push(register("textDocument/hover", serde_json::json!({})));
+    }
+    out
+}
+
+/// The buttons of a question.
+pub fn message_actions(titles: &[&str]) -> Vec<MessageActionItem> {
+    titles
+        .iter()
+        .map(|t| MessageActionItem {
+            title: t.to_string(),
+            properties: Default::default(),
+        })
+        .collect()
+}
+
+/// The title of the button the user chose, if any.
+pub fn chosen_action(item: Option<MessageActionItem>) -> Option<String> {
+    item.map(|i| i.title)
 }
 
 /// `initializationOptions: {"profile": "dev"}`.
@@ -365,6 +518,7 @@ impl notification::Notification for ProfileChanged {
 
 #[cfg(test)]
 mod tests {
+    use super::super::documents::Kind;
     use super::*;
 
     #[test]
@@ -391,7 +545,12 @@ mod tests {
 
     #[test]
     fn incremental_changes_apply_in_order() {
-        let mut doc = Document::new(None, "def f(event, context):\n    pass\n".into(), 1);
+        let mut doc = Document::new(
+            Kind::Python,
+            None,
+            "def f(event, context):\n    pass\n".into(),
+            1,
+        );
         let change = |l1, c1, l2, c2, t: &str| TextDocumentContentChangeEvent {
             range: Some(Range::new(Position::new(l1, c1), Position::new(l2, c2))),
             range_length: None,
@@ -414,6 +573,29 @@ mod tests {
             }],
         );
         assert_eq!(doc.text(), "x = 1\n");
+    }
+
+    #[test]
+    fn byte_offsets_become_utf16_positions() {
+        let text = "a = \"é😀\"\nbad = 1\n";
+        assert_eq!(offset_position(text, 0), Position::new(0, 0));
+        // After `a = "é😀` (5 + 1 + 2 units, 5 + 2 + 4 bytes).
+        assert_eq!(offset_position(text, 11), Position::new(0, 8));
+        // Inside 😀: the character's start.
+        assert_eq!(offset_position(text, 9), Position::new(0, 6));
+        let start = text.find("bad").unwrap();
+        assert_eq!(
+            byte_range(text, start..start + 3),
+            Range::new(Position::new(1, 0), Position::new(1, 3))
+        );
+        let problems = [ConfigDiagnostic {
+            span: start..start,
+            message: "x".into(),
+        }];
+        assert_eq!(
+            config_diagnostics(text, &problems)[0].range,
+            Range::new(Position::new(1, 0), Position::new(1, 1))
+        );
     }
 
     #[test]

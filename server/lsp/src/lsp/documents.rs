@@ -1,4 +1,5 @@
-//! Open Python files: the editor's text, kept in a [`PythonDocument`] that reparses incrementally.
+//! Open files: Python files, kept in a [`PythonDocument`] that reparses incrementally, and
+//! `lambda.toml` project files, kept as text.
 //!
 //! Open files are never read from disk: the text is the editor's, edit by edit.
 
@@ -12,7 +13,21 @@ pub struct Document {
     pub version: i32,
     /// Edited since it was opened or last saved: a deploy packages the saved file.
     pub dirty: bool,
-    python: PythonDocument,
+    content: Content,
+}
+
+/// What kind of file a document is, by what it holds.
+enum Content {
+    Python(PythonDocument),
+    /// `lambda.toml`: parsed on demand (it is small).
+    Project(String),
+}
+
+/// The kinds of files the server follows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Python,
+    Project,
 }
 
 /// The lines one edit touched, for moving what is anchored to lines (error diagnostics).
@@ -26,22 +41,39 @@ pub struct LineEdit {
 }
 
 impl Document {
-    pub fn new(path: Option<PathBuf>, text: String, version: i32) -> Self {
+    pub fn new(kind: Kind, path: Option<PathBuf>, text: String, version: i32) -> Self {
+        let content = match kind {
+            Kind::Python => Content::Python(PythonDocument::new(text)),
+            Kind::Project => Content::Project(text),
+        };
         Document {
             path,
             version,
             dirty: false,
-            python: PythonDocument::new(text),
+            content,
+        }
+    }
+
+    pub fn kind(&self) -> Kind {
+        match self.content {
+            Content::Python(_) => Kind::Python,
+            Content::Project(_) => Kind::Project,
         }
     }
 
     pub fn text(&self) -> &str {
-        self.python.text()
+        match &self.content {
+            Content::Python(p) => p.text(),
+            Content::Project(t) => t,
+        }
     }
 
-    /// Top-level functions; cheap (the module's direct children only).
+    /// Top-level functions (none outside Python); cheap (the module's direct children only).
     pub fn functions(&self) -> Vec<PyFunction> {
-        self.python.functions()
+        match &self.content {
+            Content::Python(p) => p.functions(),
+            Content::Project(_) => Vec::new(),
+        }
     }
 
     pub fn function_named(&self, name: &str) -> Option<PyFunction> {
@@ -50,12 +82,15 @@ impl Document {
 
     /// Replaces `start..end` (byte offsets on char boundaries) and reparses incrementally.
     pub fn edit(&mut self, start: usize, end: usize, new_text: &str) -> LineEdit {
-        let text = self.python.text();
+        let text = self.text();
         let start = start.min(text.len());
         let end = end.clamp(start, text.len());
         let start_line = line_of(text, start);
         let old_end_line = start_line + count_lines(&text[start..end]);
-        self.python.edit(start, end, new_text);
+        match &mut self.content {
+            Content::Python(p) => p.edit(start, end, new_text),
+            Content::Project(t) => t.replace_range(start..end, new_text),
+        }
         self.dirty = true;
         LineEdit {
             start_line,
@@ -64,8 +99,18 @@ impl Document {
         }
     }
 
-    pub fn is_python(path: Option<&Path>, language_id: &str) -> bool {
-        language_id == "python" || path.is_some_and(|p| p.extension().is_some_and(|e| e == "py"))
+    /// The kind of file the editor opened, if the server follows it: Python by language or
+    /// extension; `lambda.toml` by name (whatever language the editor gives it).
+    pub fn kind_of(path: Option<&Path>, language_id: &str) -> Option<Kind> {
+        if path.is_some_and(super::project_file::is_project_file) {
+            Some(Kind::Project)
+        } else if language_id == "python"
+            || path.is_some_and(|p| p.extension().is_some_and(|e| e == "py"))
+        {
+            Some(Kind::Python)
+        } else {
+            None
+        }
     }
 }
 
@@ -83,7 +128,7 @@ mod tests {
 
     #[test]
     fn edits_report_the_lines_they_touch() {
-        let mut d = Document::new(None, "a\nb\nc\n".into(), 1);
+        let mut d = Document::new(Kind::Python, None, "a\nb\nc\n".into(), 1);
         // Replace "b\nc" (lines 1..=2) with one line.
         let e = d.edit(2, 5, "x");
         assert_eq!(
@@ -98,5 +143,32 @@ mod tests {
         assert!(d.dirty);
         let e = d.edit(0, 0, "new\nlines\n");
         assert_eq!((e.start_line, e.old_end_line, e.new_end_line), (0, 0, 2));
+    }
+
+    #[test]
+    fn project_files_are_followed_by_name() {
+        let toml = Path::new("/p/lambda.toml");
+        assert_eq!(Document::kind_of(Some(toml), "toml"), Some(Kind::Project));
+        assert_eq!(
+            Document::kind_of(Some(toml), "plaintext"),
+            Some(Kind::Project)
+        );
+        assert_eq!(
+            Document::kind_of(Some(Path::new("/p/a.py")), ""),
+            Some(Kind::Python)
+        );
+        assert_eq!(
+            Document::kind_of(Some(Path::new("/p/other.toml")), "toml"),
+            None
+        );
+        let mut d = Document::new(
+            Kind::Project,
+            Some(toml.into()),
+            "[defaults]\né = 1\n".into(),
+            1,
+        );
+        d.edit(11, 13, "memory");
+        assert_eq!(d.text(), "[defaults]\nmemory = 1\n");
+        assert!(d.functions().is_empty());
     }
 }

@@ -5,6 +5,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
 use std::time::Duration;
 
+use tower_lsp_server::jsonrpc;
 use tower_lsp_server::ls_types::{Diagnostic, MessageType, ProgressToken, Uri};
 use tower_lsp_server::{Cancellable, Client, OngoingProgress, Unbounded};
 
@@ -15,10 +16,14 @@ use super::failure::Failure;
 /// never answers must not hold a deploy or an invoke result back.
 const CLIENT_REPLY_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// How long a question to the user (`window/showMessageRequest`) may stay unanswered: a person
+/// reads it, but a question nobody answers must not hold a request forever.
+pub const QUESTION_TIMEOUT: Duration = Duration::from_secs(300);
+
 /// Awaits a request to the client, giving up after [`CLIENT_REPLY_TIMEOUT`].
 async fn bounded<T>(
     what: &str,
-    request: impl std::future::Future<Output = tower_lsp_server::jsonrpc::Result<T>>,
+    request: impl std::future::Future<Output = jsonrpc::Result<T>>,
 ) -> Option<T> {
     match tokio::time::timeout(CLIENT_REPLY_TIMEOUT, request).await {
         Ok(Ok(v)) => Some(v),
@@ -43,6 +48,23 @@ pub struct Caps {
     pub create_files: bool,
     /// `workspace/configuration` (pull settings).
     pub configuration: bool,
+    /// `window/showMessageRequest` (questions with buttons).
+    pub show_message_request: bool,
+    /// Dynamic registration of text synchronization, completion and hover.
+    pub dynamic_sync: bool,
+    pub dynamic_completion: bool,
+    pub dynamic_hover: bool,
+}
+
+/// How a question ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Answer {
+    /// The title of the button the user chose.
+    Chose(String),
+    /// Closed without choosing, or the client refused the request.
+    Dismissed,
+    /// No answer within [`QUESTION_TIMEOUT`].
+    TimedOut,
 }
 
 /// A progress token the client gave with a request, passed through untouched.
@@ -154,6 +176,37 @@ impl Editor {
             .begin()
             .await;
         Some(ProgressReport { key, ongoing })
+    }
+
+    /// Asks the user a question with buttons (the caller checks `show_message_request`).
+    pub async fn ask(&self, question: &str, buttons: &[&str]) -> Answer {
+        tracing::info!("asking: {question}");
+        let request = self.client.show_message_request(
+            MessageType::WARNING,
+            question,
+            Some(convert::message_actions(buttons)),
+        );
+        match tokio::time::timeout(QUESTION_TIMEOUT, request).await {
+            Ok(Ok(item)) => match convert::chosen_action(item) {
+                Some(title) => Answer::Chose(title),
+                None => Answer::Dismissed,
+            },
+            Ok(Err(e)) => {
+                tracing::debug!("window/showMessageRequest failed: {e}");
+                Answer::Dismissed
+            }
+            Err(_) => Answer::TimedOut,
+        }
+    }
+
+    /// Registers what `lambda.toml` support needs with clients that take dynamic registrations.
+    pub async fn register_project_files(&self) {
+        let registrations = convert::project_file_registrations(&self.caps());
+        if registrations.is_empty() {
+            return;
+        }
+        let request = self.client.register_capability(registrations);
+        bounded::<()>("client/registerCapability", request).await;
     }
 
     pub async fn announce_profile(&self, params: ProfileChangedParams) {

@@ -69,12 +69,14 @@ impl FileView<'_> {
     }
 }
 
-/// Lenses over each deployable function: actions, then what the session knows.
+/// Lenses over each deployable function: actions, then what the session knows. Functions that
+/// `lambda.toml` configures (`configured`) are handlers whatever their signature.
 pub fn lenses(
     file: &FileView,
     session: &Session,
     profile: Option<&str>,
     now: SystemTime,
+    configured: &[String],
 ) -> Vec<Lens> {
     let mut out = Vec::new();
     for f in file.functions {
@@ -90,7 +92,12 @@ pub fn lenses(
                 },
             })
         };
-        match f.kind {
+        let kind = if configured.contains(&f.name) {
+            FunctionKind::Handler
+        } else {
+            f.kind
+        };
+        match kind {
             FunctionKind::Private => continue,
             FunctionKind::Handler => push("Deploy".into(), commands::DEPLOY, file.target(f)),
             FunctionKind::Callable => {
@@ -103,16 +110,14 @@ pub fn lenses(
             }
         }
         push("Invoke".into(), commands::INVOKE, file.target(f));
-        let logs_arg = match deployed {
-            Some(d) => json!({"name": d.name}),
-            None => file.target(f),
-        };
-        push("Logs".into(), commands::LOGS, logs_arg.clone());
+        // The server finds the Lambda name when the lens is clicked, for the profile then
+        // selected: the deploy of this session, else lambda.toml's `name`, else the default.
+        push("Logs".into(), commands::LOGS, file.target(f));
         if let Some(d) = deployed {
             push(
                 format!("deployed to {} · {}", d.target_label(), ago(d.at, now)),
                 commands::LOGS,
-                logs_arg,
+                file.target(f),
             );
         }
     }

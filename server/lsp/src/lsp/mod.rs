@@ -5,6 +5,8 @@
 //! - `features`: lenses, code actions, inline results and sample events, without protocol types.
 //! - `commands`: `workspace/executeCommand` ids, arguments and behaviour (see COMMANDS.md).
 //! - `jobs`: background deploys with progress, cancellation and coalescing.
+//! - `project_file`: `lambda.toml` in the editor: problems, key completion and hover, and which
+//!   functions it configures.
 //! - `documents`, `session`, `state`: open files, what this session learned, the shared state.
 //! - `editor`: what the server sends on its own (messages, diagnostics, progress, refreshes).
 
@@ -15,6 +17,7 @@ mod editor;
 mod failure;
 mod features;
 mod jobs;
+mod project_file;
 mod server;
 mod session;
 mod state;

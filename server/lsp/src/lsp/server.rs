@@ -19,10 +19,11 @@ use tower_service::Service;
 
 use super::commands::{self, Request};
 use super::convert;
-use super::documents::Document;
+use super::documents::{Document, Kind};
 use super::editor::ClientToken;
 use super::failure::Failure;
-use super::features::{self, FileView};
+use super::features::{self, FileView, Lens};
+use super::project_file;
 use super::state::{Shared, SharedRef, State};
 use crate::target::LocalHandle;
 
@@ -112,12 +113,97 @@ impl Backend {
         panic!("a handler panicked on purpose");
     }
 
-    /// Sends the error diagnostics of an open document, when it has a file path.
-    async fn publish_for(&self, path: Option<std::path::PathBuf>) {
-        if let Some(path) = path {
-            self.shared.publish_marks(&[path]).await;
+    /// Sends what an opened or changed document needs: a project file's problems (and a lens
+    /// refresh when its targets changed), a Python file's error marks.
+    async fn follow_up(&self, uri: Uri, followup: std::result::Result<FollowUp, Failure>) {
+        match followup {
+            Ok(FollowUp::Nothing) => {}
+            Ok(FollowUp::Marks(path)) => self.shared.publish_marks(&[path]).await,
+            Ok(FollowUp::Project(report)) => {
+                let ProjectReport {
+                    diagnostics,
+                    version,
+                    targets_changed,
+                } = report;
+                self.shared
+                    .editor
+                    .publish(uri, diagnostics, Some(version))
+                    .await;
+                if targets_changed {
+                    self.shared.editor.refresh(true, false).await;
+                }
+            }
+            Err(f) => self.shared.editor.show(&f).await,
         }
     }
+}
+
+/// What the server sends after a document opened or changed.
+enum FollowUp {
+    Nothing,
+    /// The error marks of this Python file (they moved or vanished).
+    Marks(std::path::PathBuf),
+    Project(ProjectReport),
+}
+
+struct ProjectReport {
+    diagnostics: Vec<Diagnostic>,
+    version: i32,
+    /// Python files' lenses depend on `[[function]] target`s.
+    targets_changed: bool,
+}
+
+/// The problems of the open project file at `uri`, noting whether its targets changed.
+fn project_report(st: &mut State, uri: &str) -> FollowUp {
+    let Some(doc) = st.documents.get(uri) else {
+        return FollowUp::Nothing;
+    };
+    let (problems, targets) = project_file::check(doc.text());
+    let diagnostics = convert::config_diagnostics(doc.text(), &problems);
+    let version = doc.version;
+    let before = st.project_targets.insert(uri.to_string(), targets.clone());
+    FollowUp::Project(ProjectReport {
+        diagnostics,
+        version,
+        targets_changed: before.is_none_or(|b| b != targets),
+    })
+}
+
+/// Lenses of an open Python file, with the functions its `lambda.toml` configures.
+async fn file_lenses(shared: &SharedRef, uri: &Uri) -> std::result::Result<Vec<Lens>, Failure> {
+    let path = shared.with(|st| {
+        st.documents
+            .get(uri.as_str())
+            .filter(|d| d.kind() == Kind::Python)
+            .and_then(|d| d.path.clone())
+    })?;
+    let Some(path) = path else {
+        return Ok(Vec::new());
+    };
+    let configured = match project_file::configured_in(shared, &path).await {
+        Ok(c) => c,
+        Err(f) => {
+            tracing::warn!("lenses without lambda.toml: {f}");
+            Vec::new()
+        }
+    };
+    shared.with(|st| {
+        with_file(st, uri, |file, _| {
+            features::lenses(
+                file,
+                &st.session,
+                st.current_profile(),
+                SystemTime::now(),
+                &configured,
+            )
+        })
+    })
+}
+
+/// The text of an open `lambda.toml`, if `uri` is one.
+fn with_project<T>(st: &State, uri: &Uri, f: impl FnOnce(&str) -> Option<T>) -> Option<T> {
+    let doc = st.documents.get(uri.as_str())?;
+    (doc.kind() == Kind::Project).then(|| f(doc.text()))?
 }
 
 /// A view of one open file for the features, if it is one.
@@ -140,17 +226,17 @@ fn with_file<T: Default>(st: &State, uri: &Uri, f: impl FnOnce(&FileView, &Docum
 
 impl LanguageServer for Backend {
     async fn initialize(&self, params: InitializeParams) -> Result<InitializeResult> {
-        self.shared
-            .editor
-            .set_caps(convert::client_caps(&params.capabilities));
+        let caps = convert::client_caps(&params.capabilities);
+        self.shared.editor.set_caps(caps);
         if let Some(profile) = convert::init_profile(params.initialization_options.as_ref()) {
             let stored = self.shared.with(|st| st.profile = Some(profile));
             self.reply(stored).await?;
         }
-        Ok(convert::initialize_result(commands::ALL))
+        Ok(convert::initialize_result(commands::ALL, &caps))
     }
 
     async fn initialized(&self, _: InitializedParams) {
+        self.shared.editor.register_project_files().await;
         // Clients that pull settings may never push them: ask once at start.
         let pulled = self.shared.editor.pull_settings().await;
         if let Some(profile) = pulled.as_ref().and_then(convert::settings_profile) {
@@ -169,36 +255,47 @@ impl LanguageServer for Backend {
     async fn did_open(&self, params: DidOpenTextDocumentParams) {
         let item = params.text_document;
         let path = convert::file_path(item.uri.as_str());
-        if !Document::is_python(path.as_deref(), &item.language_id) {
+        let Some(kind) = Document::kind_of(path.as_deref(), &item.language_id) else {
             return;
-        }
-        let doc = Document::new(path.clone(), item.text, item.version);
+        };
+        let doc = Document::new(kind, path.clone(), item.text, item.version);
         let opened = self.shared.with(|st| {
             st.documents.insert(item.uri.to_string(), doc);
+            match (kind, path) {
+                (Kind::Project, _) => project_report(st, item.uri.as_str()),
+                (Kind::Python, Some(path)) => FollowUp::Marks(path),
+                (Kind::Python, None) => FollowUp::Nothing,
+            }
         });
-        if let Err(f) = opened {
-            return self.shared.editor.show(&f).await;
-        }
-        self.publish_for(path).await;
+        self.follow_up(item.uri, opened).await;
     }
 
     async fn did_change(&self, params: DidChangeTextDocumentParams) {
         let uri = params.text_document.uri;
         let changed = self.shared.with(|st| {
-            let doc = st.documents.get_mut(uri.as_str())?;
+            let Some(doc) = st.documents.get_mut(uri.as_str()) else {
+                return FollowUp::Nothing;
+            };
             doc.version = params.text_document.version;
             let edits = convert::apply_changes(doc, params.content_changes);
-            let path = doc.path.clone()?;
-            let mut touched = false;
-            for e in &edits {
-                touched |= st.session.edit_marks(&path, e);
+            let (kind, path) = (doc.kind(), doc.path.clone());
+            match (kind, path) {
+                (Kind::Project, _) => project_report(st, uri.as_str()),
+                (Kind::Python, Some(path)) => {
+                    let mut touched = false;
+                    for e in &edits {
+                        touched |= st.session.edit_marks(&path, e);
+                    }
+                    if touched {
+                        FollowUp::Marks(path)
+                    } else {
+                        FollowUp::Nothing
+                    }
+                }
+                (Kind::Python, None) => FollowUp::Nothing,
             }
-            touched.then_some(path)
         });
-        match changed {
-            Ok(path) => self.publish_for(path).await,
-            Err(f) => self.shared.editor.show(&f).await,
-        }
+        self.follow_up(uri, changed).await;
     }
 
     async fn did_save(&self, params: DidSaveTextDocumentParams) {
@@ -214,10 +311,17 @@ impl LanguageServer for Backend {
 
     async fn did_close(&self, params: DidCloseTextDocumentParams) {
         let uri = params.text_document.uri;
-        let closed = self.shared.with(|st| st.documents.remove(uri.as_str()));
+        let closed = self.shared.with(|st| {
+            st.project_targets.remove(uri.as_str());
+            st.documents.remove(uri.as_str()).map(|d| d.kind())
+        });
         // Marks stay in the session and come back when the file is opened again.
-        if let Ok(Some(_)) = closed {
+        if let Ok(Some(kind)) = closed {
             self.shared.editor.publish(uri, Vec::new(), None).await;
+            // The saved lambda.toml applies again.
+            if kind == Kind::Project {
+                self.shared.editor.refresh(true, false).await;
+            }
         }
     }
 
@@ -240,13 +344,33 @@ impl LanguageServer for Backend {
     }
 
     async fn code_lens(&self, params: CodeLensParams) -> Result<Option<Vec<CodeLens>>> {
-        let uri = params.text_document.uri;
-        let lenses = self.shared.with(|st| {
-            with_file(st, &uri, |file, _| {
-                features::lenses(file, &st.session, st.current_profile(), SystemTime::now())
+        let lenses = file_lenses(&self.shared, &params.text_document.uri).await;
+        Ok(Some(convert::code_lenses(self.reply(lenses).await?)))
+    }
+
+    async fn completion(&self, params: CompletionParams) -> Result<Option<CompletionResponse>> {
+        let at = params.text_document_position;
+        let items = self.shared.with(|st| {
+            with_project(st, &at.text_document.uri, |text| {
+                let offset = convert::byte_offset(text, at.position);
+                Some(convert::completion(
+                    text,
+                    project_file::complete(text, offset),
+                ))
             })
         });
-        Ok(Some(convert::code_lenses(self.reply(lenses).await?)))
+        self.reply(items).await
+    }
+
+    async fn hover(&self, params: HoverParams) -> Result<Option<Hover>> {
+        let at = params.text_document_position_params;
+        let doc = self.shared.with(|st| {
+            with_project(st, &at.text_document.uri, |text| {
+                let offset = convert::byte_offset(text, at.position);
+                project_file::hover(text, offset).map(|d| convert::hover(text, d))
+            })
+        });
+        self.reply(doc).await
     }
 
     async fn code_action(&self, params: CodeActionParams) -> Result<Option<CodeActionResponse>> {

@@ -41,9 +41,7 @@ impl Deployment {
 
 #[derive(Debug, Clone)]
 pub struct Invocation {
-    pub name: String,
     pub outcome: InvokeOutcome,
-    pub at: SystemTime,
 }
 
 /// An invoke error shown on a line of a file until that function succeeds or the line is edited.
@@ -61,7 +59,6 @@ pub struct Mark {
 pub struct Session {
     deployments: Vec<Deployment>,
     invocations: HashMap<FunctionKey, Invocation>,
-    by_name: HashMap<String, Invocation>,
     marks: Vec<Mark>,
 }
 
@@ -128,8 +125,6 @@ impl Session {
             }
             self.marks.push(mark);
         }
-        self.by_name
-            .insert(invocation.name.clone(), invocation.clone());
         if let Some(key) = key {
             self.invocations.insert(key, invocation);
         }
@@ -138,11 +133,6 @@ impl Session {
 
     pub fn invocation(&self, key: &FunctionKey) -> Option<&Invocation> {
         self.invocations.get(key)
-    }
-
-    /// The last invoke of the Lambda function `name`, from any file.
-    pub fn last_invocation_named(&self, name: &str) -> Option<&Invocation> {
-        self.by_name.get(name)
     }
 
     pub fn marks_in<'a>(&'a self, path: &'a Path) -> impl Iterator<Item = &'a Mark> + 'a {

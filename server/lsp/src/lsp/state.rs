@@ -1,7 +1,7 @@
 //! The server's state and the rules for touching it: one short lock, never across an `.await`,
 //! and every synchronous domain call guarded so a panic becomes a [`Failure`], not a dead server.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -19,8 +19,14 @@ use crate::target::LocalHandle;
 
 #[derive(Default)]
 pub struct State {
-    /// Open Python files by URI.
+    /// Open Python files and `lambda.toml` files by URI.
     pub documents: HashMap<String, Document>,
+    /// The `[[function]] target`s each open `lambda.toml` had last (to refresh lenses when they
+    /// change), by URI.
+    pub project_targets: HashMap<String, Vec<String>>,
+    /// AWS profiles the user agreed to deploy to in this session (or that this client cannot be
+    /// asked about, once logged).
+    pub confirmed_profiles: HashSet<String>,
     pub session: Session,
     /// The profile chosen in the editor (initialization options, settings or
     /// `lambda.selectProfile`); `None` follows AWS_PROFILE → default → local.
@@ -50,6 +56,9 @@ pub struct Shared {
     pub env: ProfileEnv,
     pub local: LocalHandle,
     pub jobs: Jobs,
+    /// One deploy question at a time: a second deploy to the same profile waits for the first
+    /// answer instead of asking again. Held across the question only, never with `state`.
+    pub asking: tokio::sync::Mutex<()>,
     state: Mutex<State>,
 }
 
@@ -65,6 +74,7 @@ impl Shared {
             env,
             local,
             jobs: Jobs::default(),
+            asking: tokio::sync::Mutex::new(()),
             state: Mutex::new(State {
                 profile,
                 ..State::default()

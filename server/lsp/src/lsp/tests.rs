@@ -110,6 +110,10 @@ struct Client {
     changed: Arc<Notify>,
     /// What `workspace/configuration` answers.
     settings: Arc<Mutex<Value>>,
+    /// What `window/showMessageRequest` answers (the chosen action, or null).
+    answer: Arc<Mutex<Value>>,
+    /// The server's answer to `initialize`.
+    initialized: Value,
     server: tokio::task::JoinHandle<()>,
     local: LocalHandle,
 }
@@ -169,6 +173,17 @@ impl Client {
         options: Value,
         settings: Value,
     ) -> Client {
+        Client::start_with_caps(fixture, env, options, settings, capabilities()).await
+    }
+
+    /// Starts a client announcing `caps`.
+    async fn start_with_caps(
+        fixture: &Fixture,
+        env: ProfileEnv,
+        options: Value,
+        settings: Value,
+        caps: Value,
+    ) -> Client {
         init();
         let (client_io, server_io) = tokio::io::duplex(1 << 20);
         let (server_read, server_write) = tokio::io::split(server_io);
@@ -180,22 +195,25 @@ impl Client {
                 .serve(service),
         );
         let (read, write) = tokio::io::split(client_io);
-        let client = Client {
+        let mut client = Client {
             writer: Arc::new(tokio::sync::Mutex::new(write)),
             next_id: AtomicI64::new(1),
             pending: Arc::default(),
             seen: Arc::default(),
             changed: Arc::default(),
             settings: Arc::new(Mutex::new(settings)),
+            answer: Arc::new(Mutex::new(Value::Null)),
+            initialized: Value::Null,
             server,
             local,
         };
-        let (writer, pending, seen, changed, settings) = (
+        let (writer, pending, seen, changed, settings, answer) = (
             client.writer.clone(),
             client.pending.clone(),
             client.seen.clone(),
             client.changed.clone(),
             client.settings.clone(),
+            client.answer.clone(),
         );
         tokio::spawn(async move {
             let mut reader = BufReader::new(read);
@@ -211,6 +229,7 @@ impl Client {
                 if let Some(id) = message.get("id") {
                     let result = match method {
                         "workspace/configuration" => json!([settings.lock().unwrap().clone()]),
+                        "window/showMessageRequest" => answer.lock().unwrap().clone(),
                         _ => Value::Null,
                     };
                     write_message(
@@ -226,13 +245,13 @@ impl Client {
         let root = super::convert::file_uri(fixture.dir.path())
             .unwrap()
             .to_string();
-        client
+        client.initialized = client
             .request(
                 "initialize",
                 json!({
                     "processId": null,
                     "rootUri": root,
-                    "capabilities": capabilities(),
+                    "capabilities": caps,
                     "initializationOptions": options,
                 }),
             )
@@ -283,11 +302,15 @@ impl Client {
     }
 
     async fn open(&self, fixture: &Fixture, name: &str) -> String {
+        self.open_as(fixture, name, "python").await
+    }
+
+    async fn open_as(&self, fixture: &Fixture, name: &str, language: &str) -> String {
         let uri = fixture.uri(name);
         let text = std::fs::read_to_string(fixture.path(name)).unwrap();
         self.notify(
             "textDocument/didOpen",
-            json!({"textDocument": {"uri": uri, "languageId": "python", "version": 1, "text": text}}),
+            json!({"textDocument": {"uri": uri, "languageId": language, "version": 1, "text": text}}),
         )
         .await;
         uri
@@ -1100,17 +1123,61 @@ async fn deploy_and_invoke_on_the_local_lambda() {
             p["message"].as_str().unwrap().contains("Hello, lsp!")
         })
         .await;
+    // Logs are the function's real logs (the local Lambda's log store), by name or by function.
     let logs = client
         .command("lambda.logs", json!({"name": "app-handler"}))
         .await
         .unwrap();
+    assert_eq!(logs["source"], "local-lambda", "{logs}");
+    assert_eq!(logs["since"], "10m");
     assert!(
-        logs["logTail"]
-            .as_str()
-            .unwrap_or("")
-            .contains("greeting lsp"),
+        logs["text"].as_str().unwrap().contains("greeting lsp"),
         "{logs}"
     );
+    assert_eq!(logs["logTail"], logs["text"]);
+    let events = logs["events"].as_array().unwrap();
+    assert!(
+        events
+            .iter()
+            .any(|e| e["message"].as_str().unwrap().contains("greeting lsp")
+                && e["timestamp_ms"].as_i64().unwrap() > 0),
+        "{logs}"
+    );
+    let by_function = client
+        .command(
+            "lambda.logs",
+            json!({"uri": uri, "function": "handler", "since": "1h"}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(by_function["name"], "app-handler");
+    assert_eq!(by_function["since"], "1h");
+    assert_eq!(by_function["events"], logs["events"]);
+    client
+        .wait_for("window/logMessage", |p| {
+            let m = p["message"].as_str().unwrap();
+            m.starts_with("--- logs of app-handler on local Lambda") && m.contains("greeting lsp")
+        })
+        .await;
+    let err = client
+        .command(
+            "lambda.logs",
+            json!({"name": "app-handler", "since": "lately"}),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err["code"], -32602, "{err}");
+    assert!(
+        err["message"].as_str().unwrap().contains("`lately`"),
+        "{err}"
+    );
+    // A function that never logged has no events, not an error.
+    let quiet = client
+        .command("lambda.logs", json!({"name": "never-deployed"}))
+        .await
+        .unwrap();
+    assert_eq!(quiet["events"], json!([]), "{quiet}");
+    assert_eq!(quiet["logTail"], Value::Null);
 
     // The lens's Invoke without a payload sends events/<function>.json when it exists.
     std::fs::create_dir_all(fixture.path("events")).unwrap();
@@ -1266,5 +1333,634 @@ async fn two_deploys_of_one_function_are_one_deploy() {
     let again = client.command("lambda.deploy", args).await.unwrap();
     assert_eq!(again["action"], "unchanged");
     assert_eq!(client.seen("window/workDoneProgress/create").len(), 2);
+    client.finish().await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// lambda.toml in the editor
+
+const PROJECT_TOML: &str = r#"
+//- lambda.toml
+[defaults]
+memroy = 256
+timeout = 901
+runtime = "python2.7"
+
+[[function]]
+target = "app.py:add"
+memory = "big"
+//- app.py
+def handler(event, context):
+    return {}
+
+
+def add(a, b=1):
+    return a + b
+"#;
+
+/// `line:character-line:character message` of each diagnostic.
+fn positioned(diagnostics: &[Value]) -> Vec<String> {
+    diagnostics
+        .iter()
+        .map(|d| {
+            let r = &d["range"];
+            format!(
+                "{}:{}-{}:{} {}",
+                r["start"]["line"],
+                r["start"]["character"],
+                r["end"]["line"],
+                r["end"]["character"],
+                d["message"].as_str().unwrap()
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn lambda_toml_problems_are_positioned_and_clear_when_fixed() {
+    let fixture = Fixture::new(PROJECT_TOML);
+    let client = Client::start(&fixture, no_aws(), Value::Null).await;
+    let toml = client.open_as(&fixture, "lambda.toml", "toml").await;
+    let published = client
+        .wait_for("textDocument/publishDiagnostics", |p| p["uri"] == toml)
+        .await;
+    assert_eq!(published["version"], 1);
+    let got = positioned(published["diagnostics"].as_array().unwrap());
+    let expected = [
+        "1:0-1:6 unknown key `memroy`; expected one of name, runtime",
+        "2:10-2:13 timeout must be between 1 and 900 seconds, got 901",
+        "3:10-3:21 unsupported runtime `python2.7`",
+        "7:9-7:14 `memory` must be an integer, not string",
+    ];
+    assert_eq!(got.len(), expected.len(), "{got:#?}");
+    for (g, e) in got.iter().zip(expected) {
+        assert!(g.starts_with(e), "{g} should start with {e}");
+    }
+    assert!(published["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|d| d["severity"] == 1 && d["source"] == "lambda-ls"));
+
+    // One incremental edit fixes a key; another replaces a value with characters outside the BMP
+    // in front of it, so columns after it count UTF-16 units.
+    let range = |l1: u32, c1: u32, l2: u32, c2: u32| json!({"start": {"line": l1, "character": c1}, "end": {"line": l2, "character": c2}});
+    client
+        .notify(
+            "textDocument/didChange",
+            json!({
+                "textDocument": {"uri": toml, "version": 2},
+                "contentChanges": [
+                    {"range": range(1, 0, 1, 6), "text": "memory"},
+                    {"range": range(2, 0, 2, 13), "text": "description = \"😀\"\ntimeout = 0"},
+                ]
+            }),
+        )
+        .await;
+    let published = client
+        .wait_for("textDocument/publishDiagnostics", |p| {
+            p["uri"] == toml && p["version"] == 2
+        })
+        .await;
+    let got = positioned(published["diagnostics"].as_array().unwrap());
+    assert!(
+        got[0].starts_with("3:10-3:11 timeout must be between 1 and 900"),
+        "{got:#?}"
+    );
+    assert_eq!(got.len(), 3, "{got:#?}");
+
+    // The whole text fixed: the diagnostics are cleared.
+    client
+        .notify(
+            "textDocument/didChange",
+            json!({
+                "textDocument": {"uri": toml, "version": 3},
+                "contentChanges": [{"text": "[defaults]\nmemory = 256\n"}]
+            }),
+        )
+        .await;
+    client
+        .wait_for("textDocument/publishDiagnostics", |p| {
+            p["uri"] == toml && p["version"] == 3 && p["diagnostics"] == json!([])
+        })
+        .await;
+
+    // Another file named .toml is not the server's business.
+    std::fs::write(fixture.path("other.toml"), "wat = 1\n").unwrap();
+    let other = client.open_as(&fixture, "other.toml", "toml").await;
+    assert!(client.lenses(&other).await.is_empty());
+    assert!(client
+        .seen("textDocument/publishDiagnostics")
+        .iter()
+        .all(|m| m["params"]["uri"] != other));
+    client.finish().await;
+}
+
+#[tokio::test]
+async fn lambda_toml_completes_and_documents_keys() {
+    let fixture = Fixture::new(
+        "//- lambda.toml\n[defaults]\nmemory = 256\nti\n\n[[function]]\ntarget = \"app.py:add\"\n\n//- app.py\ndef add(a):\n    return a\n",
+    );
+    let client = Client::start(&fixture, no_aws(), Value::Null).await;
+    // Clients without dynamic registration get completion and hover statically.
+    let caps = &client.initialized["capabilities"];
+    assert!(caps["completionProvider"].is_object(), "{caps}");
+    assert_eq!(caps["hoverProvider"], true);
+    assert!(client.seen("client/registerCapability").is_empty());
+
+    let toml = client.open_as(&fixture, "lambda.toml", "toml").await;
+    let complete = |line: u32, character: u32| {
+        client.request(
+            "textDocument/completion",
+            json!({"textDocument": {"uri": toml}, "position": {"line": line, "character": character}}),
+        )
+    };
+    let items = complete(2, 2).await.unwrap();
+    let labels: Vec<&str> = items
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["label"].as_str().unwrap())
+        .collect();
+    assert!(labels.contains(&"timeout"), "{labels:?}");
+    assert!(!labels.contains(&"memory"), "already set: {labels:?}");
+    assert!(!labels.contains(&"target"), "not in [defaults]: {labels:?}");
+    let timeout = items
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["label"] == "timeout")
+        .unwrap();
+    assert_eq!(
+        timeout["textEdit"],
+        json!({"range": {"start": {"line": 2, "character": 0}, "end": {"line": 2, "character": 2}}, "newText": "timeout"})
+    );
+    assert_eq!(timeout["documentation"]["kind"], "markdown");
+    assert!(timeout["documentation"]["value"]
+        .as_str()
+        .unwrap()
+        .contains("1–900"));
+
+    // In [[function]]: `target` too; at the top of the file: the tables.
+    let in_function: Vec<String> = complete(6, 0)
+        .await
+        .unwrap()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["label"].as_str().unwrap().to_string())
+        .collect();
+    assert!(
+        !in_function.contains(&"target".to_string()),
+        "already set: {in_function:?}"
+    );
+    assert!(in_function.contains(&"name".to_string()), "{in_function:?}");
+    let tables = complete(0, 1).await.unwrap();
+    assert_eq!(tables[0]["label"], "[defaults]");
+    assert_eq!(tables[1]["label"], "[[function]]");
+    // Python files get no completion from lambda-ls.
+    let app = client.open(&fixture, "app.py").await;
+    let none = client
+        .request(
+            "textDocument/completion",
+            json!({"textDocument": {"uri": app}, "position": {"line": 0, "character": 0}}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(none, Value::Null);
+
+    let hover = client
+        .request(
+            "textDocument/hover",
+            json!({"textDocument": {"uri": toml}, "position": {"line": 1, "character": 3}}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(hover["contents"]["kind"], "markdown");
+    assert!(hover["contents"]["value"]
+        .as_str()
+        .unwrap()
+        .starts_with("**memory** — Memory in MB"));
+    assert_eq!(
+        hover["range"],
+        json!({"start": {"line": 1, "character": 0}, "end": {"line": 1, "character": 6}})
+    );
+    let on_value = client
+        .request(
+            "textDocument/hover",
+            json!({"textDocument": {"uri": toml}, "position": {"line": 1, "character": 10}}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(on_value, Value::Null);
+    client.finish().await;
+}
+
+#[tokio::test]
+async fn clients_with_dynamic_registration_get_lambda_toml_registered() {
+    let fixture = Fixture::new(PROJECT_TOML);
+    let mut caps = capabilities();
+    caps["textDocument"]["synchronization"]["dynamicRegistration"] = json!(true);
+    caps["textDocument"]["completion"] = json!({"dynamicRegistration": true});
+    caps["textDocument"]["hover"] = json!({"dynamicRegistration": true});
+    let client = Client::start_with_caps(&fixture, no_aws(), Value::Null, json!({}), caps).await;
+    let registered = client.wait_for("client/registerCapability", |_| true).await;
+    let methods: Vec<&str> = registered["registrations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["method"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        methods,
+        [
+            "textDocument/didOpen",
+            "textDocument/didChange",
+            "textDocument/didSave",
+            "textDocument/didClose",
+            "textDocument/completion",
+            "textDocument/hover"
+        ]
+    );
+    for r in registered["registrations"].as_array().unwrap() {
+        assert_eq!(
+            r["registerOptions"]["documentSelector"],
+            json!([{"scheme": "file", "pattern": "**/lambda.toml"}]),
+            "{r}"
+        );
+    }
+    assert_eq!(
+        registered["registrations"][1]["registerOptions"]["syncKind"],
+        2
+    );
+    // Completion and hover are only registered dynamically, for lambda.toml alone.
+    let caps = &client.initialized["capabilities"];
+    assert!(caps.get("completionProvider").is_none(), "{caps}");
+    assert!(caps.get("hoverProvider").is_none(), "{caps}");
+    client.finish().await;
+}
+
+#[tokio::test]
+async fn functions_configured_in_lambda_toml_are_handlers_for_lenses() {
+    let fixture = Fixture::new(PROJECT_TOML);
+    let client = Client::start(&fixture, no_aws(), Value::Null).await;
+    let app = client.open(&fixture, "app.py").await;
+    // From the saved file: `add` is configured (the file's other problems do not matter).
+    let configured = [
+        "0: Deploy",
+        "0: Invoke",
+        "0: Logs",
+        "4: Deploy",
+        "4: Invoke",
+        "4: Logs",
+    ];
+    assert_eq!(client.lenses(&app).await, configured);
+    let lenses = client
+        .request(
+            "textDocument/codeLens",
+            json!({"textDocument": {"uri": app}}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        lenses[3]["command"]["arguments"][0],
+        json!({"uri": app, "function": "add"})
+    );
+
+    // The editor's unsaved text wins over the saved file, and lenses are asked for again.
+    let toml = client.open_as(&fixture, "lambda.toml", "toml").await;
+    client
+        .wait_for("textDocument/publishDiagnostics", |p| p["uri"] == toml)
+        .await;
+    let refreshes = client.seen("workspace/codeLens/refresh").len();
+    client
+        .notify(
+            "textDocument/didChange",
+            json!({
+                "textDocument": {"uri": toml, "version": 2},
+                "contentChanges": [{"text": "[[function]]\ntarget = \"app.py:handler\"\n"}]
+            }),
+        )
+        .await;
+    client
+        .wait_after("workspace/codeLens/refresh", refreshes, |_| true)
+        .await;
+    assert_eq!(
+        client.lenses(&app).await,
+        [
+            "0: Deploy",
+            "0: Invoke",
+            "0: Logs",
+            "4: Deploy as Lambda (callable)"
+        ]
+    );
+    // An edit that leaves the targets alone asks for nothing.
+    let refreshes = client.seen("workspace/codeLens/refresh").len();
+    client
+        .notify(
+            "textDocument/didChange",
+            json!({
+                "textDocument": {"uri": toml, "version": 3},
+                "contentChanges": [{"text": "[[function]]\ntarget = \"app.py:handler\"\nmemory = 256\n"}]
+            }),
+        )
+        .await;
+    client
+        .wait_for("textDocument/publishDiagnostics", |p| p["version"] == 3)
+        .await;
+    assert_eq!(client.seen("workspace/codeLens/refresh").len(), refreshes);
+
+    // Closed: the saved file applies again.
+    client
+        .notify(
+            "textDocument/didClose",
+            json!({"textDocument": {"uri": toml}}),
+        )
+        .await;
+    client
+        .wait_after("workspace/codeLens/refresh", refreshes, |_| true)
+        .await;
+    assert_eq!(client.lenses(&app).await, configured);
+    client.finish().await;
+}
+
+#[tokio::test]
+async fn configured_functions_deploy_invoke_and_log_under_their_configured_name() {
+    let _one_at_a_time = LOCAL_LAMBDA.lock().await;
+    let fixture = Fixture::new(
+        "//- lambda.toml\n[[function]]\ntarget = \"app.py:add\"\nname = \"configured-adder\"\n//- app.py\ndef add(a, b=1):\n    print(f\"adding {a} and {b}\")\n    return a + b\n",
+    );
+    let client = Client::start(&fixture, no_aws(), Value::Null).await;
+    let app = client.open(&fixture, "app.py").await;
+    assert_eq!(
+        client.lenses(&app).await,
+        ["0: Deploy", "0: Invoke", "0: Logs"]
+    );
+    let target = json!({"uri": app, "function": "add"});
+    // Invoke before any deploy in this session names the configured function.
+    let err = client
+        .command("lambda.invoke", target.clone())
+        .await
+        .unwrap_err();
+    assert!(
+        err["message"]
+            .as_str()
+            .unwrap()
+            .contains("configured-adder"),
+        "{err}"
+    );
+    let deployed = client
+        .command("lambda.deploy", target.clone())
+        .await
+        .unwrap();
+    assert_eq!(deployed["function_name"], "configured-adder");
+    assert_eq!(deployed["handler"], "_lambda_ls_entry.handler");
+    let mut invoke = target.clone();
+    invoke["payload"] = json!({"a": 2, "b": 3});
+    let sum = client.command("lambda.invoke", invoke).await.unwrap();
+    assert_eq!(sum["payload"], 5, "{sum}");
+    let logs = client.command("lambda.logs", target).await.unwrap();
+    assert_eq!(logs["name"], "configured-adder");
+    assert!(
+        logs["text"].as_str().unwrap().contains("adding 2 and 3"),
+        "{logs}"
+    );
+    client.finish().await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Asking before deploying to AWS
+
+/// A loopback AWS stand-in: answers STS `GetCallerIdentity` for account 123456789012, refuses
+/// everything else with `AccessDeniedException`, and records each request's first line (and,
+/// for form posts, the `Action`).
+struct FakeAws {
+    port: u16,
+    requests: Arc<Mutex<Vec<String>>>,
+}
+
+impl FakeAws {
+    fn start() -> FakeAws {
+        use std::io::{BufRead, Read, Write};
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let requests: Arc<Mutex<Vec<String>>> = Arc::default();
+        let seen = requests.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(stream) = stream else { break };
+                let seen = seen.clone();
+                std::thread::spawn(move || {
+                    stream.set_read_timeout(Some(Duration::from_secs(10))).ok();
+                    let mut reader = std::io::BufReader::new(&stream);
+                    loop {
+                        let mut first = String::new();
+                        if reader.read_line(&mut first).unwrap_or(0) == 0 {
+                            return;
+                        }
+                        let mut length = 0;
+                        loop {
+                            let mut line = String::new();
+                            if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                                return;
+                            }
+                            if line.trim().is_empty() {
+                                break;
+                            }
+                            if let Some((k, v)) = line.split_once(':') {
+                                if k.eq_ignore_ascii_case("content-length") {
+                                    length = v.trim().parse().unwrap_or(0);
+                                }
+                            }
+                        }
+                        let mut body = vec![0; length];
+                        if reader.read_exact(&mut body).is_err() {
+                            return;
+                        }
+                        let body = String::from_utf8_lossy(&body).to_string();
+                        let sts = body.contains("Action=GetCallerIdentity");
+                        seen.lock().unwrap().push(format!(
+                            "{} {}",
+                            first.trim(),
+                            if sts { "GetCallerIdentity" } else { "" }
+                        ));
+                        let (status, kind, text) = if sts {
+                            ("200 OK", "text/xml", "<GetCallerIdentityResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><GetCallerIdentityResult><Arn>arn:aws:iam::123456789012:user/tester</Arn><UserId>AIDAEXAMPLE</UserId><Account>123456789012</Account></GetCallerIdentityResult><ResponseMetadata><RequestId>1</RequestId></ResponseMetadata></GetCallerIdentityResponse>".to_string())
+                        } else if body.contains("Action=") {
+                            ("403 Forbidden", "text/xml", "<ErrorResponse><Error><Type>Sender</Type><Code>AccessDenied</Code><Message>denied by the test</Message></Error><RequestId>1</RequestId></ErrorResponse>".to_string())
+                        } else {
+                            (
+                                "403 Forbidden",
+                                "application/json",
+                                "{\"message\":\"denied by the test\"}".to_string(),
+                            )
+                        };
+                        let reply = format!(
+                            "HTTP/1.1 {status}\r\nContent-Type: {kind}\r\nx-amzn-ErrorType: AccessDeniedException\r\nx-amzn-RequestId: 1\r\nContent-Length: {}\r\n\r\n{text}",
+                            text.len()
+                        );
+                        if (&stream).write_all(reply.as_bytes()).is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        FakeAws { port, requests }
+    }
+
+    fn requests(&self) -> Vec<String> {
+        self.requests.lock().unwrap().clone()
+    }
+}
+
+/// Profile files with `fake` (the stand-in) and `closed` (a loopback port nobody listens on).
+fn fake_profiles(fake: &FakeAws) -> (tempfile::TempDir, ProfileEnv) {
+    let closed = TcpListener::bind("127.0.0.1:0").unwrap();
+    let closed_port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config");
+    std::fs::write(
+        &config,
+        format!(
+            "[profile fake]\nregion = eu-west-1\naws_access_key_id = AKIDEXAMPLE\naws_secret_access_key = not-a-secret\nendpoint_url = http://127.0.0.1:{}\n\n\
+             [profile closed]\nregion = us-east-1\naws_access_key_id = AKIDEXAMPLE\naws_secret_access_key = not-a-secret\nendpoint_url = http://127.0.0.1:{closed_port}\n",
+            fake.port
+        ),
+    )
+    .unwrap();
+    // The SDK drops every profile when a credentials file it was pointed at is missing.
+    std::fs::write(dir.path().join("credentials"), "").unwrap();
+    let env = ProfileEnv::from_pairs([
+        ("HOME", dir.path().to_str().unwrap()),
+        ("AWS_CONFIG_FILE", config.to_str().unwrap()),
+        (
+            "AWS_SHARED_CREDENTIALS_FILE",
+            dir.path().join("credentials").to_str().unwrap(),
+        ),
+    ]);
+    (dir, env)
+}
+
+#[tokio::test]
+async fn deploying_to_aws_asks_once_per_profile_and_cancel_stops_it() {
+    let fake = FakeAws::start();
+    let (_files, env) = fake_profiles(&fake);
+    let fixture = Fixture::new(LENS_CASES[0].0);
+    let mut caps = capabilities();
+    caps["window"]["showMessage"] =
+        json!({"messageActionItem": {"additionalPropertiesSupport": false}});
+    let client =
+        Client::start_with_caps(&fixture, env, json!({"profile": "fake"}), json!({}), caps).await;
+    let uri = client.open(&fixture, "app.py").await;
+    let args = json!({"uri": uri, "function": "handler"});
+
+    // Cancel: no deploy, no AWS call besides asking STS whose account it is.
+    *client.answer.lock().unwrap() = json!({"title": "Cancel"});
+    let err = client
+        .command("lambda.deploy", args.clone())
+        .await
+        .unwrap_err();
+    assert_eq!(err["code"], -32800, "{err}");
+    let asked = client.seen("window/showMessageRequest");
+    assert_eq!(asked.len(), 1);
+    assert_eq!(
+        asked[0]["params"]["message"],
+        "Deploy to AWS account 123456789012 in eu-west-1 as profile fake?"
+    );
+    assert_eq!(asked[0]["params"]["type"], 2);
+    assert_eq!(
+        asked[0]["params"]["actions"],
+        json!([{"title": "Deploy"}, {"title": "Cancel"}])
+    );
+    let requests = fake.requests();
+    assert!(
+        !requests.is_empty()
+            && requests
+                .iter()
+                .all(|r| r.starts_with("POST / ") && r.ends_with("GetCallerIdentity")),
+        "{requests:#?}"
+    );
+    assert!(client.seen("$/progress").is_empty(), "no deploy started");
+    assert!(
+        client.seen("window/showMessage").is_empty(),
+        "a cancel shows nothing"
+    );
+
+    // Closing the question (a null answer) is a cancel too.
+    *client.answer.lock().unwrap() = Value::Null;
+    let err = client
+        .command("lambda.deploy", args.clone())
+        .await
+        .unwrap_err();
+    assert_eq!(err["code"], -32800, "{err}");
+    assert_eq!(client.seen("window/showMessageRequest").len(), 2);
+
+    // Deploy: it goes ahead (and AWS refuses it here), then is not asked again for this profile.
+    *client.answer.lock().unwrap() = json!({"title": "Deploy"});
+    let err = client
+        .command("lambda.deploy", args.clone())
+        .await
+        .unwrap_err();
+    assert_eq!(err["code"], -32803, "{err}");
+    assert!(
+        fake.requests()
+            .iter()
+            .any(|r| !r.ends_with("GetCallerIdentity")),
+        "{:#?}",
+        fake.requests()
+    );
+    *client.answer.lock().unwrap() = json!({"title": "Cancel"});
+    let err = client
+        .command("lambda.deploy", args.clone())
+        .await
+        .unwrap_err();
+    assert_eq!(err["code"], -32803, "{err}");
+    assert_eq!(client.seen("window/showMessageRequest").len(), 3);
+
+    // Another profile is asked about again; an account STS cannot name is said so.
+    client
+        .command("lambda.selectProfile", json!({"profile": "closed"}))
+        .await
+        .unwrap();
+    let err = client.command("lambda.deploy", args).await.unwrap_err();
+    assert_eq!(err["code"], -32800, "{err}");
+    let asked = client.seen("window/showMessageRequest");
+    assert_eq!(asked.len(), 4);
+    assert_eq!(
+        asked[3]["params"]["message"],
+        "Deploy to AWS account (unknown) in us-east-1 as profile closed?"
+    );
+    client.finish().await;
+}
+
+#[tokio::test]
+async fn clients_that_cannot_be_asked_deploy_without_asking_and_it_is_logged() {
+    let fake = FakeAws::start();
+    let (_files, env) = fake_profiles(&fake);
+    let fixture = Fixture::new(LENS_CASES[0].0);
+    // capabilities() has no window.showMessage.
+    let client = Client::start(&fixture, env, json!({"profile": "fake"})).await;
+    let uri = client.open(&fixture, "app.py").await;
+    let err = client
+        .command("lambda.deploy", json!({"uri": uri, "function": "handler"}))
+        .await
+        .unwrap_err();
+    assert_eq!(err["code"], -32803, "{err}");
+    assert!(client.seen("window/showMessageRequest").is_empty());
+    client
+        .wait_for("window/logMessage", |p| {
+            p["message"]
+                .as_str()
+                .unwrap()
+                .contains("deploying to AWS profile fake without asking first")
+        })
+        .await;
+    let requests = fake.requests();
+    assert!(
+        requests.iter().all(|r| !r.ends_with("GetCallerIdentity")),
+        "{requests:#?}"
+    );
     client.finish().await;
 }
