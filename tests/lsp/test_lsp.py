@@ -1,12 +1,19 @@
 """lambda-ls as a language server, driven end to end by pytest-lsp: a strict client we did not
 write, starting the built binary on stdio. Deploys and invokes go to the embedded local Lambda
-(loopback only); HOME has no AWS files, so `local` is the selected profile."""
+(loopback only); HOME has no AWS files, so `local` is the selected profile. The AWS tests at the
+end deploy to a moto server on 127.0.0.1 through a profile whose endpoint_url points at it."""
 
 import asyncio
+import json
 import os
 import pathlib
+import socket
+import subprocess
+import sys
 import tempfile
 import textwrap
+import time
+import urllib.request
 
 import pytest
 import pytest_lsp
@@ -104,6 +111,12 @@ async def client(lsp_client: LanguageClient, project):
     @lsp_client.feature("lambdaLs/profileChanged")
     def profile_changed(client: LanguageClient, params):
         client.profiles.append(params)
+
+    lsp_client.registrations = []
+
+    @lsp_client.feature(types.CLIENT_REGISTER_CAPABILITY)
+    def register_capability(client: LanguageClient, params: types.RegistrationParams):
+        client.registrations.extend(params.registrations)
 
     await asyncio.wait_for(
         lsp_client.initialize_session(
@@ -260,4 +273,269 @@ async def test_list_profiles_contains_local(client: LanguageClient, recwarn):
     assert {"name": "local", "region": "us-east-1", "kind": "local", "selected": True} in listing[
         "profiles"
     ]
+    no_spec_warnings(recwarn)
+
+
+# ---------------------------------------------------------------------------------------------
+# lambda.toml with VS Code's capabilities (dynamic registration)
+
+PROJECT_TOML = textwrap.dedent(
+    """\
+    [defaults]
+    memroy = 256
+    timeout = 901
+
+    [[function]]
+    target = "app.py:add"
+    """
+)
+
+
+async def wait_until(predicate, what):
+    """Waits (bounded) for `predicate`; `what` names it, or is a callable that describes it."""
+    for _ in range(TIMEOUT * 10):
+        if predicate():
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what() if callable(what) else what}")
+
+
+async def test_lambda_toml_is_registered_checked_completed_and_documented(
+    client: LanguageClient, project, recwarn
+):
+    await wait_until(lambda: client.registrations, "client/registerCapability")
+    by_method = {r.method: r for r in client.registrations}
+    assert set(by_method) == {
+        "textDocument/didOpen",
+        "textDocument/didChange",
+        "textDocument/didSave",
+        "textDocument/didClose",
+        "textDocument/completion",
+        "textDocument/hover",
+    }
+    assert by_method["textDocument/didOpen"].register_options["documentSelector"] == [
+        {"scheme": "file", "pattern": "**/lambda.toml"}
+    ]
+
+    toml = project / "lambda.toml"
+    toml.write_text(PROJECT_TOML)
+    uri = toml.as_uri()
+    client.text_document_did_open(
+        types.DidOpenTextDocumentParams(
+            text_document=types.TextDocumentItem(
+                uri=uri, language_id="toml", version=1, text=PROJECT_TOML
+            )
+        )
+    )
+    await wait_until(lambda: client.diagnostics.get(uri), "lambda.toml diagnostics")
+    got = [
+        (d.range.start.line, d.range.start.character, d.range.end.character, d.message)
+        for d in client.diagnostics[uri]
+    ]
+    assert got[0][:3] == (1, 0, 6) and got[0][3].startswith("unknown key `memroy`"), got
+    assert got[1] == (2, 10, 13, "timeout must be between 1 and 900 seconds, got 901"), got
+    assert len(got) == 2, got
+
+    # Fixing both lines clears them.
+    client.text_document_did_change(
+        types.DidChangeTextDocumentParams(
+            text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=2),
+            content_changes=[
+                types.TextDocumentContentChangePartial(
+                    range=types.Range(
+                        start=types.Position(line=1, character=0),
+                        end=types.Position(line=2, character=13),
+                    ),
+                    text="memory = 256\ntimeout = 30",
+                )
+            ],
+        )
+    )
+    await wait_until(
+        lambda: list(client.diagnostics.get(uri, [None])) == [],
+        lambda: f"cleared diagnostics, still {client.diagnostics.get(uri)}",
+    )
+
+    items = await asyncio.wait_for(
+        client.text_document_completion_async(
+            types.CompletionParams(
+                text_document=types.TextDocumentIdentifier(uri=uri),
+                position=types.Position(line=2, character=2),
+            )
+        ),
+        TIMEOUT,
+    )
+    items = items.items if hasattr(items, "items") else items
+    timeout = next(i for i in items if i.label == "timeout")
+    assert timeout.text_edit.new_text == "timeout"
+    assert timeout.text_edit.range == types.Range(
+        start=types.Position(line=2, character=0), end=types.Position(line=2, character=7)
+    )
+    assert "1–900" in timeout.documentation.value
+    assert "memory" not in [i.label for i in items]
+
+    hover = await asyncio.wait_for(
+        client.text_document_hover_async(
+            types.HoverParams(
+                text_document=types.TextDocumentIdentifier(uri=uri),
+                position=types.Position(line=1, character=2),
+            )
+        ),
+        TIMEOUT,
+    )
+    assert hover.contents.kind == types.MarkupKind.Markdown
+    assert hover.contents.value.startswith("**memory**")
+
+    # `add` is configured in lambda.toml: a handler for the lenses.
+    app = open_file(client, project, "app.py")
+    lenses = await asyncio.wait_for(
+        client.text_document_code_lens_async(
+            types.CodeLensParams(text_document=types.TextDocumentIdentifier(uri=app))
+        ),
+        TIMEOUT,
+    )
+    assert [(l.range.start.line, l.command.title) for l in lenses if l.range.start.line == 13] == [
+        (13, "Deploy"),
+        (13, "Invoke"),
+        (13, "Logs"),
+    ]
+    no_spec_warnings(recwarn)
+
+
+# ---------------------------------------------------------------------------------------------
+# A real AWS profile (moto on 127.0.0.1): the question before deploying
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+MOTO_PORT = _free_port()
+AWS_DIR = pathlib.Path(_STATE.name) / "aws"
+AWS_DIR.mkdir()
+(AWS_DIR / "config").write_text(
+    f"[profile moto]\nregion = us-east-1\nendpoint_url = http://127.0.0.1:{MOTO_PORT}\n"
+)
+(AWS_DIR / "credentials").write_text(
+    "[moto]\naws_access_key_id = AKIDMOTOTESTING\naws_secret_access_key = moto-secret\n"
+)
+
+
+def aws_server_env():
+    env = server_env()
+    env.update(
+        AWS_CONFIG_FILE=str(AWS_DIR / "config"),
+        AWS_SHARED_CREDENTIALS_FILE=str(AWS_DIR / "credentials"),
+    )
+    return env
+
+
+def _moto_call(method: str, path: str, body: bytes | None = None) -> int:
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{MOTO_PORT}{path}", data=body, method=method
+    )
+    with urllib.request.urlopen(request, timeout=5) as response:
+        return response.status
+
+
+@pytest.fixture(scope="module")
+def moto():
+    server = pathlib.Path(sys.executable).parent / "moto_server"
+    process = subprocess.Popen(
+        [str(server), "-H", "127.0.0.1", "-p", str(MOTO_PORT)],
+        env={**os.environ, "MOTO_IAM_LOAD_MANAGED_POLICIES": "true"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if _moto_call("GET", "/moto-api/") == 200:
+                    break
+            except OSError:
+                pass
+            assert time.monotonic() < deadline, "moto did not start within 30 s"
+            time.sleep(0.1)
+        _moto_call("POST", "/moto-api/config", json.dumps({"lambda": {"use_docker": False}}).encode())
+        yield
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+@pytest_lsp.fixture(
+    config=ClientServerConfig(server_command=[BIN], server_env=aws_server_env()),
+)
+async def aws_client(lsp_client: LanguageClient, project, moto):
+    lsp_client.questions = []
+    lsp_client.answers = []
+
+    @lsp_client.feature(types.WORKSPACE_CODE_LENS_REFRESH)
+    def code_lens_refresh(client: LanguageClient, params):
+        pass
+
+    @lsp_client.feature(types.WORKSPACE_INLAY_HINT_REFRESH)
+    def inlay_hint_refresh(client: LanguageClient, params):
+        pass
+
+    @lsp_client.feature(types.CLIENT_REGISTER_CAPABILITY)
+    def register_capability(client: LanguageClient, params):
+        pass
+
+    @lsp_client.feature(types.WINDOW_SHOW_MESSAGE_REQUEST)
+    def show_message_request(client: LanguageClient, params: types.ShowMessageRequestParams):
+        client.questions.append(params)
+        title = client.answers.pop(0) if client.answers else None
+        return None if title is None else types.MessageActionItem(title=title)
+
+    await asyncio.wait_for(
+        lsp_client.initialize_session(
+            types.InitializeParams(
+                capabilities=client_capabilities("visual-studio-code"),
+                root_uri=project.as_uri(),
+                initialization_options={"profile": "moto"},
+            )
+        ),
+        TIMEOUT,
+    )
+    yield
+    await asyncio.wait_for(lsp_client.shutdown_session(), TIMEOUT)
+
+
+async def test_deploying_to_aws_asks_first_and_cancel_deploys_nothing(
+    aws_client: LanguageClient, project, recwarn
+):
+    client = aws_client
+    uri = open_file(client, project, "app.py")
+    args = {"uri": uri, "function": "handler", "name": "asked-first"}
+
+    client.answers.append("Cancel")
+    with pytest.raises(Exception) as cancelled:
+        await command(client, "lambda.deploy", args)
+    assert getattr(cancelled.value, "code", None) == -32800, repr(cancelled.value)
+    (question,) = client.questions
+    assert question.message == "Deploy to AWS account 123456789012 in us-east-1 as profile moto?"
+    assert question.type == types.MessageType.Warning
+    assert [a.title for a in question.actions] == ["Deploy", "Cancel"]
+    listed = await command(client, "lambda.listFunctions")
+    assert "asked-first" not in [f["name"] for f in listed], listed
+
+    client.answers.append("Deploy")
+    outcome = await command(client, "lambda.deploy", args)
+    assert outcome["function_name"] == "asked-first"
+    assert ":123456789012:" in outcome["function_arn"]
+    assert outcome["target"]["profile"] == "moto" and outcome["target"]["local"] is False
+    assert len(client.questions) == 2
+
+    # Once agreed, this session does not ask again for this profile.
+    again = await command(client, "lambda.deploy", args)
+    assert again["action"] == "unchanged"
+    assert len(client.questions) == 2
+
+    logs = await command(client, "lambda.logs", {"name": "asked-first", "since": "1h"})
+    assert logs["source"] == "cloudwatch" and logs["target"]["profile"] == "moto", logs
+    assert isinstance(logs["events"], list)
     no_spec_warnings(recwarn)
