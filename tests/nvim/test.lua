@@ -1,6 +1,7 @@
--- lambda-ls driven by Neovim's built-in LSP client (0.7: vim.lsp.start_client), headless.
--- Run by tests/nvim/run, which prepares the project and the environment. Each step is recorded
--- as `PASS name` or `FAIL name: why` in $LAMBDA_LS_NVIM_RESULTS; Neovim exits non-zero when any
+-- lambda-ls driven by Neovim's built-in LSP client (0.7: vim.lsp.start_client), headless, set
+-- up exactly as a user would with tests/nvim/init-0.7.lua (the README's snippet). Run by
+-- tests/nvim/run, which prepares the project and the environment. Each step is recorded as
+-- `PASS name` or `FAIL name: why` in $LAMBDA_LS_NVIM_RESULTS; Neovim exits non-zero when any
 -- step failed. Every wait is bounded.
 
 local function env(name)
@@ -9,7 +10,7 @@ local function env(name)
   return value
 end
 
-local BIN = env('LAMBDA_LS_BIN')
+local SETUP = env('LAMBDA_LS_NVIM_SETUP')
 local ROOT = env('LAMBDA_LS_NVIM_PROJECT')
 local RESULTS = env('LAMBDA_LS_NVIM_RESULTS')
 local TIMEOUT = tonumber(os.getenv('LAMBDA_LS_NVIM_WAIT_MS') or '') or 60000 -- per wait
@@ -82,10 +83,19 @@ local function ok_command(name, argument, bufnr)
   return result
 end
 
+-- Opens a file as a user would: the setup's FileType autocommand attaches lambda-ls.
 local function open(name)
   vim.cmd('edit ' .. vim.fn.fnameescape(ROOT .. '/' .. name))
   local bufnr = vim.api.nvim_get_current_buf()
-  assert(vim.lsp.buf_attach_client(bufnr, client_id), 'buf_attach_client ' .. name)
+  wait(name .. ' attached to lambda-ls', function()
+    for _, c in ipairs(vim.lsp.get_active_clients()) do
+      if c.name == 'lambda-ls' and vim.lsp.buf_is_attached(bufnr, c.id) then
+        client_id = c.id
+        return true
+      end
+    end
+    return false
+  end)
   return bufnr
 end
 
@@ -97,35 +107,33 @@ local ok, err = xpcall(function()
     vim.lsp.set_log_level('debug')
   end
 
-  step('the server starts and initializes', function()
-    client_id = vim.lsp.start_client({
-      name = 'lambda-ls',
-      cmd = { BIN, 'lsp' },
-      root_dir = ROOT,
-      handlers = {
-        ['window/showMessageRequest'] = function(_, params)
-          table.insert(questions, params)
-          local title = table.remove(answers, 1)
-          if title then
-            return { title = title }
-          end
-          return vim.NIL
-        end,
-        ['window/logMessage'] = function(_, params)
-          table.insert(messages, params.message)
-        end,
-        ['window/showMessage'] = function(_, params)
-          table.insert(messages, 'shown: ' .. params.message)
-        end,
-        ['$/progress'] = function(err, params, ctx, config)
-          if type(params.value) == 'table' and params.value.kind == 'begin' then
-            table.insert(begins, params.value.title)
-          end
-          return vim.lsp.handlers['$/progress'](err, params, ctx, config)
-        end,
-      },
-    })
-    assert(client_id, 'vim.lsp.start_client returned nil')
+  -- What the server sends on its own goes through the global handlers (the setup has none).
+  vim.lsp.handlers['window/showMessageRequest'] = function(_, params)
+    table.insert(questions, params)
+    local title = table.remove(answers, 1)
+    if title then
+      return { title = title }
+    end
+    return vim.NIL
+  end
+  vim.lsp.handlers['window/logMessage'] = function(_, params)
+    table.insert(messages, params.message)
+  end
+  vim.lsp.handlers['window/showMessage'] = function(_, params)
+    table.insert(messages, 'shown: ' .. params.message)
+  end
+  local progress = vim.lsp.handlers['$/progress']
+  vim.lsp.handlers['$/progress'] = function(err, params, ctx, config)
+    if type(params.value) == 'table' and params.value.kind == 'begin' then
+      table.insert(begins, params.value.title)
+    end
+    return progress(err, params, ctx, config)
+  end
+
+  step('opening a Python file starts and attaches the server (the 0.7 setup)', function()
+    dofile(SETUP)
+    py = open('app.py')
+    eq(vim.bo[py].filetype, 'python', 'filetype')
     wait('initialize', function()
       client = vim.lsp.get_client_by_id(client_id)
       return client ~= nil and client.initialized
@@ -133,9 +141,7 @@ local ok, err = xpcall(function()
   end)
 
   step('lenses over the handler and the function lambda.toml configures', function()
-    py = open('app.py')
-    eq(vim.bo[py].filetype, 'python', 'filetype')
-    vim.lsp.codelens.refresh()
+    -- Requested by the setup's on_attach.
     wait('code lenses', function()
       return #vim.lsp.codelens.get(py) > 0
     end)
@@ -206,6 +212,7 @@ local ok, err = xpcall(function()
   step('lambda.toml problems appear as diagnostics and clear when fixed', function()
     toml = open('lambda.toml')
     eq(vim.bo[toml].filetype, 'toml', 'filetype')
+    eq(#vim.lsp.get_active_clients(), 1, 'one client for both files')
     -- Typing a misspelt key (incremental sync from Neovim).
     vim.api.nvim_buf_set_lines(toml, 3, 3, false, { 'memroy = 256' })
     wait('a diagnostic on line 3', function()
@@ -242,6 +249,9 @@ local ok, err = xpcall(function()
     assert(not err, vim.inspect(err))
     assert(hover.contents.value:find('**memory**', 1, true), vim.inspect(hover))
     vim.api.nvim_buf_set_lines(toml, 4, 5, false, {})
+    -- Other TOML files are left alone by the setup.
+    vim.cmd('edit ' .. vim.fn.fnameescape(ROOT .. '/other.toml'))
+    eq(#vim.lsp.buf_get_clients(vim.api.nvim_get_current_buf()), 0, 'clients on other.toml')
   end)
 
   step('a deploy to an AWS profile asks first and Cancel deploys nothing', function()
