@@ -221,18 +221,27 @@ impl Connection {
                 region,
                 files,
             } => {
-                let profile_files = ProfileFiles::builder()
+                // Only files that exist: the SDK drops every profile when one named file is
+                // missing (and then reports "no region"). With neither, its defaults (which
+                // tolerate missing files) keep the builder valid.
+                let mut builder = ProfileFiles::builder()
                     .include_default_config_file(false)
-                    .include_default_credentials_file(false)
-                    .with_file(
-                        ProfileFileKind::Config,
-                        files.file_path(ProfileSource::Config),
-                    )
-                    .with_file(
-                        ProfileFileKind::Credentials,
-                        files.file_path(ProfileSource::Credentials),
-                    )
-                    .build();
+                    .include_default_credentials_file(false);
+                let mut any = false;
+                for (kind, source) in [
+                    (ProfileFileKind::Config, ProfileSource::Config),
+                    (ProfileFileKind::Credentials, ProfileSource::Credentials),
+                ] {
+                    let path = files.file_path(source);
+                    if path.is_file() {
+                        builder = builder.with_file(kind, path);
+                        any = true;
+                    }
+                }
+                if !any {
+                    builder = builder.include_default_config_file(true);
+                }
+                let profile_files = builder.build();
                 let mut loader = aws_config::defaults(BehaviorVersion::latest())
                     .profile_files(profile_files)
                     .profile_name(profile)
