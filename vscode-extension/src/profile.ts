@@ -6,6 +6,8 @@ export interface ProfileInfo {
   profile: string;
   region: string | null;
   kind: string;
+  /** Set by the server when the profile's credentials cannot be resolved right now. */
+  credentialsError?: string | null;
 }
 
 /** One entry of `lambda.listProfiles`. */
@@ -41,7 +43,8 @@ export function statusText(s: ServerState): string {
       const p = s.profile;
       if (!p) return "$(cloud) lambda";
       if (isLocal(p)) return "$(cloud) lambda · local";
-      return p.region ? `$(cloud) lambda · ${p.profile} · ${p.region}` : `$(cloud) lambda · ${p.profile}`;
+      const icon = p.credentialsError ? "$(warning)" : "$(cloud)";
+      return p.region ? `${icon} lambda · ${p.profile} · ${p.region}` : `${icon} lambda · ${p.profile}`;
     }
   }
 }
@@ -59,7 +62,8 @@ export function statusTooltip(s: ServerState): string {
         return "Lambda: deploying to the embedded local Lambda (profile local)\nClick to choose another AWS profile";
       }
       const region = p.region ?? "no region configured";
-      return `Lambda: deploying to AWS profile ${p.profile} (${kindLabel(p.kind)}), region ${region}\nClick to choose another AWS profile`;
+      const warning = p.credentialsError ? `\n⚠ Its credentials cannot be resolved: ${p.credentialsError}` : "";
+      return `Lambda: deploying to AWS profile ${p.profile} (${kindLabel(p.kind)}), region ${region}${warning}\nClick to choose another AWS profile`;
     }
   }
 }

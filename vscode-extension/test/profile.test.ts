@@ -26,6 +26,15 @@ describe("status bar", () => {
     );
   });
 
+  it("warns when the profile's credentials cannot be resolved", () => {
+    const profile = { profile: "sso-dev", region: "eu-west-1", kind: "sso", credentialsError: "the SSO session has expired" };
+    expect(statusText({ state: "running", profile })).toBe("$(warning) lambda · sso-dev · eu-west-1");
+    expect(statusTooltip({ state: "running", profile })).toContain("cannot be resolved: the SSO session has expired");
+    expect(statusText({ state: "running", profile: { ...profile, credentialsError: null } })).toBe(
+      "$(cloud) lambda · sso-dev · eu-west-1",
+    );
+  });
+
   it("says when the server is starting or failed", () => {
     expect(statusText({ state: "starting" })).toBe("$(loading~spin) lambda");
     expect(statusText({ state: "failed", message: "no binary" })).toBe("$(error) lambda");

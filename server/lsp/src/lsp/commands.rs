@@ -602,12 +602,36 @@ pub async fn current_profile(
         .get(selection.profile_name())
         .cloned()
         .unwrap_or_else(ProfileInfo::local);
+    // Resolving credentials now lets the editor warn before a deploy fails on them; bounded,
+    // since an SSO or credential_process profile may take a moment.
+    let credentials_error = match &selection {
+        Selection::Local => None,
+        Selection::Aws { .. } => {
+            let check = async {
+                let conn = connect(shared, &selection).await?;
+                conn.check_credentials().await.map_err(Failure::from)
+            };
+            match tokio::time::timeout(CREDENTIALS_CHECK, check).await {
+                Ok(Ok(())) => None,
+                Ok(Err(f)) => Some(f.to_string()),
+                Err(_) => Some(format!(
+                    "the credentials of profile `{}` did not resolve within {} s",
+                    info.name,
+                    CREDENTIALS_CHECK.as_secs()
+                )),
+            }
+        }
+    };
     Ok(ProfileChangedParams {
         profile: info.name,
         region: info.region,
         kind: info.kind.to_string(),
+        credentials_error,
     })
 }
+
+/// How long the credential check before announcing a profile may take.
+const CREDENTIALS_CHECK: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Re-applies the selection order and tells the client when the result changed.
 pub async fn announce(shared: &SharedRef) {

@@ -503,10 +503,14 @@ pub fn progress_token(text: String) -> ProgressToken {
 
 /// The profile the server now deploys to, sent as `lambdaLs/profileChanged`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct ProfileChangedParams {
     pub profile: String,
     pub region: Option<String>,
     pub kind: String,
+    /// Why the profile's credentials cannot be resolved now (absent when they can, and for `local`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credentials_error: Option<String>,
 }
 
 pub enum ProfileChanged {}

@@ -38,6 +38,8 @@ fn init() {
             .expect("create a temp dir")
             .keep();
         std::env::set_var("LAMBDA_LS_LOCAL_DIR", dir);
+        // Profiles without keys make the SDK's chain look further; never off this machine.
+        std::env::set_var("AWS_EC2_METADATA_DISABLED", "true");
         if std::env::var_os("LAMBDA_LS_PYTHON").is_none() {
             std::env::set_var("LAMBDA_LS_PYTHON", "python3");
         }
@@ -786,8 +788,18 @@ async fn profiles_are_listed_selected_and_announced() {
     let client = Client::start(&fixture, env.clone(), Value::Null).await;
     let first = client.wait_for("lambdaLs/profileChanged", |_| true).await;
     assert_eq!(
-        first,
-        json!({"profile": "default", "region": "eu-west-1", "kind": "settings-only"})
+        (&first["profile"], &first["region"], &first["kind"]),
+        (
+            &json!("default"),
+            &json!("eu-west-1"),
+            &json!("settings-only")
+        )
+    );
+    // `default` holds no keys: the editor is told before any deploy fails on it.
+    let why = first["credentialsError"].as_str().unwrap_or_default();
+    assert!(
+        why.starts_with("credentials for profile `default` could not be loaded"),
+        "{first}"
     );
 
     let listed = client
