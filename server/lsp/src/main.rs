@@ -9,6 +9,11 @@ mod target;
 
 use clap::Parser;
 
+/// The server reparses and re-lists functions on every keystroke: glibc's allocator made that
+/// allocation churn a third of the code-lens latency on big files (bench/README.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> std::process::ExitCode {
     let args = cli::Args::parse();
     tracing_subscriber::fmt()
