@@ -222,3 +222,53 @@ fn publish_share_logs_and_map_on_the_local_lambda() {
     }
     assert!(stderr(&out).contains("1 of 200 inputs failed"));
 }
+
+#[tokio::test]
+async fn lambda_toml_can_bundle_requirements_into_the_function_zip() {
+    let home = tempfile::tempdir().unwrap();
+    let proj = needs_six();
+    std::fs::write(
+        proj.path().join("lambda.toml"),
+        "[defaults]\nbundle_requirements = true\n",
+    )
+    .unwrap();
+    let target = format!("{}:handler", proj.path().join("app.py").display());
+    let out = run(
+        home.path(),
+        None,
+        &[
+            "deploy", &target, "--name", "bundled", "--invoke", "{}", "--json",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let v = stdout_json(&out);
+    assert_eq!(v["invoke"]["payload"], serde_json::json!({"six": "1.16.0"}));
+
+    // No layer: six.py travelled inside the function's own zip.
+    let local =
+        lambda_local::LocalLambda::start(lambda_local::LocalConfig::new(home.path().join("local")))
+            .await
+            .unwrap();
+    let conn = lambda_deploy::aws::Connection::connect(&lambda_deploy::aws::Endpoint::Local {
+        url: local.endpoint(),
+    })
+    .await
+    .unwrap();
+    let cfg = lambda_deploy::deploy::get_configuration(&conn, "bundled")
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(cfg.layers().is_empty(), "{:?}", cfg.layers());
+    let code = conn
+        .lambda
+        .get_function()
+        .function_name("bundled")
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        code.configuration().unwrap().code_size() > 5_000,
+        "six.py (34 KB, about 11 KB deflated) is in the zip; the app alone is ~300 B"
+    );
+    local.shutdown().await;
+}

@@ -265,6 +265,12 @@ pub struct Package {
 
 /// Collects the files, writes the deterministic zip and checks Lambda's size limits.
 pub fn build_package(req: &PackageRequest) -> Result<Package, PackageError> {
+    build_bundle(req, None)
+}
+
+/// [`build_package`] plus every file of `vendor` (installed requirements) at the zip's root, as
+/// Lambda puts a layer's `python/` on the path. The project's own files win a name clash.
+pub fn build_bundle(req: &PackageRequest, vendor: Option<&Path>) -> Result<Package, PackageError> {
     let root = &req.target.root;
     let mut files: BTreeMap<String, PathBuf> = BTreeMap::new();
     let mut warnings = Vec::new();
@@ -301,6 +307,13 @@ pub fn build_package(req: &PackageRequest) -> Result<Package, PackageError> {
         }
     }
 
+    if let Some(vendor) = vendor {
+        let mut vendored = BTreeMap::new();
+        walk_dir(vendor, vendor, &mut vendored, &mut warnings)?;
+        for (name, path) in vendored {
+            files.entry(name).or_insert(path);
+        }
+    }
     let mut entries: Vec<ZipEntry> = files
         .iter()
         .map(|(name, path)| ZipEntry {

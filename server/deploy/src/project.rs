@@ -45,6 +45,7 @@ pub const SETTING_KEYS: &[(&str, &str)] = &[
     ("description", "Free text shown in the Lambda console."),
     ("log_retention_days", "Days CloudWatch keeps the function's logs: 1, 3, 5, 7, 14, 30, 60, 90, …"),
     ("callable", "`true` to deploy a plain function behind the generated wrapper."),
+    ("bundle_requirements", "`true` to put the installed requirements into the function's zip instead of a layer."),
 ];
 /// Keys only `[[function]]` entries take.
 pub const FUNCTION_ONLY_KEYS: &[(&str, &str)] = &[(
@@ -79,6 +80,7 @@ pub struct Settings {
     pub description: Option<String>,
     pub log_retention_days: Option<u32>,
     pub callable: Option<bool>,
+    pub bundle_requirements: Option<bool>,
 }
 
 impl Settings {
@@ -108,6 +110,7 @@ impl Settings {
                 .or_else(|| self.description.clone()),
             log_retention_days: other.log_retention_days.or(self.log_retention_days),
             callable: other.callable.or(self.callable),
+            bundle_requirements: other.bundle_requirements.or(self.bundle_requirements),
         }
     }
 
@@ -378,6 +381,10 @@ fn settings(
             "requirements" => s.requirements = string(value, name, diags).map(PathBuf::from),
             "callable" => match value.get_ref().as_bool() {
                 Some(b) => s.callable = Some(b),
+                None => diags.push(type_error(value, name, "true or false")),
+            },
+            "bundle_requirements" => match value.get_ref().as_bool() {
+                Some(b) => s.bundle_requirements = Some(b),
                 None => diags.push(type_error(value, name, "true or false")),
             },
             "include" => match value.get_ref().as_array() {

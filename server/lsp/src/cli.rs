@@ -259,6 +259,7 @@ impl Settings {
             description: self.description.clone(),
             log_retention_days: self.log_retention_days,
             callable: self.callable.then_some(true),
+            bundle_requirements: None,
         })
     }
 }

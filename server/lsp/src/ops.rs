@@ -83,32 +83,45 @@ pub async fn run_deploy(
     settings: &Settings,
     report: &(dyn Fn(Progress) + Send + Sync),
 ) -> Result<Deployed, PipelineError> {
-    report(Progress::Packaging);
     let handler_file = resolved.file.clone();
-    let pkg = package(PackageRequest {
+    let requirements_file =
+        requirements::find_requirements(settings.requirements.as_deref(), &handler_file);
+    let built = match requirements_file {
+        Some(file) => {
+            let (runtime, arch) = (spec.runtime.clone(), spec.architecture);
+            let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
+            let build = tokio::task::spawn_blocking(move || {
+                requirements::build_requirements(&file, &runtime, arch, &|line| {
+                    let _ = tx.send(line.to_string());
+                })
+            });
+            while let Some(line) = rx.recv().await {
+                report(Progress::InstallingRequirements { line });
+            }
+            Some(build.await.map_err(PackagingError::Stopped)??)
+        }
+        None => None,
+    };
+    // `bundle_requirements = true`: the installed packages go into the function's own zip.
+    let vendor = built
+        .as_ref()
+        .filter(|_| settings.bundle_requirements == Some(true))
+        .map(|b| b.dir.join("python"));
+    report(Progress::Packaging);
+    let req = PackageRequest {
         target: resolved,
         includes: settings.include.clone(),
-    })
-    .await?;
+    };
+    let pkg = tokio::task::spawn_blocking(move || package::build_bundle(&req, vendor.as_deref()))
+        .await
+        .map_err(PackagingError::Stopped)?
+        .map_err(PackagingError::Package)?;
     report(Progress::Packaged {
         files: pkg.files.len(),
         bytes: pkg.size,
         code_sha256: pkg.code_sha256.clone(),
     });
-    if let Some(file) =
-        requirements::find_requirements(settings.requirements.as_deref(), &handler_file)
-    {
-        let (runtime, arch) = (spec.runtime.clone(), spec.architecture);
-        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
-        let build = tokio::task::spawn_blocking(move || {
-            requirements::build_requirements(&file, &runtime, arch, &|line| {
-                let _ = tx.send(line.to_string());
-            })
-        });
-        while let Some(line) = rx.recv().await {
-            report(Progress::InstallingRequirements { line });
-        }
-        let built = build.await.map_err(PackagingError::Stopped)??;
+    if let Some(built) = built.filter(|_| settings.bundle_requirements != Some(true)) {
         report(Progress::PublishingLayer {
             layer: built.layer_name(),
         });
