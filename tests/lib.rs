@@ -137,6 +137,7 @@ impl Moto {
 
     /// How many access-log lines contain `needle` (e.g. `PUT /2015-03-31/functions/f/code`).
     pub fn count(&self, needle: &str) -> usize {
+        self.settle();
         self.log
             .lock()
             .expect("log lock")
@@ -145,8 +146,24 @@ impl Moto {
             .count()
     }
 
+    /// Waits until moto's access log has stopped growing (it logs a request after answering it,
+    /// and our reader thread copies it a moment later), so a count taken next is complete.
+    pub fn settle(&self) {
+        let mut last = usize::MAX;
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            let now = self.log.lock().expect("log lock").len();
+            if now == last {
+                return;
+            }
+            last = now;
+            std::thread::sleep(Duration::from_millis(150));
+        }
+    }
+
     /// Every access-log line so far.
     pub fn requests(&self) -> Vec<String> {
+        self.settle();
         self.log
             .lock()
             .expect("log lock")
