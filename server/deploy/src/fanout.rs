@@ -58,7 +58,7 @@ pub async fn map(
             let req = InvokeRequest {
                 function,
                 payload: serde_json::to_vec(&payload).expect("JSON values serialize"),
-                kind: InvokeKind::RequestResponse,
+                kind: InvokeKind::ResultOnly,
                 qualifier: None,
             };
             let result = match invoke(&conn, &req).await {

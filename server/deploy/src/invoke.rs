@@ -20,6 +20,9 @@ pub enum InvokeKind {
     /// Wait for the result (with the log tail).
     #[default]
     RequestResponse,
+    /// Wait for the result but skip the log tail: fan-out does not show it, and producing it
+    /// costs work on every call.
+    ResultOnly,
     /// Queue it and return at once.
     Event,
     /// Only check that the call would be allowed.
@@ -207,6 +210,7 @@ pub async fn invoke(conn: &Connection, req: &InvokeRequest) -> Result<InvokeOutc
     validate_payload(&req.payload)?;
     let (kind, log) = match req.kind {
         InvokeKind::RequestResponse => (InvocationType::RequestResponse, LogType::Tail),
+        InvokeKind::ResultOnly => (InvocationType::RequestResponse, LogType::None),
         InvokeKind::Event => (InvocationType::Event, LogType::None),
         InvokeKind::DryRun => (InvocationType::DryRun, LogType::None),
     };
