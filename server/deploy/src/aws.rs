@@ -5,16 +5,13 @@ use std::time::Duration;
 
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region};
-use aws_runtime::env_config::file::{
-    EnvConfigFileKind as ProfileFileKind, EnvConfigFiles as ProfileFiles,
-};
 use aws_sdk_lambda::config::Credentials;
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::display::DisplayErrorContext;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use serde::Serialize;
 
-use crate::profiles::{ProfileEnv, ProfileSource, LOCAL_PROFILE};
+use crate::profiles::{ProfileEnv, LOCAL_PROFILE};
 
 /// The region and account the embedded local Lambda pretends to be.
 pub const LOCAL_REGION: &str = "us-east-1";
@@ -221,27 +218,7 @@ impl Connection {
                 region,
                 files,
             } => {
-                // Only files that exist: the SDK drops every profile when one named file is
-                // missing (and then reports "no region"). With neither, its defaults (which
-                // tolerate missing files) keep the builder valid.
-                let mut builder = ProfileFiles::builder()
-                    .include_default_config_file(false)
-                    .include_default_credentials_file(false);
-                let mut any = false;
-                for (kind, source) in [
-                    (ProfileFileKind::Config, ProfileSource::Config),
-                    (ProfileFileKind::Credentials, ProfileSource::Credentials),
-                ] {
-                    let path = files.file_path(source);
-                    if path.is_file() {
-                        builder = builder.with_file(kind, path);
-                        any = true;
-                    }
-                }
-                if !any {
-                    builder = builder.include_default_config_file(true);
-                }
-                let profile_files = builder.build();
+                let profile_files = files.sdk_profile_files();
                 let mut loader = aws_config::defaults(BehaviorVersion::latest())
                     .profile_files(profile_files)
                     .profile_name(profile)

@@ -5,11 +5,10 @@ use std::time::Duration;
 
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region};
-use aws_runtime::env_config::file::{EnvConfigFileKind, EnvConfigFiles};
 use serde::Serialize;
 
 use crate::aws::{AwsError, Limits};
-use crate::profiles::{ProfileEnv, ProfileSource};
+use crate::profiles::ProfileEnv;
 
 /// The account and principal behind a profile's credentials.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -28,18 +27,7 @@ pub async fn caller_identity(
     files: &ProfileEnv,
     limit: Duration,
 ) -> Result<CallerIdentity, AwsError> {
-    let profile_files = EnvConfigFiles::builder()
-        .include_default_config_file(false)
-        .include_default_credentials_file(false)
-        .with_file(
-            EnvConfigFileKind::Config,
-            files.file_path(ProfileSource::Config),
-        )
-        .with_file(
-            EnvConfigFileKind::Credentials,
-            files.file_path(ProfileSource::Credentials),
-        )
-        .build();
+    let profile_files = files.sdk_profile_files();
     let limits = Limits::default();
     let mut loader = aws_config::defaults(BehaviorVersion::latest())
         .profile_files(profile_files)

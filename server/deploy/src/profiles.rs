@@ -209,6 +209,30 @@ impl ProfileEnv {
         }
     }
 
+    /// The profile files for aws-config, as every SDK client of ours loads them. Only files
+    /// that exist: the SDK drops every profile when one named file is missing (and then reports
+    /// "no region"). With neither, its defaults (which tolerate missing files) keep it valid.
+    pub fn sdk_profile_files(&self) -> ProfileFiles {
+        let mut builder = ProfileFiles::builder()
+            .include_default_config_file(false)
+            .include_default_credentials_file(false);
+        let mut any = false;
+        for (kind, source) in [
+            (ProfileFileKind::Config, ProfileSource::Config),
+            (ProfileFileKind::Credentials, ProfileSource::Credentials),
+        ] {
+            let path = self.file_path(source);
+            if path.is_file() {
+                builder = builder.with_file(kind, path);
+                any = true;
+            }
+        }
+        if !any {
+            builder = builder.include_default_config_file(true);
+        }
+        builder.build()
+    }
+
     fn sdk_env(&self) -> Env {
         Env::from_slice(
             &self

@@ -762,6 +762,18 @@ async fn create_sample_event_is_a_workspace_edit() {
 // ---------------------------------------------------------------------------------------------
 // Profiles
 
+/// The profile environment of a test: its own HOME, this config, a credentials file beside it.
+fn profile_env(dir: &std::path::Path, config: &std::path::Path) -> ProfileEnv {
+    ProfileEnv::from_pairs([
+        ("HOME", dir.to_str().unwrap()),
+        ("AWS_CONFIG_FILE", config.to_str().unwrap()),
+        (
+            "AWS_SHARED_CREDENTIALS_FILE",
+            dir.join("credentials").to_str().unwrap(),
+        ),
+    ])
+}
+
 fn profile_files() -> (tempfile::TempDir, ProfileEnv) {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("config");
@@ -770,14 +782,7 @@ fn profile_files() -> (tempfile::TempDir, ProfileEnv) {
         "[default]\nregion = eu-west-1\n\n[profile dev]\nregion = us-west-2\naws_access_key_id = AKIDEXAMPLE\naws_secret_access_key = not-a-secret\n",
     )
     .unwrap();
-    let env = ProfileEnv::from_pairs([
-        ("HOME", dir.path().to_str().unwrap()),
-        ("AWS_CONFIG_FILE", config.to_str().unwrap()),
-        (
-            "AWS_SHARED_CREDENTIALS_FILE",
-            dir.path().join("credentials").to_str().unwrap(),
-        ),
-    ]);
+    let env = profile_env(dir.path(), &config);
     (dir, env)
 }
 
@@ -1842,16 +1847,8 @@ fn fake_profiles(fake: &FakeAws) -> (tempfile::TempDir, ProfileEnv) {
         ),
     )
     .unwrap();
-    // The SDK drops every profile when a credentials file it was pointed at is missing.
-    std::fs::write(dir.path().join("credentials"), "").unwrap();
-    let env = ProfileEnv::from_pairs([
-        ("HOME", dir.path().to_str().unwrap()),
-        ("AWS_CONFIG_FILE", config.to_str().unwrap()),
-        (
-            "AWS_SHARED_CREDENTIALS_FILE",
-            dir.path().join("credentials").to_str().unwrap(),
-        ),
-    ]);
+    // No credentials file: the keys are in the config, and a missing file must not matter.
+    let env = profile_env(dir.path(), &config);
     (dir, env)
 }
 
