@@ -316,10 +316,17 @@ pub fn build_bundle(req: &PackageRequest, vendor: Option<&Path>) -> Result<Packa
     }
     let mut entries: Vec<ZipEntry> = files
         .iter()
-        .map(|(name, path)| ZipEntry {
-            name: name.clone(),
-            executable: is_executable(path),
-            source: EntrySource::File(path.clone()),
+        .map(|(name, path)| {
+            // One stat per file for both its mode and its size.
+            let meta = std::fs::metadata(path).ok();
+            ZipEntry {
+                name: name.clone(),
+                executable: meta.as_ref().is_some_and(is_executable),
+                source: EntrySource::File {
+                    path: path.clone(),
+                    len: meta.map_or(0, |m| m.len()),
+                },
+            }
         })
         .collect();
     if req.target.mode == DeployMode::Callable {
@@ -331,13 +338,7 @@ pub fn build_bundle(req: &PackageRequest, vendor: Option<&Path>) -> Result<Packa
             executable: false,
         });
     }
-    let unzipped_size: u64 = entries
-        .iter()
-        .map(|e| match &e.source {
-            EntrySource::File(p) => std::fs::metadata(p).map(|m| m.len()).unwrap_or(0),
-            EntrySource::Bytes(b) => b.len() as u64,
-        })
-        .sum();
+    let unzipped_size: u64 = entries.iter().map(ZipEntry::len).sum();
     if unzipped_size > MAX_UNZIPPED_BYTES {
         return Err(PackageError::TooLargeUnzipped {
             size: unzipped_size,
@@ -348,13 +349,13 @@ pub fn build_bundle(req: &PackageRequest, vendor: Option<&Path>) -> Result<Packa
         n.sort();
         n
     };
-    let bytes = zipper::write_zip(entries)?;
+    let zipper::Archive { bytes, sha256 } = zipper::write_zip(entries)?;
     let size = bytes.len() as u64;
     if size > MAX_ZIP_BYTES {
         return Err(PackageError::TooLarge { size });
     }
     Ok(Package {
-        code_sha256: code_sha256(&bytes),
+        code_sha256: encode_sha256(&sha256),
         size,
         unzipped_size,
         files: names,
@@ -365,12 +366,16 @@ pub fn build_bundle(req: &PackageRequest, vendor: Option<&Path>) -> Result<Packa
 
 /// Base64 of the SHA-256 of the bytes: Lambda's `CodeSha256`.
 pub fn code_sha256(bytes: &[u8]) -> String {
-    base64::engine::general_purpose::STANDARD.encode(Sha256::digest(bytes))
+    encode_sha256(&Sha256::digest(bytes))
 }
 
-fn is_executable(path: &Path) -> bool {
+fn encode_sha256(digest: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(digest)
+}
+
+fn is_executable(meta: &std::fs::Metadata) -> bool {
     use std::os::unix::fs::PermissionsExt;
-    std::fs::metadata(path).is_ok_and(|m| m.permissions().mode() & 0o111 != 0)
+    meta.permissions().mode() & 0o111 != 0
 }
 
 fn archive_name(root: &Path, path: &Path) -> Option<String> {

@@ -197,8 +197,9 @@ pub fn build_requirements(
     }
     let mut entries = Vec::new();
     collect(staging.path(), staging.path(), &mut entries).map_err(cache_err(staging.path()))?;
-    let bytes = zipper::write_zip(entries)?;
-    std::fs::write(staging.path().join("layer.zip"), bytes).map_err(cache_err(staging.path()))?;
+    let archive = zipper::write_zip(entries)?;
+    std::fs::write(staging.path().join("layer.zip"), archive.bytes)
+        .map_err(cache_err(staging.path()))?;
     let staged = staging.keep();
     if std::fs::rename(&staged, &dir).is_err() {
         // Another build of the same hash finished first; theirs is equivalent.
@@ -257,7 +258,10 @@ fn collect(root: &Path, dir: &Path, out: &mut Vec<ZipEntry>) -> std::io::Result<
             let rel = path.strip_prefix(root).expect("walked under root");
             out.push(ZipEntry {
                 name: rel.to_string_lossy().replace('\\', "/"),
-                source: EntrySource::File(path.clone()),
+                source: EntrySource::File {
+                    path: path.clone(),
+                    len: entry.metadata()?.len(),
+                },
                 executable: false,
             });
         }

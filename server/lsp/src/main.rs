@@ -15,6 +15,7 @@ use clap::Parser;
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> std::process::ExitCode {
+    no_transparent_huge_pages();
     let args = cli::Args::parse();
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -38,4 +39,16 @@ fn main() -> std::process::ExitCode {
     // Background work (idle workers, pending log writes) must not keep a finished CLI alive.
     runtime.shutdown_timeout(std::time::Duration::from_secs(2));
     std::process::ExitCode::from(code)
+}
+
+/// mimalloc asks for transparent huge pages, so the first touch of any 2 MiB region zeroes all
+/// of it. For a short CLI run that zeroing was a sixth of packaging's time, and it made the
+/// idle server's RSS larger than its heap (bench/README.md). Children (the local Lambda's
+/// Python workers) inherit the setting, which suits them too.
+fn no_transparent_huge_pages() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: PR_SET_THP_DISABLE takes plain integers and touches no memory of ours.
+    unsafe {
+        libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0);
+    }
 }
