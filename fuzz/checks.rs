@@ -21,6 +21,31 @@ pub fn discovery(data: &[u8]) {
     let mut doc = PythonDocument::new(text[..mid].to_string());
     doc.edit(mid, mid, &text[mid..]);
     assert_eq!(doc.analysis(), whole);
+    // Cut a stretch out of the middle and put it back: the function list and line starts the
+    // document keeps up to date must agree with a fresh parse after each edit.
+    let boundary = |at: usize| {
+        (0..=at)
+            .rev()
+            .find(|i| text.is_char_boundary(*i))
+            .unwrap_or(0)
+    };
+    let (a, b) = (boundary(text.len() / 3), boundary(text.len() * 2 / 3));
+    doc.edit(a, b, "");
+    assert_eq!(doc.analysis(), analyze(doc.text()));
+    assert_line_starts(&doc);
+    doc.edit(a, a, &text[a..b]);
+    assert_eq!(doc.analysis(), whole);
+    assert_line_starts(&doc);
+}
+
+fn assert_line_starts(doc: &PythonDocument) {
+    let text = doc.text();
+    // Counted here, not with `analysis::line_starts`, which the document itself uses.
+    let starts = std::iter::once(0).chain(text.match_indices('\n').map(|(i, _)| i + 1));
+    for (line, start) in starts.enumerate() {
+        assert_eq!(doc.line_start(line), Some(start), "line {line}");
+    }
+    assert_eq!(doc.line_start(text.matches('\n').count() + 1), None);
 }
 
 /// The import follower on an arbitrary entry module inside a small package tree.

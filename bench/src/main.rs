@@ -478,36 +478,14 @@ fn analysis(opts: &Opts) -> Result<(Value, bool)> {
         .map(str::len)
         .sum::<usize>()
         + column;
-    let mut fresh_us = Vec::with_capacity(n);
-    let mut expected = 0;
-    for _ in 0..n.min(50) {
-        let t = Instant::now();
-        expected = doc.functions().len();
-        fresh_us.push(micros(t.elapsed()));
-    }
-    // What `PythonDocument::edit` spends on positions: three scans of the text before the edit
-    // (`point_at` for start, old end and new end), timed on the same text.
-    let mut scan_us = Vec::with_capacity(n);
-    for _ in 0..n.min(50) {
-        let t = Instant::now();
-        let mut rows = 0;
-        for _ in 0..3 {
-            let before = &text.as_bytes()[..offset];
-            rows += before.iter().filter(|&&b| b == b'\n').count();
-            rows += before.iter().rposition(|&b| b == b'\n').unwrap_or(0);
-        }
-        scan_us.push(micros(t.elapsed()));
-        std::hint::black_box(rows);
-    }
-    let (mut edit_us, mut functions_us) = (Vec::with_capacity(n), Vec::with_capacity(n));
+    let expected = doc.functions().len();
+    let mut edit_us = Vec::with_capacity(n);
     for i in 0..n {
         let new = if i % 2 == 0 { "1" } else { "0" };
         let t = Instant::now();
         doc.edit(offset, offset + 1, new);
         edit_us.push(micros(t.elapsed()));
-        let t = Instant::now();
         let found = doc.functions().len();
-        functions_us.push(micros(t.elapsed()));
         if found != expected {
             return Ok((
                 json!({"error": format!("{found} functions after edit {i}, {expected} before")}),
@@ -516,9 +494,7 @@ fn analysis(opts: &Opts) -> Result<(Value, bool)> {
         }
     }
     Ok((
-        json!({"open_ms": open_ms, "functions": expected, "edit_us": edit_us,
-               "functions_us": functions_us, "functions_before_edits_us": fresh_us,
-               "position_scans_us": scan_us}),
+        json!({"open_ms": open_ms, "functions": expected, "edit_us": edit_us}),
         true,
     ))
 }

@@ -1,7 +1,10 @@
 //! Python analysis with tree-sitter: top-level functions, their signatures, imports, syntax errors.
 //!
-//! [`PythonDocument`] keeps the tree between edits so the language server reparses incrementally;
-//! listing functions only looks at the module's direct children, so it stays cheap on big files.
+//! [`PythonDocument`] keeps the tree between edits so the language server reparses incrementally,
+//! and keeps its function list and line starts up to date edit by edit, so nothing on the path
+//! of a keystroke is proportional to the file's size but what tree-sitter itself does.
+
+use std::ops::Range;
 
 use serde::Serialize;
 use tree_sitter::{InputEdit, Node, Parser, Point, Tree};
@@ -87,6 +90,18 @@ impl PyFunction {
     pub fn contains_line(&self, line: usize) -> bool {
         (self.start.line..=self.end.line).contains(&line)
     }
+
+    /// Moves every line this function records by `rows`.
+    fn shift_lines(&mut self, rows: isize) {
+        for line in [
+            &mut self.start.line,
+            &mut self.end.line,
+            &mut self.def_line,
+            &mut self.header_end.line,
+        ] {
+            *line = line.saturating_add_signed(rows);
+        }
+    }
 }
 
 /// A function that cannot be deployed because it is not at the top level.
@@ -123,8 +138,8 @@ pub struct ModuleAnalysis {
 fn parser() -> Parser {
     let mut parser = Parser::new();
     parser
-        .set_language(&tree_sitter_python::LANGUAGE.into())
-        .expect("the bundled tree-sitter-python grammar matches the tree-sitter version");
+        .set_language(&python_grammar::LANGUAGE.into())
+        .expect("the bundled Python grammar matches the tree-sitter version");
     parser
 }
 
@@ -138,6 +153,21 @@ pub struct PythonDocument {
     text: String,
     tree: Tree,
     parser: Parser,
+    /// The byte offset where each line starts: positions without scanning the text.
+    line_starts: Vec<usize>,
+    /// The top-level functions of this version and, in step, the byte span of each.
+    functions: Vec<PyFunction>,
+    spans: Vec<Range<usize>>,
+}
+
+/// The lines one edit touched, for moving what is anchored to lines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LineEdit {
+    pub start_line: usize,
+    /// The last line of the replaced text, before the edit.
+    pub old_end_line: usize,
+    /// The last line of the inserted text, after the edit.
+    pub new_end_line: usize,
 }
 
 impl std::fmt::Debug for PythonDocument {
@@ -154,43 +184,137 @@ impl PythonDocument {
         let tree = parser
             .parse(&text, None)
             .expect("parsing without a timeout or cancellation flag always yields a tree");
-        PythonDocument { text, tree, parser }
+        let line_starts = line_starts(&text).collect();
+        let mut doc = PythonDocument {
+            text,
+            tree,
+            parser,
+            line_starts,
+            functions: Vec::new(),
+            spans: Vec::new(),
+        };
+        doc.relist(None);
+        doc
     }
 
     pub fn text(&self) -> &str {
         &self.text
     }
 
+    /// The byte offset where a (zero-based) line starts, if the text has that line.
+    pub fn line_start(&self, line: usize) -> Option<usize> {
+        self.line_starts.get(line).copied()
+    }
+
+    fn point_at(&self, byte: usize) -> Point {
+        let row = self.line_starts.partition_point(|&s| s <= byte) - 1;
+        Point {
+            row,
+            column: byte - self.line_starts[row],
+        }
+    }
+
     /// Replaces `start..end` (byte offsets, clamped to char boundaries by the caller) with
     /// `new_text`, then reparses reusing the unchanged parts of the old tree.
-    pub fn edit(&mut self, start: usize, end: usize, new_text: &str) {
+    pub fn edit(&mut self, start: usize, end: usize, new_text: &str) -> LineEdit {
         let start = start.min(self.text.len());
         let end = end.clamp(start, self.text.len());
-        let start_position = point_at(&self.text, start);
-        let old_end_position = point_at(&self.text, end);
+        let start_position = self.point_at(start);
+        let old_end_position = self.point_at(end);
         self.text.replace_range(start..end, new_text);
         let new_end = start + new_text.len();
-        self.tree.edit(&InputEdit {
+
+        // Lines that started inside the replaced text go, the inserted text's lines come, and
+        // every later line moves by the change in length.
+        let inserted: Vec<usize> = new_text
+            .match_indices('\n')
+            .map(|(i, _)| start + i + 1)
+            .collect();
+        let first = start_position.row + 1;
+        let after = first + inserted.len();
+        self.line_starts
+            .splice(first..=old_end_position.row, inserted);
+        for s in &mut self.line_starts[after..] {
+            *s = *s - end + new_end;
+        }
+
+        let new_end_position = self.point_at(new_end);
+        let edit = InputEdit {
             start_byte: start,
             old_end_byte: end,
             new_end_byte: new_end,
             start_position,
             old_end_position,
-            new_end_position: point_at(&self.text, new_end),
-        });
-        self.tree = self
+            new_end_position,
+        };
+        self.tree.edit(&edit);
+        let tree = self
             .parser
             .parse(&self.text, Some(&self.tree))
             .expect("parsing without a timeout or cancellation flag always yields a tree");
+        let mut dirty: Vec<Range<usize>> = self
+            .tree
+            .changed_ranges(&tree)
+            .map(|r| r.start_byte..r.end_byte)
+            .collect();
+        dirty.push(start..new_end);
+        self.tree = tree;
+        self.relist(Some((&edit, &dirty)));
+        LineEdit {
+            start_line: start_position.row,
+            old_end_line: old_end_position.row,
+            new_end_line: new_end_position.row,
+        }
     }
 
-    /// Top-level functions only: cheap enough for every keystroke.
-    pub fn functions(&self) -> Vec<PyFunction> {
+    /// Lists the top-level functions again after `edit`, reusing (moved) every function whose
+    /// span neither touches the edited text nor a range whose syntax changed: its text is the
+    /// same, so it is the same function.
+    fn relist(&mut self, edit: Option<(&InputEdit, &[Range<usize>])>) {
+        let old_functions = std::mem::take(&mut self.functions);
+        let old_spans = std::mem::take(&mut self.spans);
         let root = self.tree.root_node();
         let mut cursor = root.walk();
-        root.named_children(&mut cursor)
-            .filter_map(|child| top_level_function(child, &self.text))
-            .collect()
+        for child in root.named_children(&mut cursor) {
+            if !matches!(child.kind(), "function_definition" | "decorated_definition") {
+                continue;
+            }
+            let span = child.byte_range();
+            let reused = edit.and_then(|(e, dirty)| {
+                let touches = |r: &Range<usize>| r.start <= span.end && span.start <= r.end;
+                if dirty.iter().any(touches) {
+                    return None;
+                }
+                let moved = span.start >= e.new_end_byte;
+                let old_span = if moved {
+                    span.start - e.new_end_byte + e.old_end_byte
+                        ..span.end - e.new_end_byte + e.old_end_byte
+                } else {
+                    span.clone()
+                };
+                let at = old_spans
+                    .binary_search_by_key(&old_span.start, |s| s.start)
+                    .ok()?;
+                (old_spans[at] == old_span).then_some(())?;
+                let mut f = old_functions[at].clone();
+                if moved {
+                    let rows = e.new_end_position.row as isize - e.old_end_position.row as isize;
+                    f.shift_lines(rows);
+                }
+                // Columns move too when the function starts on the edit's last line; that
+                // cannot happen without touching it, but a wrong lens must never be the cost.
+                (f.start == child.start_position().into()).then_some(f)
+            });
+            if let Some(f) = reused.or_else(|| top_level_function(child, &self.text)) {
+                self.functions.push(f);
+                self.spans.push(span);
+            }
+        }
+    }
+
+    /// Top-level functions, kept up to date by every edit.
+    pub fn functions(&self) -> &[PyFunction] {
+        &self.functions
     }
 
     pub fn syntax_error(&self) -> Option<Pos> {
@@ -204,7 +328,7 @@ impl PythonDocument {
     /// Everything, including imports and nested definitions anywhere in the module.
     pub fn analysis(&self) -> ModuleAnalysis {
         let mut out = ModuleAnalysis {
-            functions: self.functions(),
+            functions: self.functions.clone(),
             syntax_error: self.syntax_error(),
             ..Default::default()
         };
@@ -213,17 +337,9 @@ impl PythonDocument {
     }
 }
 
-fn point_at(text: &str, byte: usize) -> Point {
-    let before = &text.as_bytes()[..byte];
-    let row = before.iter().filter(|&&b| b == b'\n').count();
-    let line_start = before
-        .iter()
-        .rposition(|&b| b == b'\n')
-        .map_or(0, |i| i + 1);
-    Point {
-        row,
-        column: byte - line_start,
-    }
+/// The byte offset where each line of `text` starts.
+pub fn line_starts(text: &str) -> impl Iterator<Item = usize> + '_ {
+    std::iter::once(0).chain(text.match_indices('\n').map(|(i, _)| i + 1))
 }
 
 fn first_error(node: Node) -> Option<Node> {
@@ -546,7 +662,49 @@ class Service:
         let end = doc.text().len();
         doc.edit(end, end, "\ndef tail(event, ctx):\n    pass\n");
         assert_eq!(doc.analysis(), analyze(doc.text()));
-        let names: Vec<_> = doc.functions().into_iter().map(|f| f.name).collect();
+        let names: Vec<_> = doc.functions().iter().map(|f| f.name.as_str()).collect();
         assert_eq!(names, vec!["lambda_handler", "add", "_private", "tail"]);
+    }
+
+    /// Many small edits of the kinds typing makes (and some that break the syntax): after each,
+    /// the function list kept up to date and the line starts must match a fresh parse.
+    #[test]
+    fn kept_function_lists_match_a_fresh_parse_edit_by_edit() {
+        let pieces = [
+            "",
+            "x",
+            "\n",
+            "def ",
+            "(",
+            ")",
+            ":",
+            "event, context",
+            "    ",
+            "@d\n",
+            "\"\"\"",
+            "#",
+            "é",
+            "\ndef g(event, context):\n    pass\n",
+            "async ",
+        ];
+        let mut doc = PythonDocument::new(SRC.repeat(3));
+        let mut seed: u64 = 0x5eed;
+        let mut next = |n: usize| {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (seed >> 33) as usize % n.max(1)
+        };
+        for round in 0..400 {
+            let text = doc.text();
+            let boundary = |at: usize| (0..=at).rev().find(|i| text.is_char_boundary(*i)).unwrap();
+            let start = boundary(next(text.len() + 1));
+            let end = boundary((start + next(12)).min(text.len())).max(start);
+            let piece = pieces[next(pieces.len())];
+            doc.edit(start, end, piece);
+            let fresh = PythonDocument::new(doc.text().to_string());
+            assert_eq!(doc.functions(), fresh.functions(), "round {round}");
+            assert_eq!(doc.line_starts, fresh.line_starts, "round {round}");
+        }
     }
 }

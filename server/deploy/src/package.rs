@@ -338,7 +338,7 @@ pub fn build_bundle(req: &PackageRequest, vendor: Option<&Path>) -> Result<Packa
             executable: false,
         });
     }
-    let unzipped_size: u64 = entries.iter().map(ZipEntry::len).sum();
+    let unzipped_size: u64 = entries.iter().map(ZipEntry::size).sum();
     if unzipped_size > MAX_UNZIPPED_BYTES {
         return Err(PackageError::TooLargeUnzipped {
             size: unzipped_size,

@@ -36,7 +36,7 @@ pub struct ZipEntry {
 
 impl ZipEntry {
     /// The uncompressed size, as listed.
-    pub fn len(&self) -> u64 {
+    pub fn size(&self) -> u64 {
         match &self.source {
             EntrySource::File { len, .. } => *len,
             EntrySource::Bytes(b) => b.len() as u64,
@@ -213,7 +213,7 @@ fn lay_out(
     // beyond what is written are never touched.
     let bound: usize = entries
         .iter()
-        .map(|e| 30 + e.name.len() + e.len() as usize)
+        .map(|e| 30 + e.name.len() + e.size() as usize)
         .sum::<usize>()
         + 22;
     let mut out = Vec::with_capacity(bound);

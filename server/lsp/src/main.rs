@@ -10,12 +10,24 @@ mod target;
 use clap::Parser;
 
 /// The server reparses and re-lists functions on every keystroke: glibc's allocator made that
-/// allocation churn a third of the code-lens latency on big files (bench/README.md).
+/// allocation churn a third of the code-lens latency on big files (bench/README.md). tree-sitter
+/// (C) allocates through mimalloc too, set first thing in `main`.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> std::process::ExitCode {
     no_transparent_huge_pages();
+    // SAFETY: before any thread or parser exists; mimalloc's functions have the C signatures
+    // tree-sitter asks for.
+    unsafe {
+        use libmimalloc_sys::{mi_calloc, mi_free, mi_malloc, mi_realloc};
+        tree_sitter::set_allocator(
+            Some(mi_malloc),
+            Some(mi_calloc),
+            Some(mi_realloc),
+            Some(mi_free),
+        );
+    }
     let args = cli::Args::parse();
     tracing_subscriber::fmt()
         .with_env_filter(

@@ -48,17 +48,25 @@ pub fn file_uri(path: &Path) -> Option<Uri> {
 
 /// The byte offset of an LSP position (UTF-16 column) in `text`, clamped to the line's end.
 pub fn byte_offset(text: &str, pos: Position) -> usize {
-    let mut line_start = 0;
-    for _ in 0..pos.line {
-        match text[line_start..].find('\n') {
-            Some(i) => line_start += i + 1,
-            None => return text.len(),
-        }
-    }
+    let line_start = lambda_deploy::analysis::line_starts(text).nth(pos.line as usize);
+    offset_in_line(text, line_start, pos.character)
+}
+
+/// The byte offset of an open document's position, through its line index.
+fn document_offset(doc: &Document, pos: Position) -> usize {
+    offset_in_line(doc.text(), doc.line_start(pos.line as usize), pos.character)
+}
+
+/// The byte offset `character` UTF-16 units into the line starting at `line_start` (past the
+/// end of the text when there is no such line; the line's end when it is shorter).
+fn offset_in_line(text: &str, line_start: Option<usize>, character: u32) -> usize {
+    let Some(line_start) = line_start else {
+        return text.len();
+    };
     let line = line_at(text, line_start);
     let mut units = 0usize;
     for (i, c) in line.char_indices() {
-        if units >= pos.character as usize {
+        if units >= character as usize {
             return line_start + i;
         }
         units += c.len_utf16();
@@ -145,10 +153,7 @@ pub fn apply_changes(
         .into_iter()
         .map(|change| {
             let (start, end) = match change.range {
-                Some(r) => (
-                    byte_offset(doc.text(), r.start),
-                    byte_offset(doc.text(), r.end),
-                ),
+                Some(r) => (document_offset(doc, r.start), document_offset(doc, r.end)),
                 None => (0, doc.text().len()),
             };
             doc.edit(start, end, &change.text)

@@ -5,7 +5,8 @@
 
 use std::path::{Path, PathBuf};
 
-use lambda_deploy::analysis::{PyFunction, PythonDocument};
+pub use lambda_deploy::analysis::LineEdit;
+use lambda_deploy::analysis::{line_starts, PyFunction, PythonDocument};
 
 pub struct Document {
     /// The file on disk, when the URI is a `file:` URI.
@@ -28,16 +29,6 @@ enum Content {
 pub enum Kind {
     Python,
     Project,
-}
-
-/// The lines one edit touched, for moving what is anchored to lines (error diagnostics).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct LineEdit {
-    pub start_line: usize,
-    /// The last line of the replaced text, before the edit.
-    pub old_end_line: usize,
-    /// The last line of the inserted text, after the edit.
-    pub new_end_line: usize,
 }
 
 impl Document {
@@ -68,34 +59,44 @@ impl Document {
         }
     }
 
-    /// Top-level functions (none outside Python); cheap (the module's direct children only).
-    pub fn functions(&self) -> Vec<PyFunction> {
+    /// Top-level functions (none outside Python), kept up to date by every edit.
+    pub fn functions(&self) -> &[PyFunction] {
         match &self.content {
             Content::Python(p) => p.functions(),
-            Content::Project(_) => Vec::new(),
+            Content::Project(_) => &[],
         }
     }
 
-    pub fn function_named(&self, name: &str) -> Option<PyFunction> {
-        self.functions().into_iter().find(|f| f.name == name)
+    pub fn function_named(&self, name: &str) -> Option<&PyFunction> {
+        self.functions().iter().find(|f| f.name == name)
+    }
+
+    /// The byte offset where a (zero-based) line starts, if the text has that line: from the
+    /// line index of a Python file, by scanning a (small) project file.
+    pub fn line_start(&self, line: usize) -> Option<usize> {
+        match &self.content {
+            Content::Python(p) => p.line_start(line),
+            Content::Project(t) => line_starts(t).nth(line),
+        }
     }
 
     /// Replaces `start..end` (byte offsets on char boundaries) and reparses incrementally.
     pub fn edit(&mut self, start: usize, end: usize, new_text: &str) -> LineEdit {
-        let text = self.text();
-        let start = start.min(text.len());
-        let end = end.clamp(start, text.len());
-        let start_line = line_of(text, start);
-        let old_end_line = start_line + count_lines(&text[start..end]);
+        self.dirty = true;
         match &mut self.content {
             Content::Python(p) => p.edit(start, end, new_text),
-            Content::Project(t) => t.replace_range(start..end, new_text),
-        }
-        self.dirty = true;
-        LineEdit {
-            start_line,
-            old_end_line,
-            new_end_line: start_line + count_lines(new_text),
+            Content::Project(t) => {
+                let start = start.min(t.len());
+                let end = end.clamp(start, t.len());
+                let start_line = count_lines(&t[..start]);
+                let old_end_line = start_line + count_lines(&t[start..end]);
+                t.replace_range(start..end, new_text);
+                LineEdit {
+                    start_line,
+                    old_end_line,
+                    new_end_line: start_line + count_lines(new_text),
+                }
+            }
         }
     }
 
@@ -116,10 +117,6 @@ impl Document {
 
 fn count_lines(text: &str) -> usize {
     text.bytes().filter(|&b| b == b'\n').count()
-}
-
-fn line_of(text: &str, byte: usize) -> usize {
-    count_lines(&text[..byte])
 }
 
 #[cfg(test)]

@@ -325,28 +325,29 @@ fn project_root(file: &Path, open_projects: &[PathBuf]) -> PathBuf {
 /// editor's text when that file is open, else the saved file. A file with problems still
 /// configures the entries that parse.
 pub async fn configured_in(shared: &SharedRef, path: &Path) -> Result<Vec<String>, Failure> {
-    let open_projects: Vec<PathBuf> = shared.with(|st| {
+    // The open project files with their text, so one blocking task finds, reads and parses:
+    // this runs for every lens request, and each hop to the blocking pool is a thread wake-up.
+    let open_projects: Vec<(PathBuf, String)> = shared.with(|st| {
         st.documents
             .values()
-            .filter_map(|d| d.path.clone().filter(|p| is_project_file(p)))
+            .filter_map(|d| {
+                let path = d.path.clone().filter(|p| is_project_file(p))?;
+                Some((path, d.text().to_string()))
+            })
             .collect()
     })?;
     let file = path.to_path_buf();
-    let root = tokio::task::spawn_blocking(move || project_root(&file, &open_projects))
-        .await
-        .map_err(|e| Failure::stopped("looking for lambda.toml", &e))?;
-    let project = root.join(PROJECT_FILE);
-    let open_text =
-        shared.with(|st| st.document_at(&project).map(|(_, d)| d.text().to_string()))?;
-    let text = match open_text {
-        Some(text) => text,
-        None => match tokio::fs::read_to_string(&project).await {
-            Ok(text) => text,
-            Err(_) => return Ok(Vec::new()),
-        },
-    };
-    let file = path.to_path_buf();
     tokio::task::spawn_blocking(move || {
+        let open: Vec<PathBuf> = open_projects.iter().map(|(p, _)| p.clone()).collect();
+        let root = project_root(&file, &open);
+        let project = root.join(PROJECT_FILE);
+        let text = match open_projects.into_iter().find(|(p, _)| *p == project) {
+            Some((_, text)) => text,
+            None => match std::fs::read_to_string(&project) {
+                Ok(text) => text,
+                Err(_) => return Vec::new(),
+            },
+        };
         let (config, _) = parse_project(&text);
         configured_functions(&config, &root, &file)
     })

@@ -214,12 +214,11 @@ fn with_file<T: Default>(st: &State, uri: &Uri, f: impl FnOnce(&FileView, &Docum
     let Some(path) = doc.path.as_deref() else {
         return T::default();
     };
-    let functions = doc.functions();
     let view = FileView {
         uri: uri.as_str(),
         path,
         text: doc.text(),
-        functions: &functions,
+        functions: doc.functions(),
     };
     f(&view, doc)
 }
