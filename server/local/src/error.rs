@@ -72,6 +72,12 @@ impl ApiError {
         ApiError::new(400, "InvalidParameterValueException", message)
     }
 
+    /// A request that breaks the API model's constraints (pattern, enum, range), as AWS's
+    /// request validation answers it: "1 validation error detected: ...".
+    pub(crate) fn validation(message: impl Into<String>) -> ApiError {
+        ApiError::new(400, "ValidationException", message)
+    }
+
     pub(crate) fn precondition(message: impl Into<String>) -> ApiError {
         ApiError::new(412, "PreconditionFailedException", message)
     }

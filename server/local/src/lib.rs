@@ -10,7 +10,8 @@
 //! awslambdaric or the built-in bootstrap.
 //!
 //! Environment: `LAMBDA_LS_LOCAL_DIR` (data directory, see [`default_data_dir`]),
-//! `LAMBDA_LS_PYTHON` (interpreter), `LAMBDA_LS_BOOTSTRAP` (`auto|awslambdaric|builtin`).
+//! `LAMBDA_LS_PYTHON` (interpreter), `LAMBDA_LS_BOOTSTRAP` (`auto|awslambdaric|builtin`),
+//! `LAMBDA_LS_LOCAL_UPDATE_WINDOW_MS` (see [`LocalConfig::update_window`]).
 //!
 //! Data directory: `code/<sha256>.zip`, `functions/<name>.json`, `layers/<name>.json`,
 //! `unpacked/<sha256>/` (task roots and layers), `logs/<group>/`, `runtime/bootstrap.py`,
@@ -91,11 +92,39 @@ pub struct LocalConfig {
     pub max_workers_per_function: usize,
     /// A warm worker unused this long is stopped.
     pub idle_timeout: Duration,
+    /// The least time CreateFunction leaves a function Pending and UpdateFunctionCode or
+    /// UpdateFunctionConfiguration leave it InProgress. A change in that window gets AWS's 409
+    /// ResourceConflictException, so code that chains calls without waiting fails here as it
+    /// would on AWS. `LAMBDA_LS_LOCAL_UPDATE_WINDOW_MS`, else [`DEFAULT_UPDATE_WINDOW`].
+    pub update_window: Duration,
+}
+
+/// 250 ms: an SDK client chaining calls on loopback (a few ms apart) always lands in it, and
+/// lambda-deploy's wait (first look after 100 ms, then 250 ms) finds the function ready at its
+/// second look, so a deploy pays at most 150 ms for it. AWS's own window is seconds long.
+pub const DEFAULT_UPDATE_WINDOW: Duration = Duration::from_millis(250);
+
+/// `LAMBDA_LS_LOCAL_UPDATE_WINDOW_MS`, else the default; a value that is not a number warns.
+fn update_window_from_env() -> Duration {
+    match std::env::var("LAMBDA_LS_LOCAL_UPDATE_WINDOW_MS") {
+        Ok(v) if !v.trim().is_empty() => match v.trim().parse::<u64>() {
+            Ok(ms) => Duration::from_millis(ms),
+            Err(_) => {
+                tracing::warn!(
+                    "LAMBDA_LS_LOCAL_UPDATE_WINDOW_MS={v} is not a number of milliseconds; using {} ms",
+                    DEFAULT_UPDATE_WINDOW.as_millis()
+                );
+                DEFAULT_UPDATE_WINDOW
+            }
+        },
+        _ => DEFAULT_UPDATE_WINDOW,
+    }
 }
 
 impl LocalConfig {
     /// Defaults: any free port, interpreter by runtime, bootstrap from `LAMBDA_LS_BOOTSTRAP`,
-    /// 32 workers per function, 10 minutes of idle time.
+    /// 32 workers per function, 10 minutes of idle time, the update window from
+    /// `LAMBDA_LS_LOCAL_UPDATE_WINDOW_MS`.
     pub fn new(data_dir: PathBuf) -> Self {
         LocalConfig {
             data_dir,
@@ -104,6 +133,7 @@ impl LocalConfig {
             bootstrap: Bootstrap::from_env(),
             max_workers_per_function: 32,
             idle_timeout: Duration::from_secs(600),
+            update_window: update_window_from_env(),
         }
     }
 }
@@ -169,7 +199,7 @@ impl LocalLambda {
             cfg.max_workers_per_function,
             cfg.idle_timeout,
         ));
-        let registry = registry::Registry::load(store, runner.clone());
+        let registry = registry::Registry::load(store, runner.clone(), cfg.update_window);
         let ctx = Arc::new(api::Ctx {
             registry: registry.clone(),
             logs: logs.clone(),

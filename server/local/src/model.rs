@@ -150,7 +150,6 @@ impl FunctionConfig {
             "LastModified": self.last_modified,
             "CodeSha256": hex_to_b64(&self.code_sha256),
             "Version": self.version,
-            "Environment": { "Variables": self.environment },
             "TracingConfig": { "Mode": "PassThrough" },
             "RevisionId": self.revision_id,
             "State": self.state,
@@ -165,6 +164,13 @@ impl FunctionConfig {
             "LoggingConfig": { "LogFormat": self.log_format, "LogGroup": self.log_group },
         });
         let obj = v.as_object_mut().expect("object literal");
+        // A function without variables has no Environment key at all (as GetFunction shows).
+        if !self.environment.is_empty() {
+            obj.insert(
+                "Environment".into(),
+                json!({ "Variables": self.environment }),
+            );
+        }
         if !self.layers.is_empty() {
             obj.insert(
                 "Layers".into(),
@@ -342,19 +348,34 @@ pub(crate) struct FunctionRef {
     pub qualifier: Option<String>,
 }
 
+/// AWS's pattern for a function named in a request path (Lambda API reference, e.g. GetFunction:
+/// FunctionName "Pattern"); anything else is a ValidationException, never a guess at a name.
+const FUNCTION_NAME_PATTERN: &str = r"(arn:(aws[a-zA-Z-]*)?:lambda:)?([a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1}:)?(\d{12}:)?(function:)?([a-zA-Z0-9-_\.]+)(:(\$LATEST|[a-zA-Z0-9-_]+))?";
+
+fn function_name_regex() -> &'static regex::Regex {
+    static RE: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+    RE.get_or_init(|| {
+        // The same pattern with the class dashes escaped, as the regex crate wants them.
+        let pattern = FUNCTION_NAME_PATTERN.replace("9-_", "9\\-_");
+        regex::Regex::new(&format!("^{pattern}$")).expect("valid pattern")
+    })
+}
+
 impl FunctionRef {
-    pub(crate) fn parse(id: &str) -> FunctionRef {
-        let parts: Vec<&str> = id.split(':').collect();
-        let (name, qualifier) = match parts.as_slice() {
-            ["arn", _, "lambda", _, _, "function", name, rest @ ..] => (*name, rest.first()),
-            [_, "function", name, rest @ ..] => (*name, rest.first()),
-            [name, rest @ ..] => (*name, rest.first()),
-            [] => ("", None),
-        };
-        FunctionRef {
-            name: name.to_string(),
-            qualifier: qualifier.map(|q| q.to_string()),
-        }
+    /// A name, a partial ARN or a full ARN, as AWS's pattern reads it (1–170 characters).
+    pub(crate) fn parse(id: &str) -> Result<FunctionRef, crate::error::ApiError> {
+        let caps = function_name_regex()
+            .captures(id)
+            .filter(|_| id.len() <= 170)
+            .ok_or_else(|| {
+                crate::error::ApiError::validation(format!(
+                    "1 validation error detected: Value '{id}' at 'functionName' failed to satisfy constraint: Member must satisfy regular expression pattern: {FUNCTION_NAME_PATTERN}"
+                ))
+            })?;
+        Ok(FunctionRef {
+            name: caps[10].to_string(),
+            qualifier: caps.get(12).map(|q| q.as_str().to_string()),
+        })
     }
 
     /// The ARN to name in errors, qualified as the caller asked.
@@ -431,16 +452,17 @@ mod tests {
 
     #[test]
     fn parses_function_references() {
-        let r = FunctionRef::parse("f");
+        let parse = |id: &str| FunctionRef::parse(id).unwrap();
+        let r = parse("f");
         assert_eq!((r.name.as_str(), r.qualifier), ("f", None));
-        let r = FunctionRef::parse("f:live");
+        let r = parse("f:live");
         assert_eq!(
             (r.name.as_str(), r.qualifier.as_deref()),
             ("f", Some("live"))
         );
-        let r = FunctionRef::parse("arn:aws:lambda:eu-west-1:123456789012:function:f:3");
+        let r = parse("arn:aws:lambda:eu-west-1:123456789012:function:f:3");
         assert_eq!((r.name.as_str(), r.qualifier.as_deref()), ("f", Some("3")));
-        let r = FunctionRef::parse("123456789012:function:f");
+        let r = parse("123456789012:function:f");
         assert_eq!((r.name.as_str(), r.qualifier), ("f", None));
     }
 

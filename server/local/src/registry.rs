@@ -5,7 +5,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, RwLock};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::error::ApiError;
 use crate::model::{FunctionRecord, LayerRecord, State, UpdateStatus, LATEST};
@@ -82,12 +82,18 @@ pub(crate) struct Registry {
     functions: RwLock<BTreeMap<String, Entry>>,
     layers: RwLock<BTreeMap<String, LayerRecord>>,
     write: tokio::sync::Mutex<()>,
+    /// How long a create or update stays Pending/InProgress at least, as on AWS.
+    update_window: Duration,
 }
 
 impl Registry {
     /// Loads persisted functions and layers, finishes deploys a crash interrupted, and removes
     /// code nothing references any more.
-    pub(crate) fn load(store: Arc<Store>, runner: Arc<Runner>) -> Arc<Registry> {
+    pub(crate) fn load(
+        store: Arc<Store>,
+        runner: Arc<Runner>,
+        update_window: Duration,
+    ) -> Arc<Registry> {
         let records: Vec<FunctionRecord> = store.load_all(&store.functions_dir());
         let layers: Vec<LayerRecord> = store.load_all(&store.layers_dir());
         let mut keep = HashSet::new();
@@ -122,6 +128,7 @@ impl Registry {
             functions: RwLock::new(functions),
             layers: RwLock::new(layers.into_iter().map(|l| (l.name.clone(), l)).collect()),
             write: tokio::sync::Mutex::new(()),
+            update_window,
         });
         for name in unfinished {
             tracing::info!("finishing the interrupted deploy of {name}");
@@ -221,13 +228,15 @@ impl Registry {
     }
 
     /// Unpacks the code (and layers) of `$LATEST` in the background, then marks it Active (or
-    /// the update Successful), or Failed with the reason.
+    /// the update Successful), or Failed with the reason; never before the update window has
+    /// passed, so a client that chains changes without waiting meets AWS's 409 here too.
     pub(crate) fn schedule_activation(self: &Arc<Self>, name: String) {
         let registry = self.clone();
-        tokio::spawn(async move { registry.activate(name).await });
+        let until = tokio::time::Instant::now() + self.update_window;
+        tokio::spawn(async move { registry.activate(name, until).await });
     }
 
-    async fn activate(&self, name: String) {
+    async fn activate(&self, name: String, until: tokio::time::Instant) {
         let Some((code, layers, revision)) = self.read(&name, |r| {
             (
                 r.latest.code_sha256.clone(),
@@ -251,6 +260,7 @@ impl Registry {
         })
         .await
         .unwrap_or_else(|e| Err(e.to_string()));
+        tokio::time::sleep_until(until).await;
         let arn = crate::model::function_arn(&name);
         let result = self
             .mutate(&name, &arn, |rec| {

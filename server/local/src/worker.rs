@@ -566,6 +566,8 @@ impl Worker {
                 init.as_secs_f64() * 1000.0
             ));
         }
+        // AWS ends every REPORT field with a tab, the last one included.
+        report.push('\t');
         let tail = {
             let mut cap = self.cap();
             // The runtime wrote its prints before it posted this result: they are in the pipe.
@@ -762,7 +764,7 @@ impl Worker {
             rfc3339_millis(now_millis()),
             self.pool.spec.timeout.as_secs_f64()
         );
-        let body = Bytes::from(json!({ "errorMessage": message }).to_string());
+        let body = timed_out_body(request_id, self.pool.spec.timeout);
         self.finish(run, body, true, &[&message], || {});
     }
 
@@ -784,7 +786,7 @@ impl Worker {
                 allowance.as_secs_f64()
             );
             self.start_line(&inv.request_id);
-            let body = Bytes::from(json!({ "errorMessage": message }).to_string());
+            let body = timed_out_body(&inv.request_id, allowance);
             let init = Some(self.spawned.elapsed());
             self.finish(
                 Running::from_invocation(inv, init),
@@ -956,4 +958,19 @@ async fn serve_runtime_api(listener: tokio::net::TcpListener, worker: Arc<Worker
             Some(_) = conns.join_next(), if !conns.is_empty() => {}
         }
     }
+}
+
+/// The invoke answer for a timeout, as AWS gives it (`Sandbox.Timedout`, "RequestId: ... Error:
+/// Task timed out after 1.00 seconds"); the log line keeps the timestamped form.
+fn timed_out_body(request_id: &str, after: Duration) -> Bytes {
+    Bytes::from(
+        json!({
+            "errorType": "Sandbox.Timedout",
+            "errorMessage": format!(
+                "RequestId: {request_id} Error: Task timed out after {:.2} seconds",
+                after.as_secs_f64()
+            ),
+        })
+        .to_string(),
+    )
 }

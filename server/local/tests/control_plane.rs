@@ -176,26 +176,40 @@ async fn duplicates_conflict_and_validation_fails() {
             (409, "ResourceConflictException")
         );
 
+        // Constraint breaks are ValidationException, as AWS's request validation answers them;
+        // checks of the values' meaning are InvalidParameterValueException.
+        let validation = "ValidationException";
+        let invalid = "InvalidParameterValueException";
         let bad = [
-            json!({ "FunctionName": "has space" }),
-            json!({ "FunctionName": "x".repeat(65) }),
-            json!({ "Runtime": "python2.7" }),
-            json!({ "Timeout": 0 }),
-            json!({ "Timeout": 901 }),
-            json!({ "MemorySize": 64 }),
-            json!({ "MemorySize": 10241 }),
-            json!({ "EphemeralStorage": { "Size": 100 } }),
-            json!({ "Role": "not-a-role" }),
-            json!({ "Environment": { "Variables": { "AWS_REGION": "x" } } }),
-            json!({ "Code": { "ZipFile": b64(b"definitely not a zip") } }),
-            json!({ "Architectures": ["sparc"] }),
+            (json!({ "FunctionName": "has space" }), validation),
+            (json!({ "FunctionName": "x".repeat(65) }), validation),
+            (
+                json!({ "FunctionName": "invalid:function:name" }),
+                validation,
+            ),
+            (json!({ "Runtime": "python2.7" }), invalid),
+            (json!({ "Timeout": 0 }), validation),
+            (json!({ "Timeout": 901 }), validation),
+            (json!({ "MemorySize": 64 }), validation),
+            (json!({ "MemorySize": 10241 }), validation),
+            (json!({ "EphemeralStorage": { "Size": 100 } }), validation),
+            (json!({ "Role": "not-a-role" }), validation),
+            (
+                json!({ "Environment": { "Variables": { "AWS_REGION": "x" } } }),
+                invalid,
+            ),
+            (
+                json!({ "Code": { "ZipFile": b64(b"definitely not a zip") } }),
+                invalid,
+            ),
+            (json!({ "Architectures": ["sparc"] }), validation),
         ];
-        for (i, extra) in bad.iter().enumerate() {
+        for (i, (extra, kind)) in bad.iter().enumerate() {
             let name = format!("v{i}");
             let r = h.create(&name, &files, extra.clone()).await;
             assert_eq!(
                 (r.status, error_type(&r).as_str()),
-                (400, "InvalidParameterValueException"),
+                (400, *kind),
                 "{extra}: {}",
                 String::from_utf8_lossy(&r.body)
             );

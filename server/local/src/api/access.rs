@@ -74,20 +74,27 @@ fn no_policy() -> ApiError {
 pub(super) async fn add_permission(ctx: &Arc<Ctx>, req: &Req, id: &str) -> Result<Reply> {
     let f = function_ref(req, id)?;
     let input: PermissionInput = req.json()?;
+    // AWS refuses a policy on $LATEST: only the function itself, a version or an alias.
+    if f.qualifier.as_deref() == Some(LATEST) {
+        return Err(ApiError::invalid(
+            "We currently do not support adding policies for $LATEST.",
+        ));
+    }
     let sid = input.statement_id.clone().unwrap_or_default();
+    // API reference, AddPermission: StatementId "Pattern: ([a-zA-Z0-9-_]+)", 1-100 long.
     if sid.is_empty()
         || sid.len() > 100
         || !sid
             .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+            .all(|b| b.is_ascii_alphanumeric() || b"-_".contains(&b))
     {
-        return Err(ApiError::invalid(format!(
-            "1 validation error detected: Value '{sid}' at 'statementId' failed to satisfy constraint: Member must satisfy regular expression pattern: ([a-zA-Z0-9-_.]+)"
+        return Err(ApiError::validation(format!(
+            "1 validation error detected: Value '{sid}' at 'statementId' failed to satisfy constraint: Member must satisfy regular expression pattern: ([a-zA-Z0-9-_]+)"
         )));
     }
     let action = input.action.clone().unwrap_or_default();
     if !(action == "*" || action.starts_with("lambda:") && action.len() > "lambda:".len()) {
-        return Err(ApiError::invalid(format!(
+        return Err(ApiError::validation(format!(
             "1 validation error detected: Value '{action}' at 'action' failed to satisfy constraint: Member must satisfy regular expression pattern: (lambda:[*]|lambda:[a-zA-Z]+|[*])"
         )));
     }
@@ -103,9 +110,9 @@ pub(super) async fn add_permission(ctx: &Arc<Ctx>, req: &Req, id: &str) -> Resul
             let policy = rec.policies.entry(key.clone()).or_default();
             check_revision(input.revision_id.as_deref(), &policy.revision_id)?;
             if policy.statements.iter().any(|s| s["Sid"] == sid.as_str()) {
-                return Err(ApiError::conflict(
-                    "The statement id (sid) provided already exists. Please provide a new statement id, or remove the existing statement.",
-                ));
+                return Err(ApiError::conflict(format!(
+                    "The statement id ({sid}) provided already exists. Please provide a new statement id, or remove the existing statement."
+                )));
             }
             let mut condition = Map::new();
             let mut add = |op: &str, key: &str, value: &Option<String>| {
@@ -164,7 +171,10 @@ pub(super) async fn remove_permission(
     ctx.registry
         .mutate(&f.name, &f.arn(), |rec| {
             let key = qualifier_key(rec, &f)?;
-            let policy: &mut Policy = rec.policies.get_mut(&key).ok_or_else(no_policy)?;
+            // RemovePermission words a missing policy its own way (moto's tests, taken from AWS).
+            let policy: &mut Policy = rec.policies.get_mut(&key).ok_or_else(|| {
+                ApiError::not_found("No policy is associated with the given resource.")
+            })?;
             check_revision(req.query("RevisionId"), &policy.revision_id)?;
             let before = policy.statements.len();
             policy.statements.retain(|s| s["Sid"] != sid);
@@ -196,7 +206,7 @@ fn check_url_input(input: &UrlInput, required: bool) -> Result<()> {
         Some("NONE" | "AWS_IAM") => {}
         None if !required => {}
         other => {
-            return Err(ApiError::invalid(format!(
+            return Err(ApiError::validation(format!(
                 "1 validation error detected: Value '{}' at 'authType' failed to satisfy constraint: Member must satisfy enum value set: [AWS_IAM, NONE]",
                 other.unwrap_or("null")
             )))
@@ -204,7 +214,7 @@ fn check_url_input(input: &UrlInput, required: bool) -> Result<()> {
     }
     match input.invoke_mode.as_deref() {
         None | Some("BUFFERED" | "RESPONSE_STREAM") => Ok(()),
-        Some(m) => Err(ApiError::invalid(format!(
+        Some(m) => Err(ApiError::validation(format!(
             "1 validation error detected: Value '{m}' at 'invokeMode' failed to satisfy constraint: Member must satisfy enum value set: [RESPONSE_STREAM, BUFFERED]"
         ))),
     }
@@ -213,21 +223,29 @@ fn check_url_input(input: &UrlInput, required: bool) -> Result<()> {
 /// Create, read, update or delete the function URL configuration (stored and reported only).
 pub(super) async fn url_config(ctx: &Arc<Ctx>, req: &Req, id: &str) -> Result<Reply> {
     let f = function_ref(req, id)?;
-    if f.qualifier
+    // API reference, FunctionUrlConfig operations: Qualifier "Pattern:
+    // ((?!^\d+$)^[0-9a-zA-Z-_]+$)" (an alias name; neither a version nor $LATEST).
+    if let Some(q) = f
+        .qualifier
         .as_deref()
-        .is_some_and(|q| q.parse::<u64>().is_ok())
+        .filter(|q| !crate::model::valid_alias_name(q))
     {
-        return Err(ApiError::invalid(
-            "Function URLs can be attached to an alias or $LATEST only.",
-        ));
+        return Err(ApiError::validation(format!(
+            "1 validation error detected: Value '{q}' at 'qualifier' failed to satisfy constraint: Member must satisfy regular expression pattern: ((?!^\\d+$)^[0-9a-zA-Z-_]+$)"
+        )));
     }
     let missing = || ApiError::not_found("The resource you requested does not exist.");
     match req.method {
-        Method::GET => read_record(ctx, &f, |rec| {
-            let key = qualifier_key(rec, &f)?;
-            let url = rec.urls.get(&key).ok_or_else(missing)?;
-            Ok(Reply::json(200, url.to_json(&resource_arn(&f.name, &key))))
-        }),
+        // A missing function is "The resource you requested does not exist." here, not
+        // "Function not found" (localstack's provider, following its AWS snapshots).
+        Method::GET => ctx
+            .registry
+            .read(&f.name, |rec| {
+                let key = qualifier_key(rec, &f)?;
+                let url = rec.urls.get(&key).ok_or_else(missing)?;
+                Ok(Reply::json(200, url.to_json(&resource_arn(&f.name, &key))))
+            })
+            .unwrap_or_else(|| Err(missing())),
         Method::POST => {
             let input: UrlInput = req.json()?;
             check_url_input(&input, true)?;
@@ -324,7 +342,7 @@ struct TagsInput {
 
 /// ListTags, TagResource and UntagResource on a function ARN.
 pub(super) async fn tags(ctx: &Arc<Ctx>, req: &Req, arn: &str) -> Result<Reply> {
-    let f = FunctionRef::parse(arn);
+    let f = FunctionRef::parse(arn)?;
     match req.method {
         Method::GET => read_record(ctx, &f, |rec| {
             Ok(Reply::json(200, json!({ "Tags": rec.tags })))

@@ -102,7 +102,7 @@ struct PublishInput {
 }
 
 fn constraint(value: impl std::fmt::Display, field: &str, rule: &str) -> ApiError {
-    ApiError::invalid(format!(
+    ApiError::validation(format!(
         "1 validation error detected: Value '{value}' at '{field}' failed to satisfy constraint: {rule}"
     ))
 }
@@ -172,10 +172,12 @@ fn check_env(vars: &BTreeMap<String, String>) -> Result<()> {
             ));
         }
     }
-    let size: usize = vars.iter().map(|(k, v)| k.len() + v.len()).sum();
-    if size > ENV_LIMIT {
+    // AWS measures the variables as JSON and quotes that string back (localstack's
+    // `_verify_env_variables`, recorded against AWS in its test_lambda_api snapshots).
+    let measured = serde_json::to_string(vars).unwrap_or_default();
+    if measured.len() > ENV_LIMIT {
         return Err(ApiError::invalid(format!(
-            "Lambda was unable to configure your environment variables because the environment variables you have provided exceeded the 4KB limit. String measured: {size}"
+            "Lambda was unable to configure your environment variables because the environment variables you have provided exceeded the 4KB limit. String measured: {measured}"
         )));
     }
     Ok(())
@@ -336,16 +338,16 @@ fn new_version(rec: &mut FunctionRecord, description: Option<&str>) -> FunctionC
 
 pub(super) async fn create(ctx: &Arc<Ctx>, req: &Req) -> Result<Reply> {
     let input: CreateInput = req.json()?;
-    let name = input
-        .function_name
-        .as_deref()
-        .map(|n| crate::model::FunctionRef::parse(n).name)
+    let given = input.function_name.clone().unwrap_or_default();
+    let name = crate::model::FunctionRef::parse(&given)
+        .map(|f| f.name)
         .unwrap_or_default();
     if !valid_function_name(&name) {
+        // CreateFunction's own pattern (API reference, CreateFunction: FunctionName).
         return Err(constraint(
-            &name,
+            &given,
             "functionName",
-            "Member must satisfy regular expression pattern: [a-zA-Z0-9-_]{1,64}",
+            r"Member must satisfy regular expression pattern: (arn:(aws[a-zA-Z-]*)?:lambda:)?([a-z]{2}(-gov)?-[a-z]+-\d{1}:)?(\d{12}:)?(function:)?([a-zA-Z0-9-_]+)(:(\$LATEST|[a-zA-Z0-9-_]+))?",
         ));
     }
     if input.package_type.as_deref().is_some_and(|p| p != "Zip") {
@@ -430,7 +432,14 @@ pub(super) async fn create(ctx: &Arc<Ctx>, req: &Req) -> Result<Reply> {
         rec.latest.clone()
     };
     ctx.registry.insert(rec).await?;
-    Ok(Reply::json(201, shown.to_json()))
+    // CreateFunction answers without LastUpdateStatus*, and with the unqualified ARN even when
+    // it published version 1 (localstack test_lambda_api snapshots, recorded against AWS).
+    let mut out = shown.to_json();
+    if let Some(o) = out.as_object_mut() {
+        o.retain(|k, _| !k.starts_with("LastUpdateStatus"));
+        o.insert("FunctionArn".into(), Value::String(function_arn(&name)));
+    }
+    Ok(Reply::json(201, out))
 }
 
 pub(super) fn get(ctx: &Arc<Ctx>, req: &Req, id: &str) -> Result<Reply> {
@@ -438,7 +447,7 @@ pub(super) fn get(ctx: &Arc<Ctx>, req: &Req, id: &str) -> Result<Reply> {
     read_record(ctx, &f, |rec| {
         let c = config_at(rec, &f)?;
         let mut out = json!({
-            "Configuration": c.to_json(),
+            "Configuration": as_asked(c, &f),
             "Code": {
                 "RepositoryType": "S3",
                 "Location": format!("{}/lambda-ls/code/{}.zip", ctx.endpoint, c.code_sha256),
@@ -454,18 +463,84 @@ pub(super) fn get(ctx: &Arc<Ctx>, req: &Req, id: &str) -> Result<Reply> {
 pub(super) fn get_configuration(ctx: &Arc<Ctx>, req: &Req, id: &str) -> Result<Reply> {
     let f = function_ref(req, id)?;
     read_record(ctx, &f, |rec| {
-        Ok(Reply::json(200, config_at(rec, &f)?.to_json()))
+        Ok(Reply::json(200, as_asked(config_at(rec, &f)?, &f)))
     })
 }
 
+/// A configuration as GetFunction reports it: the ARN qualified as the caller named it (an alias
+/// shows its own ARN), unqualified when no qualifier was given.
+fn as_asked(c: &FunctionConfig, f: &crate::model::FunctionRef) -> Value {
+    let mut v = c.to_json();
+    if let Some(q) = &f.qualifier {
+        v["FunctionArn"] = Value::String(format!("{}:{q}", function_arn(&c.name)));
+    }
+    v
+}
+
+/// ListFunctions "returns a subset of the FunctionConfiguration fields": these are left out
+/// (API reference, ListFunctions, Note); ListVersionsByFunction entries are the same shape.
+const NOT_IN_LISTS: &[&str] = &[
+    "State",
+    "StateReason",
+    "StateReasonCode",
+    "LastUpdateStatus",
+    "LastUpdateStatusReason",
+    "LastUpdateStatusReasonCode",
+    "RuntimeVersionConfig",
+];
+
+/// One list entry; `qualified` names `$LATEST` as `NAME:$LATEST`, as lists of versions do.
+fn list_entry(c: &FunctionConfig, qualified: bool) -> Value {
+    let mut v = c.to_json();
+    if let Some(o) = v.as_object_mut() {
+        o.retain(|k, _| !NOT_IN_LISTS.contains(&k.as_str()));
+        if qualified {
+            let arn = format!("{}:{}", function_arn(&c.name), c.version);
+            o.insert("FunctionArn".into(), Value::String(arn));
+        }
+    }
+    v
+}
+
+/// Query enums are checked as AWS's request validation does (API reference, ListFunctions:
+/// FunctionVersion "Valid Values: ALL", MasterRegion "Pattern: ALL|[a-z]{2}(-gov)?-[a-z]+-\d{1}").
+fn check_list_query(req: &Req) -> Result<bool> {
+    let all = match req.query("FunctionVersion") {
+        None => false,
+        Some("ALL") => true,
+        Some(v) => {
+            return Err(constraint(
+                v,
+                "functionVersion",
+                "Member must satisfy enum value set: [ALL]",
+            ))
+        }
+    };
+    if let Some(m) = req.query("MasterRegion") {
+        let parts: Vec<&str> = m.split('-').collect();
+        let region = matches!(parts.as_slice(), [a, .., b, n]
+            if a.len() == 2 && a.bytes().all(|c| c.is_ascii_lowercase())
+                && !b.is_empty() && b.bytes().all(|c| c.is_ascii_lowercase())
+                && n.len() == 1 && n.bytes().all(|c| c.is_ascii_digit()));
+        if m != "ALL" && !region {
+            return Err(constraint(
+                m,
+                "masterRegion",
+                r"Member must satisfy regular expression pattern: ALL|[a-z]{2}(-gov)?-[a-z]+-\d{1}",
+            ));
+        }
+    }
+    Ok(all)
+}
+
 pub(super) fn list(ctx: &Arc<Ctx>, req: &Req) -> Result<Reply> {
-    let all_versions = req.query("FunctionVersion") == Some("ALL");
+    let all_versions = check_list_query(req)?;
     let configs: Vec<Value> = ctx
         .registry
         .list(|rec| {
-            let mut out = vec![rec.latest.to_json()];
+            let mut out = vec![list_entry(&rec.latest, all_versions)];
             if all_versions {
-                out.extend(rec.versions.values().map(FunctionConfig::to_json));
+                out.extend(rec.versions.values().map(|v| list_entry(v, true)));
             }
             out
         })
@@ -485,7 +560,7 @@ pub(super) fn list_versions(ctx: &Arc<Ctx>, req: &Req, id: &str) -> Result<Reply
     let versions = read_record(ctx, &f, |rec| {
         Ok(std::iter::once(&rec.latest)
             .chain(rec.versions.values())
-            .map(FunctionConfig::to_json)
+            .map(|c| list_entry(c, true))
             .collect::<Vec<_>>())
     })?;
     let (page, next) = paginate(req, versions, MAX_LIST)?;
@@ -598,7 +673,7 @@ pub(super) async fn publish_version(ctx: &Arc<Ctx>, req: &Req, id: &str) -> Resu
                 let current = crate::store::hex_to_b64(&rec.latest.code_sha256);
                 if sha != current {
                     return Err(ApiError::invalid(format!(
-                        "CodeSHA256 ({sha}) is different from current CodeSHA256 in $LATEST ({current}). Please try again from the latest version."
+                        "CodeSHA256 ({sha}) is different from current CodeSHA256 in $LATEST ({current}). Please try again with the CodeSHA256 in $LATEST."
                     )));
                 }
             }

@@ -27,9 +27,18 @@ pub(super) async fn invoke(ctx: &Arc<Ctx>, req: &Req, id: &str) -> Result<Reply>
     let kind = req
         .header("x-amz-invocation-type")
         .unwrap_or("RequestResponse");
+    // API reference, Invoke: InvocationType and LogType are enums; others are refused.
     if !matches!(kind, "RequestResponse" | "Event" | "DryRun") {
-        return Err(ApiError::invalid(format!(
+        return Err(ApiError::validation(format!(
             "1 validation error detected: Value '{kind}' at 'invocationType' failed to satisfy constraint: Member must satisfy enum value set: [Event, RequestResponse, DryRun]"
+        )));
+    }
+    if let Some(log) = req
+        .header("x-amz-log-type")
+        .filter(|l| !matches!(*l, "None" | "Tail"))
+    {
+        return Err(ApiError::validation(format!(
+            "1 validation error detected: Value '{log}' at 'logType' failed to satisfy constraint: Member must satisfy enum value set: [None, Tail]"
         )));
     }
     if req.body.len() > INVOKE_LIMIT {
@@ -65,14 +74,25 @@ pub(super) async fn invoke(ctx: &Arc<Ctx>, req: &Req, id: &str) -> Result<Reply>
                 })?,
         ),
     };
+    // A missing function is named with the qualifier invoked, `$LATEST` by default (AWS's
+    // "Function not found: arn:...:function:NAME:$LATEST").
+    let invoked = format!(
+        "{}:{}",
+        crate::model::function_arn(&f.name),
+        f.qualifier.as_deref().unwrap_or(crate::model::LATEST)
+    );
     let target = ctx
         .registry
-        .target(&f.name, f.qualifier.as_deref(), &f.arn())?;
+        .target(&f.name, f.qualifier.as_deref(), &invoked)?;
     let request_id = uuid::Uuid::new_v4().to_string();
     let reply = |status: u16| {
         let mut r = Reply::empty(status);
-        r.headers
-            .push(("X-Amz-Executed-Version", target.executed_version.clone()));
+        // Only a synchronous invoke says which version ran (API reference, Invoke:
+        // ExecutedVersion); an Event invoke's 202 carries no such header.
+        if kind != "Event" {
+            r.headers
+                .push(("X-Amz-Executed-Version", target.executed_version.clone()));
+        }
         r.headers.push(("x-amzn-RequestId", request_id.clone()));
         r
     };

@@ -36,7 +36,7 @@ fn layer_name(id: &str) -> Result<String> {
     if valid_layer_name(&name) {
         Ok(name)
     } else {
-        Err(ApiError::invalid(format!(
+        Err(ApiError::validation(format!(
             "1 validation error detected: Value '{name}' at 'layerName' failed to satisfy constraint: Member must satisfy regular expression pattern: [a-zA-Z0-9-_]+"
         )))
     }

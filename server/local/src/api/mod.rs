@@ -199,7 +199,7 @@ pub(crate) async fn route(ctx: &Arc<Ctx>, req: Req) -> Reply {
 
 /// Parses a path function identifier and merges the `Qualifier` query parameter into it.
 fn function_ref(req: &Req, id: &str) -> Result<FunctionRef> {
-    let mut r = FunctionRef::parse(id);
+    let mut r = FunctionRef::parse(id)?;
     if let Some(q) = req.query("Qualifier").filter(|q| !q.is_empty()) {
         match &r.qualifier {
             Some(existing) if existing != q => {
@@ -272,7 +272,7 @@ fn paginate<T>(req: &Req, items: Vec<T>, max: usize) -> Result<(Vec<T>, Option<S
         Some(n) => match n.parse::<usize>() {
             Ok(n) if n >= 1 => n.min(max),
             _ => {
-                return Err(ApiError::invalid(format!(
+                return Err(ApiError::validation(format!(
                     "1 validation error detected: Value '{n}' at 'maxItems' failed to satisfy constraint: Member must have value greater than or equal to 1"
                 )))
             }

@@ -133,6 +133,14 @@ pub async fn basics(h: &Harness) {
         tail.contains(&format!("REPORT RequestId: {rid}\tDuration: ")),
         "{tail}"
     );
+    let report = tail
+        .lines()
+        .find(|l| l.starts_with("REPORT RequestId: "))
+        .unwrap();
+    assert!(
+        report.ends_with(" ms\t"),
+        "AWS ends REPORT with a tab: {report:?}"
+    );
     assert!(tail.contains("\tBilled Duration: "), "{tail}");
     assert!(
         tail.contains("\tMemory Size: 128 MB\tMax Memory Used: "),
@@ -248,11 +256,13 @@ pub async fn timeout(h: &Harness) {
     let r = h.invoke("sleepy", json!({ "sleep": 30 }), true).await;
     let elapsed = start.elapsed();
     let e = error_of(&r);
+    // AWS's form: errorType Sandbox.Timedout, "RequestId: ID Error: Task timed out after 1.00 seconds".
+    assert_eq!(e["errorType"], "Sandbox.Timedout", "{e}");
     let msg = e["errorMessage"].as_str().unwrap();
-    assert!(msg.ends_with("Task timed out after 1.00 seconds"), "{msg}");
-    assert!(
-        msg.contains('T') && msg.contains('Z'),
-        "starts with a timestamp: {msg}"
+    let rid = r.header("x-amzn-requestid").unwrap();
+    assert_eq!(
+        msg,
+        format!("RequestId: {rid} Error: Task timed out after 1.00 seconds")
     );
     assert!(elapsed < Duration::from_secs(5), "{elapsed:?}");
     assert!(r.tail().contains("Task timed out after 1.00 seconds"));
