@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use tokio::sync::oneshot;
 
+use crate::deps::Deps;
 use crate::logs::Logs;
 use crate::model::FunctionConfig;
 use crate::python::Python;
@@ -80,6 +81,7 @@ pub(crate) struct Runner {
     pub store: Arc<Store>,
     pub logs: Arc<Logs>,
     pub python: Python,
+    pub deps: Deps,
     pub max_workers: usize,
     pub idle_timeout: Duration,
     workers: Mutex<HashMap<u64, Arc<Worker>>>,
@@ -96,6 +98,7 @@ impl Runner {
         idle_timeout: Duration,
     ) -> Runner {
         Runner {
+            deps: Deps::new(store.deps_dir()),
             store,
             logs,
             python,

@@ -8,7 +8,7 @@ use std::convert::Infallible;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::process::ExitStatusExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{ExitStatus, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -24,6 +24,7 @@ use tokio::io::unix::AsyncFd;
 use tokio::sync::Notify;
 use tokio::task::{AbortHandle, JoinSet};
 
+use crate::deps::LocalRun;
 use crate::pool::{Invocation, Outcome, Pool};
 use crate::time::{date_path, now_millis, rfc3339_millis};
 use crate::REGION;
@@ -228,6 +229,17 @@ impl Worker {
             Ok(Err(e)) => return Err(Box::new((inv, e))),
             Err(e) => return Err(Box::new((inv, e.to_string()))),
         };
+        let mut python_path = site_dirs(&spec.runtime, &task_root, &layer_roots);
+        // Copies of compiled packages built for this interpreter go right after the task root,
+        // ahead of the layers' copies built for the runtime's Python.
+        let run = match runner.deps.prepare(&launch, python_path.clone()).await {
+            Ok(Some(rebuilt)) => {
+                python_path.insert(1, rebuilt.dir);
+                LocalRun::new(&spec.runtime, &launch, &rebuilt.packages)
+            }
+            Ok(None) => LocalRun::new(&spec.runtime, &launch, &[]),
+            Err(e) => return Err(Box::new((inv, e))),
+        };
         let fail = |inv, what: &str, e: io::Error| {
             let _ = std::fs::remove_dir_all(&tmp_dir);
             Err(Box::new((inv, format!("{what}: {e}"))))
@@ -278,13 +290,6 @@ impl Worker {
             {
                 cmd.env_remove(&key);
             }
-        }
-        let short = spec.runtime.trim_start_matches("python");
-        let mut python_path = vec![task_root.clone()];
-        for root in &layer_roots {
-            python_path.push(root.join(format!("python/lib/python{short}/site-packages")));
-            python_path.push(root.join("python"));
-            python_path.push(root.clone());
         }
         let python_path = std::env::join_paths(&python_path).unwrap_or_default();
         cmd.envs(&spec.env)
@@ -386,6 +391,8 @@ impl Worker {
             max_memory_mb: AtomicU64::new(0),
             tasks: Mutex::new(Vec::new()),
         });
+        // Which Python and which build run this function differ from AWS: say so at init.
+        worker.log_line(&mut worker.cap(), &format!("lambda-ls: {run}"));
         let registered = runner.register(&worker);
         {
             let mut tasks = worker.tasks.lock().expect("worker tasks poisoned");
@@ -926,6 +933,18 @@ fn normalize_error(body: Bytes, error_type: Option<String>) -> Bytes {
             String::from_utf8_lossy(&body).into_owned(),
         ),
     }
+}
+
+/// The task root, then each layer's paths as Lambda puts them on `sys.path`.
+fn site_dirs(runtime: &str, task_root: &Path, layer_roots: &[PathBuf]) -> Vec<PathBuf> {
+    let short = runtime.trim_start_matches("python");
+    let mut dirs = vec![task_root.to_path_buf()];
+    for root in layer_roots {
+        dirs.push(root.join(format!("python/lib/python{short}/site-packages")));
+        dirs.push(root.join("python"));
+        dirs.push(root.clone());
+    }
+    dirs
 }
 
 /// Serves this worker's Runtime API until aborted (which also ends its connections).
