@@ -18,8 +18,9 @@ use tokio::sync::OnceCell;
 
 use crate::python::{Build, Launch};
 
-/// How long one pip run may take (download and, failing wheels, a build from source).
-const PIP_TIMEOUT: Duration = Duration::from_secs(600);
+/// How long one pip run may take (download and, failing wheels, a build from source): two
+/// runs stay within the 600 s a deploy waits for the function to leave Pending.
+const PIP_TIMEOUT: Duration = Duration::from_secs(240);
 
 /// An installed distribution with compiled code this interpreter cannot load.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]

@@ -8,7 +8,7 @@ use std::convert::Infallible;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::process::ExitStatusExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{ExitStatus, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -24,8 +24,7 @@ use tokio::io::unix::AsyncFd;
 use tokio::sync::Notify;
 use tokio::task::{AbortHandle, JoinSet};
 
-use crate::deps::LocalRun;
-use crate::pool::{Invocation, Outcome, Pool};
+use crate::pool::{Invocation, Outcome, Pool, Prepared};
 use crate::time::{date_path, now_millis, rfc3339_millis};
 use crate::REGION;
 
@@ -200,46 +199,29 @@ impl Worker {
     async fn spawn(pool: &Arc<Pool>, inv: Invocation) -> Result<(), Box<(Invocation, String)>> {
         let runner = pool.runner.clone();
         let spec = pool.spec.clone();
-        let launch = match runner.python.launch(&spec.runtime).await {
-            Ok(l) => l,
+        let Prepared {
+            launch,
+            task_root,
+            python_path,
+            run,
+        } = match runner.prepare(&spec).await {
+            Ok(p) => p,
             Err(e) => return Err(Box::new((inv, e))),
         };
         let id = runner.next_worker_id();
         let tmp_dir = runner.store.tmp_dir().join(format!("worker-{id}"));
-        let prepared = {
-            let store = runner.store.clone();
-            let code = spec.code_sha256.clone();
-            let layers = spec.layers.clone();
+        let created = {
             let tmp = tmp_dir.clone();
-            tokio::task::spawn_blocking(move || {
-                // Task roots are re-created here if they were removed since the deploy.
-                let task_root = store.ensure_unpacked(&code)?;
-                let layers = layers
-                    .iter()
-                    .map(|h| store.ensure_unpacked(h))
-                    .collect::<Result<Vec<_>, _>>()?;
-                std::fs::create_dir_all(&tmp)
-                    .map_err(|e| format!("cannot create {}: {e}", tmp.display()))?;
-                Ok::<_, String>((task_root, layers))
-            })
-            .await
+            tokio::task::spawn_blocking(move || std::fs::create_dir_all(tmp)).await
         };
-        let (task_root, layer_roots) = match prepared {
-            Ok(Ok(p)) => p,
-            Ok(Err(e)) => return Err(Box::new((inv, e))),
-            Err(e) => return Err(Box::new((inv, e.to_string()))),
-        };
-        let mut python_path = site_dirs(&spec.runtime, &task_root, &layer_roots);
-        // Copies of compiled packages built for this interpreter go right after the task root,
-        // ahead of the layers' copies built for the runtime's Python.
-        let run = match runner.deps.prepare(&launch, python_path.clone()).await {
-            Ok(Some(rebuilt)) => {
-                python_path.insert(1, rebuilt.dir);
-                LocalRun::new(&spec.runtime, &launch, &rebuilt.packages)
+        match created {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                let what = format!("cannot create {}: {e}", tmp_dir.display());
+                return Err(Box::new((inv, what)));
             }
-            Ok(None) => LocalRun::new(&spec.runtime, &launch, &[]),
-            Err(e) => return Err(Box::new((inv, e))),
-        };
+            Err(e) => return Err(Box::new((inv, e.to_string()))),
+        }
         let fail = |inv, what: &str, e: io::Error| {
             let _ = std::fs::remove_dir_all(&tmp_dir);
             Err(Box::new((inv, format!("{what}: {e}"))))
@@ -933,18 +915,6 @@ fn normalize_error(body: Bytes, error_type: Option<String>) -> Bytes {
             String::from_utf8_lossy(&body).into_owned(),
         ),
     }
-}
-
-/// The task root, then each layer's paths as Lambda puts them on `sys.path`.
-fn site_dirs(runtime: &str, task_root: &Path, layer_roots: &[PathBuf]) -> Vec<PathBuf> {
-    let short = runtime.trim_start_matches("python");
-    let mut dirs = vec![task_root.to_path_buf()];
-    for root in layer_roots {
-        dirs.push(root.join(format!("python/lib/python{short}/site-packages")));
-        dirs.push(root.join("python"));
-        dirs.push(root.clone());
-    }
-    dirs
 }
 
 /// Serves this worker's Runtime API until aborted (which also ends its connections).
