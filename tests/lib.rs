@@ -289,6 +289,11 @@ pub const SECRETS: &[&str] = &["moto-secret-key-do-not-print", "noregion-secret"
 
 /// Runs the CLI binary with a hermetic environment: its own HOME, profile files and local data dir.
 pub fn run(home: &Path, moto: Option<&Moto>, args: &[&str]) -> Output {
+    run_with(home, moto, args, &[])
+}
+
+/// [`run`] with extra environment variables (`LAMBDA_LS_PYTHON`, ...).
+pub fn run_with(home: &Path, moto: Option<&Moto>, args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut cmd = Command::new(lambda_ls_bin());
     cmd.args(args)
         .current_dir(repo_root())
@@ -310,6 +315,7 @@ pub fn run(home: &Path, moto: Option<&Moto>, args: &[&str]) -> Output {
             cmd.env(k, v);
         }
     }
+    cmd.envs(env.iter().copied());
     if let Some(m) = moto {
         // Also routes the STS call of assume-role profiles to moto.
         cmd.env("AWS_ENDPOINT_URL", m.endpoint());

@@ -15,10 +15,12 @@
 //!
 //! Data directory: `code/<sha256>.zip`, `functions/<name>.json`, `layers/<name>.json`,
 //! `unpacked/<sha256>/` (task roots and layers), `logs/<group>/`, `runtime/bootstrap.py`,
+//! `deps/<sha256>/` (compiled packages reinstalled for the interpreter that runs them),
 //! `tmp/worker-N/` (per-worker TMPDIR), and `.lock` (one server per directory).
 
 mod api;
 mod body;
+mod deps;
 mod error;
 mod logs;
 mod model;
@@ -38,6 +40,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+pub use deps::{describe_run, LocalRun, RunError};
 pub use error::LocalError;
 
 /// The region named in every ARN this local Lambda hands out.
@@ -85,7 +88,7 @@ pub struct LocalConfig {
     /// Port on 127.0.0.1; 0 lets the OS choose.
     pub port: u16,
     /// Interpreter for every worker; else `LAMBDA_LS_PYTHON`; else `pythonX.Y` for the runtime
-    /// if on PATH, else `python3`.
+    /// (on PATH, in the active virtualenv, or installed by pyenv or uv), else `python3`.
     pub python: Option<PathBuf>,
     pub bootstrap: Bootstrap,
     /// Concurrent workers per function version; invocations beyond it queue.

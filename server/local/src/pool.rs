@@ -4,6 +4,7 @@
 //! invocations themselves travel to workers through per-worker slots (see `worker`).
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -11,9 +12,10 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use tokio::sync::oneshot;
 
+use crate::deps::{Deps, LocalRun};
 use crate::logs::Logs;
 use crate::model::FunctionConfig;
-use crate::python::Python;
+use crate::python::{Launch, Python};
 use crate::store::Store;
 use crate::worker::Worker;
 
@@ -54,6 +56,17 @@ impl RunSpec {
     }
 }
 
+/// What a worker of one function version starts with.
+#[derive(Debug)]
+pub(crate) struct Prepared {
+    pub launch: Launch,
+    pub task_root: PathBuf,
+    /// `PYTHONPATH`: the task root, reinstalled compiled packages if any, the layers.
+    pub python_path: Vec<PathBuf>,
+    /// How this differs from AWS, for the worker's first log line.
+    pub run: LocalRun,
+}
+
 /// One invocation on its way to a worker.
 #[derive(Debug)]
 pub(crate) struct Invocation {
@@ -80,6 +93,7 @@ pub(crate) struct Runner {
     pub store: Arc<Store>,
     pub logs: Arc<Logs>,
     pub python: Python,
+    pub deps: Deps,
     pub max_workers: usize,
     pub idle_timeout: Duration,
     workers: Mutex<HashMap<u64, Arc<Worker>>>,
@@ -96,6 +110,7 @@ impl Runner {
         idle_timeout: Duration,
     ) -> Runner {
         Runner {
+            deps: Deps::new(store.deps_dir()),
             store,
             logs,
             python,
@@ -105,6 +120,45 @@ impl Runner {
             next_id: AtomicU64::new(1),
             stopping: AtomicBool::new(false),
         }
+    }
+
+    /// The interpreter, the unpacked code and layers, and (once per content hash) compiled
+    /// packages reinstalled for that interpreter when the layers' are built for another Python.
+    pub(crate) async fn prepare(&self, spec: &RunSpec) -> Result<Prepared, String> {
+        let launch = self.python.launch(&spec.runtime).await?;
+        let unpacked = {
+            let store = self.store.clone();
+            let code = spec.code_sha256.clone();
+            let layers = spec.layers.clone();
+            tokio::task::spawn_blocking(move || {
+                // Task roots are re-created here if they were removed since the deploy.
+                let task_root = store.ensure_unpacked(&code)?;
+                let layers = layers
+                    .iter()
+                    .map(|h| store.ensure_unpacked(h))
+                    .collect::<Result<Vec<_>, _>>()?;
+                Ok::<_, String>((task_root, layers))
+            })
+            .await
+            .map_err(|e| e.to_string())?
+        };
+        let (task_root, layer_roots) = unpacked?;
+        let mut python_path = site_dirs(&spec.runtime, &task_root, &layer_roots);
+        // Copies built for this interpreter go right after the task root, ahead of the
+        // layers' copies built for the runtime's Python.
+        let run = match self.deps.prepare(&launch, python_path.clone()).await? {
+            Some(rebuilt) => {
+                python_path.insert(1, rebuilt.dir);
+                LocalRun::new(&spec.runtime, &launch, &rebuilt.packages)
+            }
+            None => LocalRun::new(&spec.runtime, &launch, &[]),
+        };
+        Ok(Prepared {
+            launch,
+            task_root,
+            python_path,
+            run,
+        })
     }
 
     pub(crate) fn next_worker_id(&self) -> u64 {
@@ -154,6 +208,18 @@ impl Runner {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
     }
+}
+
+/// The task root, then each layer's paths as Lambda puts them on `sys.path`.
+fn site_dirs(runtime: &str, task_root: &Path, layer_roots: &[PathBuf]) -> Vec<PathBuf> {
+    let short = runtime.trim_start_matches("python");
+    let mut dirs = vec![task_root.to_path_buf()];
+    for root in layer_roots {
+        dirs.push(root.join(format!("python/lib/python{short}/site-packages")));
+        dirs.push(root.join("python"));
+        dirs.push(root.clone());
+    }
+    dirs
 }
 
 #[derive(Debug, Default)]

@@ -227,6 +227,16 @@ impl Registry {
         Ok(())
     }
 
+    /// Reinstalls compiled packages for the local interpreter while the function is Pending, so
+    /// its first invoke does not wait for pip; a failure is the invoke's to report.
+    async fn prepare_run(&self, name: &str) {
+        if let Some(spec) = self.read(name, |r| RunSpec::from_config(&r.latest)) {
+            if let Err(e) = self.runner.prepare(&spec).await {
+                tracing::warn!("{name}: {e}");
+            }
+        }
+    }
+
     /// Unpacks the code (and layers) of `$LATEST` in the background, then marks it Active (or
     /// the update Successful), or Failed with the reason; never before the update window has
     /// passed, so a client that chains changes without waiting meets AWS's 409 here too.
@@ -260,6 +270,9 @@ impl Registry {
         })
         .await
         .unwrap_or_else(|e| Err(e.to_string()));
+        if unpacked.is_ok() {
+            self.prepare_run(&name).await;
+        }
         tokio::time::sleep_until(until).await;
         let arn = crate::model::function_arn(&name);
         let result = self

@@ -139,6 +139,11 @@ impl Store {
         self.root.join("logs")
     }
 
+    /// Compiled packages reinstalled for the interpreter that runs them (see `deps`).
+    pub(crate) fn deps_dir(&self) -> PathBuf {
+        self.root.join("deps")
+    }
+
     pub(crate) fn bootstrap_path(&self) -> PathBuf {
         self.runtime_dir().join("bootstrap.py")
     }

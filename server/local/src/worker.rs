@@ -24,7 +24,7 @@ use tokio::io::unix::AsyncFd;
 use tokio::sync::Notify;
 use tokio::task::{AbortHandle, JoinSet};
 
-use crate::pool::{Invocation, Outcome, Pool};
+use crate::pool::{Invocation, Outcome, Pool, Prepared};
 use crate::time::{date_path, now_millis, rfc3339_millis};
 use crate::REGION;
 
@@ -199,35 +199,29 @@ impl Worker {
     async fn spawn(pool: &Arc<Pool>, inv: Invocation) -> Result<(), Box<(Invocation, String)>> {
         let runner = pool.runner.clone();
         let spec = pool.spec.clone();
-        let launch = match runner.python.launch(&spec.runtime).await {
-            Ok(l) => l,
+        let Prepared {
+            launch,
+            task_root,
+            python_path,
+            run,
+        } = match runner.prepare(&spec).await {
+            Ok(p) => p,
             Err(e) => return Err(Box::new((inv, e))),
         };
         let id = runner.next_worker_id();
         let tmp_dir = runner.store.tmp_dir().join(format!("worker-{id}"));
-        let prepared = {
-            let store = runner.store.clone();
-            let code = spec.code_sha256.clone();
-            let layers = spec.layers.clone();
+        let created = {
             let tmp = tmp_dir.clone();
-            tokio::task::spawn_blocking(move || {
-                // Task roots are re-created here if they were removed since the deploy.
-                let task_root = store.ensure_unpacked(&code)?;
-                let layers = layers
-                    .iter()
-                    .map(|h| store.ensure_unpacked(h))
-                    .collect::<Result<Vec<_>, _>>()?;
-                std::fs::create_dir_all(&tmp)
-                    .map_err(|e| format!("cannot create {}: {e}", tmp.display()))?;
-                Ok::<_, String>((task_root, layers))
-            })
-            .await
+            tokio::task::spawn_blocking(move || std::fs::create_dir_all(tmp)).await
         };
-        let (task_root, layer_roots) = match prepared {
-            Ok(Ok(p)) => p,
-            Ok(Err(e)) => return Err(Box::new((inv, e))),
+        match created {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                let what = format!("cannot create {}: {e}", tmp_dir.display());
+                return Err(Box::new((inv, what)));
+            }
             Err(e) => return Err(Box::new((inv, e.to_string()))),
-        };
+        }
         let fail = |inv, what: &str, e: io::Error| {
             let _ = std::fs::remove_dir_all(&tmp_dir);
             Err(Box::new((inv, format!("{what}: {e}"))))
@@ -278,13 +272,6 @@ impl Worker {
             {
                 cmd.env_remove(&key);
             }
-        }
-        let short = spec.runtime.trim_start_matches("python");
-        let mut python_path = vec![task_root.clone()];
-        for root in &layer_roots {
-            python_path.push(root.join(format!("python/lib/python{short}/site-packages")));
-            python_path.push(root.join("python"));
-            python_path.push(root.clone());
         }
         let python_path = std::env::join_paths(&python_path).unwrap_or_default();
         cmd.envs(&spec.env)
@@ -386,6 +373,8 @@ impl Worker {
             max_memory_mb: AtomicU64::new(0),
             tasks: Mutex::new(Vec::new()),
         });
+        // Which Python and which build run this function differ from AWS: say so at init.
+        worker.log_line(&mut worker.cap(), &format!("lambda-ls: {run}"));
         let registered = runner.register(&worker);
         {
             let mut tasks = worker.tasks.lock().expect("worker tasks poisoned");

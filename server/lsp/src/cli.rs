@@ -481,6 +481,7 @@ async fn dispatch(args: Args, local: &LocalHandle) -> Result<u8, Failure> {
             bar.finish_and_clear();
             let deployed = deployed?;
             warn_all(&deployed.warnings);
+            let local_run = deployed.local_run;
             let outcome = deployed.outcome;
             let invoked = match payload {
                 Some(payload) => Some(
@@ -498,9 +499,12 @@ async fn dispatch(args: Args, local: &LocalHandle) -> Result<u8, Failure> {
                 None => None,
             };
             if json {
-                emit_json(&json!({"deploy": outcome, "invoke": invoked}));
+                emit_json(&json!({"deploy": outcome, "invoke": invoked, "local_run": local_run}));
             } else {
                 eprintln!("{outcome}");
+                if let Some(run) = &local_run {
+                    eprintln!("{run}");
+                }
                 if let Some(i) = &invoked {
                     print_invoke(i);
                 }

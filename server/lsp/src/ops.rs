@@ -68,10 +68,12 @@ pub enum PipelineError {
     Aws(#[from] AwsError),
 }
 
-/// What a deploy produced besides the outcome: packaging warnings.
+/// What a deploy produced besides the outcome: packaging warnings, and on the local Lambda
+/// which interpreter and which build of the requirements run the function.
 pub struct Deployed {
     pub outcome: DeployOutcome,
     pub warnings: Vec<String>,
+    pub local_run: Option<lambda_local::LocalRun>,
 }
 
 /// Package → requirements layer (built once per requirements hash, published once) → deploy →
@@ -121,6 +123,8 @@ pub async fn run_deploy(
         bytes: pkg.size,
         code_sha256: pkg.code_sha256.clone(),
     });
+    // The installed requirements, where the local Lambda will find them (layer or bundle).
+    let site_dirs: Vec<_> = built.iter().map(|b| b.dir.join("python")).collect();
     if let Some(built) = built.filter(|_| settings.bundle_requirements != Some(true)) {
         report(Progress::PublishingLayer {
             layer: built.layer_name(),
@@ -141,10 +145,30 @@ pub async fn run_deploy(
     if let Some(days) = spec.log_retention_days {
         maintain::set_log_retention(conn, &spec.name, days).await?;
     }
+    let local_run = if conn.info.local {
+        local_run(spec.runtime.as_str(), site_dirs).await
+    } else {
+        None
+    };
     Ok(Deployed {
         outcome,
         warnings: pkg.warnings,
+        local_run,
     })
+}
+
+/// How the local Lambda will run the function; unknown (logged) rather than a failed deploy.
+async fn local_run(
+    runtime: &str,
+    site_dirs: Vec<std::path::PathBuf>,
+) -> Option<lambda_local::LocalRun> {
+    match lambda_local::describe_run(runtime, site_dirs).await {
+        Ok(run) => Some(run),
+        Err(e) => {
+            tracing::warn!("cannot tell how the local Lambda runs {runtime}: {e}");
+            None
+        }
+    }
 }
 
 /// The user's profiles followed by the built-in `local` one (unless a file defines `local`).

@@ -76,6 +76,7 @@ pub struct DeployPlan {
 enum Step {
     Progress(Progress),
     Warning(String),
+    Note(String),
 }
 
 /// Deploys, or waits for the same deploy already running; resolves when it is done.
@@ -156,6 +157,7 @@ async fn supervise(
                     }
                 }
                 Step::Warning(w) => shared.editor.info(&format!("warning: {w}")).await,
+                Step::Note(n) => shared.editor.info(&n).await,
             }
         }
     };
@@ -233,6 +235,12 @@ async fn run(
     let deployed = crate::ops::run_deploy(&conn, resolved, spec, &settings, &report).await?;
     for w in deployed.warnings {
         let _ = steps.send(Step::Warning(w));
+    }
+    if let Some(run) = deployed.local_run {
+        let _ = steps.send(Step::Note(format!(
+            "{}: {run}",
+            deployed.outcome.function_name
+        )));
     }
     Ok(deployed.outcome)
 }

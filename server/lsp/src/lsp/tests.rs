@@ -1109,6 +1109,15 @@ async fn deploy_and_invoke_on_the_local_lambda() {
         lenses.contains(&"3: deployed to local · just now".to_string()),
         "{lenses:?}"
     );
+    // The log says which interpreter the local Lambda runs it with.
+    client
+        .wait_for("window/logMessage", |p| {
+            p["message"]
+                .as_str()
+                .unwrap()
+                .starts_with("app-handler: runs locally on Python 3.")
+        })
+        .await;
 
     // Invoke: the result is an inlay hint at the end of the `def` line, and in the log.
     let invoked = client
