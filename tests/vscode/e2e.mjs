@@ -11,6 +11,7 @@
 // Screenshots and logs go to tests/artifacts/vscode/. Ends with `N passed, N failed`.
 import { execFileSync, spawn } from "node:child_process";
 import * as fs from "node:fs";
+import * as http from "node:http";
 import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -21,7 +22,7 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const repo = path.resolve(here, "../..");
 const artifacts = path.join(repo, "tests/artifacts/vscode");
 const started = Date.now();
-const TOTAL_BUDGET_MS = Number(process.env.LAMBDA_LS_E2E_BUDGET_MS ?? 6 * 60 * 1000);
+const TOTAL_BUDGET_MS = Number(process.env.LAMBDA_LS_E2E_BUDGET_MS ?? 9 * 60 * 1000);
 
 const log = (...a) => console.log(`[e2e ${((Date.now() - started) / 1000).toFixed(1)}s]`, ...a);
 
@@ -84,10 +85,12 @@ const workspace = path.join(tmp, "work", "hello");
 fs.rmSync(artifacts, { recursive: true, force: true });
 fs.mkdirSync(artifacts, { recursive: true });
 fs.mkdirSync(path.join(home, ".aws"), { recursive: true });
-fs.writeFileSync(
-  path.join(home, ".aws", "config"),
-  "[profile dev]\nregion = eu-west-1\n\n[profile staging]\nregion = us-west-2\n",
-);
+// `cloud` is moto behind a counting proxy (started below); `offline` a loopback port nobody
+// listens on, so STS cannot say whose account it is.
+const awsConfig = (proxyPort, closedPort) =>
+  "[profile dev]\nregion = eu-west-1\n\n[profile staging]\nregion = us-west-2\n\n" +
+  `[profile cloud]\nregion = eu-west-1\naws_access_key_id = AKIDEXAMPLE\naws_secret_access_key = not-a-secret\nendpoint_url = http://127.0.0.1:${proxyPort}\n\n` +
+  `[profile offline]\nregion = us-east-1\naws_access_key_id = AKIDEXAMPLE\naws_secret_access_key = not-a-secret\nendpoint_url = http://127.0.0.1:${closedPort}\n`;
 fs.mkdirSync(path.join(userData, "User"), { recursive: true });
 const settingsFile = path.join(userData, "User", "settings.json");
 fs.writeFileSync(
@@ -138,6 +141,7 @@ Object.assign(env, {
 });
 
 let child; // code-server
+let moto; // the fake AWS behind the counting proxy
 let browser;
 let page;
 let shotIndex = 0;
@@ -229,6 +233,8 @@ async function cleanup() {
     // Already closed.
   }
   await stopCodeServer();
+  moto?.kill("SIGTERM");
+  proxy?.close();
   // Keep the logs of VS Code and the extension host (the language server's output is there).
   try {
     fs.cpSync(path.join(userData, "logs"), path.join(artifacts, "vscode-logs"), { recursive: true });
@@ -292,6 +298,9 @@ async function contextMenuOn(target, label) {
   assert(box, "the target of the right-click has no box");
   const at = { x: box.x + Math.min(box.width / 2, 120), y: box.y + box.height / 2 };
   await page.mouse.click(at.x, at.y);
+  // The extension names the Deploy entry after the function under the cursor (a context key it
+  // sets shortly after the cursor moves).
+  await page.waitForTimeout(600);
   await page.mouse.click(at.x, at.y, { button: "right" });
   const menu = page.locator(".context-view .monaco-menu").first();
   await menu.waitFor({ state: "visible", timeout: 10000 });
@@ -449,6 +458,50 @@ async function openVSCode({ folder, userDataDir, logName, trust = false }) {
   await page.goto(`http://127.0.0.1:${port}/?folder=${encodeURIComponent(folder)}`, { timeout: 60000 });
   await page.locator(".monaco-workbench").waitFor({ timeout: 60000 });
 }
+
+/** Every request that passed the proxy in front of moto: method, service (from the SigV4 scope). */
+const proxied = [];
+let proxy;
+
+/** A proxy on 127.0.0.1 that records each request and forwards it to moto. */
+function startProxy(upstreamPort) {
+  proxy = http.createServer((req, res) => {
+    const chunks = [];
+    req.on("data", (c) => chunks.push(c));
+    req.on("end", () => {
+      const body = Buffer.concat(chunks);
+      const service = (req.headers.authorization ?? "").match(/Credential=[^/]+\/[^/]+\/[^/]+\/([^/]+)\//)?.[1] ?? "?";
+      const action = body.toString().match(/Action=(\w+)/)?.[1];
+      proxied.push({ method: req.method, service, path: req.url, action });
+      const up = http.request({ host: "127.0.0.1", port: upstreamPort, method: req.method, path: req.url, headers: req.headers }, (r) => {
+        res.writeHead(r.statusCode ?? 502, r.headers);
+        r.pipe(res);
+      });
+      up.on("error", (e) => {
+        res.writeHead(502);
+        res.end(String(e));
+      });
+      up.end(body);
+    });
+  });
+  return new Promise((resolve) => proxy.listen(0, "127.0.0.1", () => resolve(proxy.address().port)));
+}
+
+/** Requests that change something on Lambda or IAM (any POST, PUT or DELETE to them). */
+const mutating = () => proxied.filter((r) => ["POST", "PUT", "DELETE", "PATCH"].includes(r.method) && ["lambda", "iam"].includes(r.service));
+
+await step("moto behind a counting proxy on 127.0.0.1 (the profile cloud)", async () => {
+  const venv = process.env.LAMBDA_LS_TEST_VENV;
+  assert(venv, "LAMBDA_LS_TEST_VENV is not set (tests/run sets it)");
+  const motoPort = await freePort();
+  moto = spawn(path.join(venv, "bin/moto_server"), ["-H", "127.0.0.1", "-p", String(motoPort)], {
+    stdio: ["ignore", fs.openSync(path.join(artifacts, "moto.log"), "w"), fs.openSync(path.join(artifacts, "moto.log"), "a")],
+  });
+  await until("moto to answer", 30000, async () => (await fetch(`http://127.0.0.1:${motoPort}/moto-api/`).catch(() => undefined))?.ok);
+  const proxyPort = await startProxy(motoPort);
+  const closedPort = await freePort();
+  fs.writeFileSync(path.join(home, ".aws", "config"), awsConfig(proxyPort, closedPort));
+});
 
 await step("code-server starts on 127.0.0.1 and the workbench loads", async () => {
   await openVSCode({ folder: workspace, userDataDir: userData, logName: "code-server.log" });
@@ -618,6 +671,77 @@ await step("status bar → QuickPick lists dev, staging and local; picking dev s
   await shot("profile-dev");
 });
 
+const lensTexts = () => page.locator(".editor-instance .codelens-decoration").allInnerTexts();
+
+await step("each profile shows its own state: nothing from local on dev, all of it again back on local", async () => {
+  await until("local's lenses and result to go on dev", 20000, async () => {
+    const lenses = await lensTexts();
+    return lenses.some((t) => t.includes("Deploy")) && !lenses.some((t) => t.includes("deployed to local"));
+  });
+  await until("the inline result to go on dev", 20000, async () => !(await lineText("def handler(event, context):")).includes("Hello"));
+  await changeSettings((st) => ({ ...st, "lambdaLs.profile": "local" }), "local's state back", 30000, async () =>
+    (await statusItemText()).includes("lambda · local") &&
+    (await lensTexts()).some((t) => t.includes("deployed to local")) &&
+    (await lineText("def handler(event, context):")).includes("Hello, VS Code!"),
+  );
+});
+
+await step("first deploy to an AWS profile: a modal dialog names account, region and profile; Cancel deploys nothing", async () => {
+  await changeSettings((st) => ({ ...st, "lambdaLs.profile": "cloud" }), "the status bar to show cloud", 30000, async () =>
+    (await statusItemText()).includes("lambda · cloud"),
+  );
+  await clearNotifications();
+  proxied.length = 0;
+  await contextMenu("name = (event or {})", "Deploy Handler as Lambda");
+  const dialog = page.locator(".monaco-dialog-box");
+  await dialog.waitFor({ timeout: 30000 });
+  const text = norm(await dialog.innerText());
+  log(`question: ${text.replace(/\n/g, " | ")}`);
+  assert(text.includes("Deploy to AWS account 123456789012 in eu-west-1 as profile cloud?"), `the question: ${text}`);
+  assert(/Account: 123456789012/.test(text) && /Region: eu-west-1/.test(text) && /Profile: cloud/.test(text), `the details: ${text}`);
+  await until("the progress to say it waits for the user", 10000, async () => /waiting for your answer/.test(await notifications()));
+  await shot("deploy-question");
+  await dialog.locator(".monaco-button", { hasText: "Cancel" }).first().click();
+  await dialog.waitFor({ state: "detached", timeout: 10000 });
+  await until("the progress to close", 10000, async () => !/deploying handler/i.test(await notifications()));
+  await page.waitForTimeout(3000);
+  assert(proxied.some((r) => r.service === "sts"), `STS was not asked whose account it is: ${JSON.stringify(proxied)}`);
+  assert(mutating().length === 0, `requests after Cancel: ${JSON.stringify(mutating())}`);
+  assert(!/Deployed/.test(await notifications()), "a deploy was reported after Cancel");
+  log(`after Cancel: ${proxied.length} requests, none to Lambda or IAM: ${JSON.stringify(proxied.map((r) => `${r.method} ${r.service} ${r.action ?? r.path}`))}`);
+});
+
+await step("answering Deploy deploys to that profile, which its lens then shows", async () => {
+  await clearNotifications();
+  await contextMenu("name = (event or {})", "Deploy Handler as Lambda");
+  const dialog = page.locator(".monaco-dialog-box");
+  await dialog.waitFor({ timeout: 30000 });
+  await dialog.locator(".monaco-button", { hasText: /^Deploy$/ }).first().click();
+  const done = await until("the deploy to moto", 120000, async () => (await notifications()).match(/Deployed \S+ to cloud \(eu-west-1\)[^\n]*/)?.[0]);
+  log(done);
+  assert(mutating().length > 0, "the deploy reached neither Lambda nor IAM");
+  await until("the progress notification to close", 10000, async () => !/deploying handler/i.test(await notifications()));
+  await until("the lens of the new target", 20000, async () => (await lensTexts()).some((t) => t.includes("deployed to lambda/eu-west-1")));
+  assert(!(await lensTexts()).some((t) => t.includes("deployed to local")), "local's lens shows on cloud");
+});
+
+await step("an account that cannot be determined: no question, the deploy fails at once with the reason", async () => {
+  await changeSettings((st) => ({ ...st, "lambdaLs.profile": "offline" }), "the status bar to show offline", 30000, async () =>
+    (await statusItemText()).includes("lambda · offline"),
+  );
+  await clearNotifications();
+  const t0 = Date.now();
+  await contextMenu("name = (event or {})", "Deploy Handler as Lambda");
+  const failure = await until("the failure", 30000, async () => (await notifications()).match(/nothing was deployed: cannot tell which AWS account[^\n]*/)?.[0]);
+  log(`after ${((Date.now() - t0) / 1000).toFixed(1)} s: ${failure}`);
+  assert((await page.locator(".monaco-dialog-box").count()) === 0, "a question was asked");
+  await shot("unreachable-account");
+  await changeSettings((st) => {
+    delete st["lambdaLs.profile"];
+    return st;
+  }, "the status bar back on dev", 30000, async () => (await statusItemText()).includes("lambda · dev · eu-west-1"));
+});
+
 await step('a server path that does not exist: error status and an "Open Settings" action', async () => {
   await clearNotifications();
   await changeSettings((st) => ({ ...st, "lambdaLs.server.path": path.join(tmp, "no-such-lambda-ls") }), "the error status", 30000, async () =>
@@ -674,6 +798,8 @@ await step("an untrusted workspace whose user settings hold the AWS Toolkit's aw
   const line = page.locator(".editor-instance .view-line", { hasText: loose("name = (event or {})") }).first();
   await line.waitFor({ timeout: 20000 });
   const box = await line.boundingBox();
+  await page.mouse.click(box.x + 100, box.y + box.height / 2);
+  await page.waitForTimeout(600);
   await page.mouse.click(box.x + 100, box.y + box.height / 2, { button: "right" });
   const menu = page.locator(".context-view .monaco-menu").first();
   await menu.waitFor({ state: "visible", timeout: 10000 });
