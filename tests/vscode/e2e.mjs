@@ -297,14 +297,19 @@ async function contextMenuOn(target, label) {
   const box = await target.boundingBox();
   assert(box, "the target of the right-click has no box");
   const at = { x: box.x + Math.min(box.width / 2, 120), y: box.y + box.height / 2 };
-  await page.mouse.click(at.x, at.y);
-  // The extension names the Deploy entry after the function under the cursor (a context key it
-  // sets shortly after the cursor moves).
-  await page.waitForTimeout(600);
-  await page.mouse.click(at.x, at.y, { button: "right" });
   const menu = page.locator(".context-view .monaco-menu").first();
-  await menu.waitFor({ state: "visible", timeout: 10000 });
-  const labels = await menu.locator(".action-item:not(.disabled) .action-label").allInnerTexts();
+  // The extension names the Deploy entry after the function under the cursor (a context key it
+  // sets once the server answers after the cursor moved): move it and look again until then.
+  let labels = [];
+  for (let attempt = 0; attempt < 10; attempt++) {
+    await page.mouse.click(at.x + (attempt % 2) * 12, at.y);
+    await page.waitForTimeout(600);
+    await page.mouse.click(at.x + (attempt % 2) * 12, at.y, { button: "right" });
+    await menu.waitFor({ state: "visible", timeout: 10000 });
+    labels = await menu.locator(".action-item:not(.disabled) .action-label").allInnerTexts();
+    if (labels.some((l) => l.trim() === label)) break;
+    await page.keyboard.press("Escape");
+  }
   assert(labels.some((l) => l.trim() === label), `the context menu has no "${label}": ${JSON.stringify(labels)}`);
   // Rows are behind the context view's pointer block: move the focus with the keyboard.
   for (let i = 0; i < 60; i++) {
@@ -495,9 +500,13 @@ await step("moto behind a counting proxy on 127.0.0.1 (the profile cloud)", asyn
   assert(venv, "LAMBDA_LS_TEST_VENV is not set (tests/run sets it)");
   const motoPort = await freePort();
   moto = spawn(path.join(venv, "bin/moto_server"), ["-H", "127.0.0.1", "-p", String(motoPort)], {
+    // The AWS-managed policy lambda-ls attaches to its execution role must exist.
+    env: { ...process.env, MOTO_IAM_LOAD_MANAGED_POLICIES: "true" },
     stdio: ["ignore", fs.openSync(path.join(artifacts, "moto.log"), "w"), fs.openSync(path.join(artifacts, "moto.log"), "a")],
   });
   await until("moto to answer", 30000, async () => (await fetch(`http://127.0.0.1:${motoPort}/moto-api/`).catch(() => undefined))?.ok);
+  const configured = await fetch(`http://127.0.0.1:${motoPort}/moto-api/config`, { method: "POST", body: JSON.stringify({ lambda: { use_docker: false } }) });
+  assert(configured.ok, `moto refused its config: ${configured.status}`);
   const proxyPort = await startProxy(motoPort);
   const closedPort = await freePort();
   fs.writeFileSync(path.join(home, ".aws", "config"), awsConfig(proxyPort, closedPort));
@@ -623,6 +632,26 @@ await step("a handler that raises: the error is a diagnostic on the raising line
   log(`problem: ${marker.split("\n")[0]}`);
   await shot("invoke-error-diagnostic");
   await page.keyboard.press("Escape");
+});
+
+await step('the menu says what Deploy does: "Deploy Function as Lambda (callable)" in a plain function', async () => {
+  await page.keyboard.press("Escape");
+  const line = page.locator(".editor-instance .view-line", { hasText: loose("return a + b") }).first();
+  await line.waitFor({ timeout: 10000 });
+  const box = await line.boundingBox();
+  const menu = page.locator(".context-view .monaco-menu").first();
+  let labels = [];
+  for (let attempt = 0; attempt < 10; attempt++) {
+    await page.mouse.click(box.x + 60 + (attempt % 2) * 12, box.y + box.height / 2);
+    await page.waitForTimeout(600);
+    await page.mouse.click(box.x + 60 + (attempt % 2) * 12, box.y + box.height / 2, { button: "right" });
+    await menu.waitFor({ state: "visible", timeout: 10000 });
+    labels = (await menu.locator(".action-item .action-label").allInnerTexts()).map((l) => l.trim());
+    await page.keyboard.press("Escape");
+    if (labels.includes("Deploy Function as Lambda (callable)")) break;
+  }
+  assert(labels.includes("Deploy Function as Lambda (callable)"), `no callable deploy in the menu: ${JSON.stringify(labels)}`);
+  assert(!labels.includes("Deploy Handler as Lambda"), `the menu offers a handler deploy in a callable: ${JSON.stringify(labels)}`);
 });
 
 await step('explorer: right-click handler.py → "Deploy File as Lambda" → pick add deploys it as a callable', async () => {
@@ -798,12 +827,17 @@ await step("an untrusted workspace whose user settings hold the AWS Toolkit's aw
   const line = page.locator(".editor-instance .view-line", { hasText: loose("name = (event or {})") }).first();
   await line.waitFor({ timeout: 20000 });
   const box = await line.boundingBox();
-  await page.mouse.click(box.x + 100, box.y + box.height / 2);
-  await page.waitForTimeout(600);
-  await page.mouse.click(box.x + 100, box.y + box.height / 2, { button: "right" });
   const menu = page.locator(".context-view .monaco-menu").first();
-  await menu.waitFor({ state: "visible", timeout: 10000 });
-  const disabled = await menu.locator(".action-item.disabled .action-label").allInnerTexts();
+  let disabled = [];
+  for (let attempt = 0; attempt < 10; attempt++) {
+    await page.mouse.click(box.x + 100 + (attempt % 2) * 12, box.y + box.height / 2);
+    await page.waitForTimeout(600);
+    await page.mouse.click(box.x + 100 + (attempt % 2) * 12, box.y + box.height / 2, { button: "right" });
+    await menu.waitFor({ state: "visible", timeout: 10000 });
+    disabled = await menu.locator(".action-item.disabled .action-label").allInnerTexts();
+    if (disabled.some((l) => l.trim() === "Deploy Handler as Lambda")) break;
+    await page.keyboard.press("Escape");
+  }
   assert(disabled.some((l) => l.trim() === "Deploy Handler as Lambda"), `Deploy Handler as Lambda is not disabled: ${JSON.stringify(disabled)}`);
   await shot("untrusted-menu");
   await page.keyboard.press("Escape");

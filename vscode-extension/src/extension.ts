@@ -271,6 +271,9 @@ class Controller implements vscode.Disposable {
     }
     if (this.state.state !== "running") this.setState({ state: "running" });
     this.decorations.refreshVisible();
+    // The editor open before the server started: name its Deploy menu entry too.
+    const active = vscode.window.activeTextEditor;
+    if (active) this.cursorMoved(active);
   }
 
   async stop(): Promise<void> {
