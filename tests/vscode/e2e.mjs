@@ -467,6 +467,9 @@ async function openVSCode({ folder, userDataDir, logName, trust = false }) {
 /** Every request that passed the proxy in front of moto: method, service (from the SigV4 scope). */
 const proxied = [];
 let proxy;
+/** While set, Lambda requests wait in `stalled` (a deploy caught mid-way) until released. */
+let stallLambda = false;
+const stalled = [];
 
 /** A proxy on 127.0.0.1 that records each request and forwards it to moto. */
 function startProxy(upstreamPort) {
@@ -477,16 +480,20 @@ function startProxy(upstreamPort) {
       const body = Buffer.concat(chunks);
       const service = (req.headers.authorization ?? "").match(/Credential=[^/]+\/[^/]+\/[^/]+\/([^/]+)\//)?.[1] ?? "?";
       const action = body.toString().match(/Action=(\w+)/)?.[1];
-      proxied.push({ method: req.method, service, path: req.url, action });
-      const up = http.request({ host: "127.0.0.1", port: upstreamPort, method: req.method, path: req.url, headers: req.headers }, (r) => {
-        res.writeHead(r.statusCode ?? 502, r.headers);
-        r.pipe(res);
-      });
-      up.on("error", (e) => {
-        res.writeHead(502);
-        res.end(String(e));
-      });
-      up.end(body);
+      proxied.push({ method: req.method, service, path: req.url, action, at: Date.now() });
+      const forward = () => {
+        const up = http.request({ host: "127.0.0.1", port: upstreamPort, method: req.method, path: req.url, headers: req.headers }, (r) => {
+          res.writeHead(r.statusCode ?? 502, r.headers);
+          r.pipe(res);
+        });
+        up.on("error", (e) => {
+          res.writeHead(502);
+          res.end(String(e));
+        });
+        up.end(body);
+      };
+      if (stallLambda && service === "lambda") stalled.push(forward);
+      else forward();
     });
   });
   return new Promise((resolve) => proxy.listen(0, "127.0.0.1", () => resolve(proxy.address().port)));
@@ -752,6 +759,27 @@ await step("answering Deploy deploys to that profile, which its lens then shows"
   await until("the progress notification to close", 10000, async () => !/deploying handler/i.test(await notifications()));
   await until("the lens of the new target", 20000, async () => (await lensTexts()).some((t) => t.includes("deployed to lambda/eu-west-1")));
   assert(!(await lensTexts()).some((t) => t.includes("deployed to local")), "local's lens shows on cloud");
+});
+
+await step("Cancel on the progress while the deploy waits for Lambda: nothing more reaches Lambda or IAM", async () => {
+  await clearNotifications();
+  stallLambda = true;
+  const before = proxied.length;
+  await contextMenu("raise ValueError", "Deploy Handler as Lambda");
+  await until("the deploy to reach Lambda", 60000, () => stalled.length > 0);
+  const progress = page.locator(".notifications-toasts .notification-toast", { hasText: "deploying fail" }).first();
+  await progress.waitFor({ timeout: 10000 });
+  await shot("deploy-cancel");
+  await progress.locator(".monaco-button", { hasText: "Cancel" }).first().click();
+  const cancelledAt = Date.now();
+  await until("the progress to close", 10000, async () => !(await progress.isVisible()));
+  stallLambda = false;
+  stalled.splice(0).forEach((forward) => forward());
+  await page.waitForTimeout(3000);
+  const after = mutating().filter((r) => r.at >= cancelledAt);
+  log(`this deploy: ${JSON.stringify(proxied.slice(before).map((r) => `${r.method} ${r.service} ${r.action ?? r.path}`))}`);
+  assert(after.length === 0, `requests after Cancel: ${JSON.stringify(after)}`);
+  assert(!/Deployed handler-fail/.test(await notifications()), "a deploy was reported after Cancel");
 });
 
 await step("an account that cannot be determined: no question, the deploy fails at once with the reason", async () => {
