@@ -415,11 +415,15 @@ def _free_port() -> int:
 MOTO_PORT = _free_port()
 AWS_DIR = pathlib.Path(_STATE.name) / "aws"
 AWS_DIR.mkdir()
+CLOSED_PORT = _free_port()
 (AWS_DIR / "config").write_text(
-    f"[profile moto]\nregion = us-east-1\nendpoint_url = http://127.0.0.1:{MOTO_PORT}\n"
+    f"[profile moto]\nregion = us-east-1\nendpoint_url = http://127.0.0.1:{MOTO_PORT}\n\n"
+    # Nobody listens here: STS cannot say whose account it is.
+    f"[profile offline]\nregion = us-east-1\nendpoint_url = http://127.0.0.1:{CLOSED_PORT}\n"
 )
 (AWS_DIR / "credentials").write_text(
-    "[moto]\naws_access_key_id = AKIDMOTOTESTING\naws_secret_access_key = moto-secret\n"
+    "[moto]\naws_access_key_id = AKIDMOTOTESTING\naws_secret_access_key = moto-secret\n\n"
+    "[offline]\naws_access_key_id = AKIDMOTOTESTING\naws_secret_access_key = moto-secret\n"
 )
 
 
@@ -466,6 +470,9 @@ def moto():
         process.wait(timeout=10)
 
 
+HOLD = "(hold the question open)"
+
+
 @pytest_lsp.fixture(
     config=ClientServerConfig(server_command=[BIN], server_env=aws_server_env()),
 )
@@ -485,10 +492,16 @@ async def aws_client(lsp_client: LanguageClient, project, moto):
     def register_capability(client: LanguageClient, params):
         pass
 
+    # An answer of HOLD leaves the question open until `client.held` is given a title.
+    lsp_client.held = None
+
     @lsp_client.feature(types.WINDOW_SHOW_MESSAGE_REQUEST)
-    def show_message_request(client: LanguageClient, params: types.ShowMessageRequestParams):
+    async def show_message_request(client: LanguageClient, params: types.ShowMessageRequestParams):
         client.questions.append(params)
         title = client.answers.pop(0) if client.answers else None
+        if title == HOLD:
+            client.held = asyncio.get_running_loop().create_future()
+            title = await client.held
         return None if title is None else types.MessageActionItem(title=title)
 
     await asyncio.wait_for(
@@ -538,4 +551,75 @@ async def test_deploying_to_aws_asks_first_and_cancel_deploys_nothing(
     logs = await command(client, "lambda.logs", {"name": "asked-first", "since": "1h"})
     assert logs["source"] == "cloudwatch" and logs["target"]["profile"] == "moto", logs
     assert isinstance(logs["events"], list)
+    no_spec_warnings(recwarn)
+
+
+async def test_cancel_while_the_question_is_open_deploys_nothing(
+    aws_client: LanguageClient, project, recwarn
+):
+    client = aws_client
+    uri = open_file(client, project, "app.py")
+    args = {"uri": uri, "function": "handler", "name": "cancelled-at-question"}
+    client.answers.append(HOLD)
+    deploy = asyncio.ensure_future(command(client, "lambda.deploy", args))
+    await wait_until(lambda: client.held is not None, "the question")
+    # The progress says it waits for the user; Cancel on it withdraws the question.
+    await wait_until(
+        lambda: any(
+            (getattr(r, "message", None) or "").startswith("waiting for your answer")
+            for reports in client.progress_reports.values()
+            for r in reports
+        ),
+        "the waiting progress",
+    )
+    (token,) = list(client.progress_reports)
+    client.window_work_done_progress_cancel(types.WorkDoneProgressCancelParams(token=token))
+    with pytest.raises(Exception) as cancelled:
+        await asyncio.wait_for(deploy, TIMEOUT)
+    assert getattr(cancelled.value, "code", None) == -32800, repr(cancelled.value)
+    # Deploy, answered after the Cancel: nothing is deployed.
+    client.held.set_result("Deploy")
+    await asyncio.sleep(1)
+    listed = await command(client, "lambda.listFunctions")
+    assert "cancelled-at-question" not in [f["name"] for f in listed], listed
+    no_spec_warnings(recwarn)
+
+
+async def test_an_account_that_cannot_be_determined_fails_without_asking(
+    aws_client: LanguageClient, project, recwarn
+):
+    client = aws_client
+    uri = open_file(client, project, "app.py")
+    await command(client, "lambda.selectProfile", {"profile": "offline"})
+    started = time.monotonic()
+    with pytest.raises(Exception) as failed:
+        await command(client, "lambda.deploy", {"uri": uri, "function": "handler"})
+    assert time.monotonic() - started < 30
+    assert getattr(failed.value, "code", None) == -32803, repr(failed.value)
+    assert "nothing was deployed: cannot tell which AWS account profile offline" in str(
+        failed.value
+    )
+    assert client.questions == []
+    no_spec_warnings(recwarn)
+
+
+async def test_lenses_show_the_selected_profiles_deploys(
+    aws_client: LanguageClient, project, recwarn
+):
+    client = aws_client
+    uri = open_file(client, project, "app.py")
+    client.answers.append("Deploy")
+    await command(client, "lambda.deploy", {"uri": uri, "function": "handler"})
+
+    async def titles():
+        lenses = await client.text_document_code_lens_async(
+            types.CodeLensParams(text_document=types.TextDocumentIdentifier(uri=uri))
+        )
+        return [l.command.title for l in lenses]
+
+    assert "deployed to lambda/us-east-1 · just now" in await titles()
+    await command(client, "lambda.selectProfile", {"profile": "local"})
+    assert not [t for t in await titles() if t.startswith("deployed to")]
+    await command(client, "lambda.selectProfile", {"profile": "moto"})
+    assert "deployed to lambda/us-east-1 · just now" in await titles()
     no_spec_warnings(recwarn)

@@ -254,39 +254,29 @@ local ok, err = xpcall(function()
     eq(#vim.lsp.buf_get_clients(vim.api.nvim_get_current_buf()), 0, 'clients on other.toml')
   end)
 
-  step('a deploy to an AWS profile asks first and Cancel deploys nothing', function()
+  step('a deploy to an AWS profile whose account cannot be determined fails at once, unasked', function()
     local selected = ok_command('lambda.selectProfile', { profile = 'closed' }, py)
     eq(selected.profile, 'closed', 'profile')
     eq(begins, { 'Deploying app-handler', 'Deploying nvim-adder' }, 'deploys so far')
-    table.insert(answers, 'Cancel')
     local reply
     local deploy = { command = 'lambda.deploy', arguments = { lens(3, 'Deploy').arguments[1] } }
     client.request('workspace/executeCommand', deploy, function(e, r)
       reply = { err = e, result = r }
     end, py)
-    wait('the question', function()
-      return #questions == 1
-    end)
-    eq(questions[1].message, 'Deploy to AWS account (unknown) in us-east-1 as profile closed?', 'question')
-    eq({ questions[1].actions[1].title, questions[1].actions[2].title }, { 'Deploy', 'Cancel' }, 'buttons')
-    eq(questions[1].type, 2, 'message type (Warning)')
-    wait('the cancelled deploy in the log', function()
-      for _, m in ipairs(messages) do
-        if m == 'the deploy to profile closed was cancelled' then
-          return true
-        end
-      end
-      return false
-    end)
-    -- Neovim drops RequestCancelled (-32800) replies without calling back ("Received
-    -- cancellation ack" in vim/lsp/rpc.lua), so the reply may never arrive here.
-    vim.wait(500, function()
+    wait('the failure', function()
       return reply ~= nil
-    end, 20)
-    if reply then
-      eq(reply.err and reply.err.code, -32800, 'error code')
+    end)
+    eq(reply.err and reply.err.code, -32803, 'error code (RequestFailed)')
+    local prefix = 'nothing was deployed: cannot tell which AWS account profile closed deploys to ('
+    eq(reply.err.message:sub(1, #prefix), prefix, 'the reason')
+    local shown = 0
+    for _, m in ipairs(messages) do
+      if m == 'shown: ' .. reply.err.message then
+        shown = shown + 1
+      end
     end
-    eq(#begins, 2, 'deploys started after Cancel')
+    eq(shown, 1, 'the failure shown once')
+    eq(#questions, 0, 'questions')
   end)
 
   step('the server shuts down', function()

@@ -11,6 +11,7 @@
 // Screenshots and logs go to tests/artifacts/vscode/. Ends with `N passed, N failed`.
 import { execFileSync, spawn } from "node:child_process";
 import * as fs from "node:fs";
+import * as http from "node:http";
 import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -21,7 +22,7 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const repo = path.resolve(here, "../..");
 const artifacts = path.join(repo, "tests/artifacts/vscode");
 const started = Date.now();
-const TOTAL_BUDGET_MS = Number(process.env.LAMBDA_LS_E2E_BUDGET_MS ?? 6 * 60 * 1000);
+const TOTAL_BUDGET_MS = Number(process.env.LAMBDA_LS_E2E_BUDGET_MS ?? 9 * 60 * 1000);
 
 const log = (...a) => console.log(`[e2e ${((Date.now() - started) / 1000).toFixed(1)}s]`, ...a);
 
@@ -84,10 +85,12 @@ const workspace = path.join(tmp, "work", "hello");
 fs.rmSync(artifacts, { recursive: true, force: true });
 fs.mkdirSync(artifacts, { recursive: true });
 fs.mkdirSync(path.join(home, ".aws"), { recursive: true });
-fs.writeFileSync(
-  path.join(home, ".aws", "config"),
-  "[profile dev]\nregion = eu-west-1\n\n[profile staging]\nregion = us-west-2\n",
-);
+// `cloud` is moto behind a counting proxy (started below); `offline` a loopback port nobody
+// listens on, so STS cannot say whose account it is.
+const awsConfig = (proxyPort, closedPort) =>
+  "[profile dev]\nregion = eu-west-1\n\n[profile staging]\nregion = us-west-2\n\n" +
+  `[profile cloud]\nregion = eu-west-1\naws_access_key_id = AKIDEXAMPLE\naws_secret_access_key = not-a-secret\nendpoint_url = http://127.0.0.1:${proxyPort}\n\n` +
+  `[profile offline]\nregion = us-east-1\naws_access_key_id = AKIDEXAMPLE\naws_secret_access_key = not-a-secret\nendpoint_url = http://127.0.0.1:${closedPort}\n`;
 fs.mkdirSync(path.join(userData, "User"), { recursive: true });
 const settingsFile = path.join(userData, "User", "settings.json");
 fs.writeFileSync(
@@ -138,6 +141,7 @@ Object.assign(env, {
 });
 
 let child; // code-server
+let moto; // the fake AWS behind the counting proxy
 let browser;
 let page;
 let shotIndex = 0;
@@ -229,6 +233,8 @@ async function cleanup() {
     // Already closed.
   }
   await stopCodeServer();
+  moto?.kill("SIGTERM");
+  proxy?.close();
   // Keep the logs of VS Code and the extension host (the language server's output is there).
   try {
     fs.cpSync(path.join(userData, "logs"), path.join(artifacts, "vscode-logs"), { recursive: true });
@@ -291,11 +297,19 @@ async function contextMenuOn(target, label) {
   const box = await target.boundingBox();
   assert(box, "the target of the right-click has no box");
   const at = { x: box.x + Math.min(box.width / 2, 120), y: box.y + box.height / 2 };
-  await page.mouse.click(at.x, at.y);
-  await page.mouse.click(at.x, at.y, { button: "right" });
   const menu = page.locator(".context-view .monaco-menu").first();
-  await menu.waitFor({ state: "visible", timeout: 10000 });
-  const labels = await menu.locator(".action-item:not(.disabled) .action-label").allInnerTexts();
+  // The extension names the Deploy entry after the function under the cursor (a context key it
+  // sets once the server answers after the cursor moved): move it and look again until then.
+  let labels = [];
+  for (let attempt = 0; attempt < 10; attempt++) {
+    await page.mouse.click(at.x + (attempt % 2) * 12, at.y);
+    await page.waitForTimeout(600);
+    await page.mouse.click(at.x + (attempt % 2) * 12, at.y, { button: "right" });
+    await menu.waitFor({ state: "visible", timeout: 10000 });
+    labels = await menu.locator(".action-item:not(.disabled) .action-label").allInnerTexts();
+    if (labels.some((l) => l.trim() === label)) break;
+    await page.keyboard.press("Escape");
+  }
   assert(labels.some((l) => l.trim() === label), `the context menu has no "${label}": ${JSON.stringify(labels)}`);
   // Rows are behind the context view's pointer block: move the focus with the keyboard.
   for (let i = 0; i < 60; i++) {
@@ -450,6 +464,61 @@ async function openVSCode({ folder, userDataDir, logName, trust = false }) {
   await page.locator(".monaco-workbench").waitFor({ timeout: 60000 });
 }
 
+/** Every request that passed the proxy in front of moto: method, service (from the SigV4 scope). */
+const proxied = [];
+let proxy;
+/** While set, Lambda requests wait in `stalled` (a deploy caught mid-way) until released. */
+let stallLambda = false;
+const stalled = [];
+
+/** A proxy on 127.0.0.1 that records each request and forwards it to moto. */
+function startProxy(upstreamPort) {
+  proxy = http.createServer((req, res) => {
+    const chunks = [];
+    req.on("data", (c) => chunks.push(c));
+    req.on("end", () => {
+      const body = Buffer.concat(chunks);
+      const service = (req.headers.authorization ?? "").match(/Credential=[^/]+\/[^/]+\/[^/]+\/([^/]+)\//)?.[1] ?? "?";
+      const action = body.toString().match(/Action=(\w+)/)?.[1];
+      proxied.push({ method: req.method, service, path: req.url, action, at: Date.now() });
+      const forward = () => {
+        const up = http.request({ host: "127.0.0.1", port: upstreamPort, method: req.method, path: req.url, headers: req.headers }, (r) => {
+          res.writeHead(r.statusCode ?? 502, r.headers);
+          r.pipe(res);
+        });
+        up.on("error", (e) => {
+          res.writeHead(502);
+          res.end(String(e));
+        });
+        up.end(body);
+      };
+      if (stallLambda && service === "lambda") stalled.push(forward);
+      else forward();
+    });
+  });
+  return new Promise((resolve) => proxy.listen(0, "127.0.0.1", () => resolve(proxy.address().port)));
+}
+
+/** Requests that change something on Lambda or IAM (any POST, PUT or DELETE to them). */
+const mutating = () => proxied.filter((r) => ["POST", "PUT", "DELETE", "PATCH"].includes(r.method) && ["lambda", "iam"].includes(r.service));
+
+await step("moto behind a counting proxy on 127.0.0.1 (the profile cloud)", async () => {
+  const venv = process.env.LAMBDA_LS_TEST_VENV;
+  assert(venv, "LAMBDA_LS_TEST_VENV is not set (tests/run sets it)");
+  const motoPort = await freePort();
+  moto = spawn(path.join(venv, "bin/moto_server"), ["-H", "127.0.0.1", "-p", String(motoPort)], {
+    // The AWS-managed policy lambda-ls attaches to its execution role must exist.
+    env: { ...process.env, MOTO_IAM_LOAD_MANAGED_POLICIES: "true" },
+    stdio: ["ignore", fs.openSync(path.join(artifacts, "moto.log"), "w"), fs.openSync(path.join(artifacts, "moto.log"), "a")],
+  });
+  await until("moto to answer", 30000, async () => (await fetch(`http://127.0.0.1:${motoPort}/moto-api/`).catch(() => undefined))?.ok);
+  const configured = await fetch(`http://127.0.0.1:${motoPort}/moto-api/config`, { method: "POST", body: JSON.stringify({ lambda: { use_docker: false } }) });
+  assert(configured.ok, `moto refused its config: ${configured.status}`);
+  const proxyPort = await startProxy(motoPort);
+  const closedPort = await freePort();
+  fs.writeFileSync(path.join(home, ".aws", "config"), awsConfig(proxyPort, closedPort));
+});
+
 await step("code-server starts on 127.0.0.1 and the workbench loads", async () => {
   await openVSCode({ folder: workspace, userDataDir: userData, logName: "code-server.log" });
   await page.locator(".explorer-folders-view .monaco-list-row", { hasText: "handler.py" }).waitFor({ timeout: 30000 });
@@ -572,6 +641,26 @@ await step("a handler that raises: the error is a diagnostic on the raising line
   await page.keyboard.press("Escape");
 });
 
+await step('the menu says what Deploy does: "Deploy Function as Lambda (callable)" in a plain function', async () => {
+  await page.keyboard.press("Escape");
+  const line = page.locator(".editor-instance .view-line", { hasText: loose("return a + b") }).first();
+  await line.waitFor({ timeout: 10000 });
+  const box = await line.boundingBox();
+  const menu = page.locator(".context-view .monaco-menu").first();
+  let labels = [];
+  for (let attempt = 0; attempt < 10; attempt++) {
+    await page.mouse.click(box.x + 60 + (attempt % 2) * 12, box.y + box.height / 2);
+    await page.waitForTimeout(600);
+    await page.mouse.click(box.x + 60 + (attempt % 2) * 12, box.y + box.height / 2, { button: "right" });
+    await menu.waitFor({ state: "visible", timeout: 10000 });
+    labels = (await menu.locator(".action-item .action-label").allInnerTexts()).map((l) => l.trim());
+    await page.keyboard.press("Escape");
+    if (labels.includes("Deploy Function as Lambda (callable)")) break;
+  }
+  assert(labels.includes("Deploy Function as Lambda (callable)"), `no callable deploy in the menu: ${JSON.stringify(labels)}`);
+  assert(!labels.includes("Deploy Handler as Lambda"), `the menu offers a handler deploy in a callable: ${JSON.stringify(labels)}`);
+});
+
 await step('explorer: right-click handler.py → "Deploy File as Lambda" → pick add deploys it as a callable', async () => {
   await page.keyboard.press("Escape");
   await contextMenuOn(page.locator(".explorer-folders-view .monaco-list-row", { hasText: "handler.py" }).first(), "Deploy File as Lambda");
@@ -616,6 +705,98 @@ await step("status bar → QuickPick lists dev, staging and local; picking dev s
   log(`status bar: ${text}`);
   await until("lambdaLs.profile = dev in the user settings", 10000, () => JSON.parse(fs.readFileSync(settingsFile, "utf8"))["lambdaLs.profile"] === "dev");
   await shot("profile-dev");
+});
+
+const lensTexts = () => page.locator(".editor-instance .codelens-decoration").allInnerTexts();
+
+await step("each profile shows its own state: nothing from local on dev, all of it again back on local", async () => {
+  await until("local's lenses and result to go on dev", 20000, async () => {
+    const lenses = await lensTexts();
+    return lenses.some((t) => t.includes("Deploy")) && !lenses.some((t) => t.includes("deployed to local"));
+  });
+  await until("the inline result to go on dev", 20000, async () => !(await lineText("def handler(event, context):")).includes("Hello"));
+  await changeSettings((st) => ({ ...st, "lambdaLs.profile": "local" }), "local's state back", 30000, async () =>
+    (await statusItemText()).includes("lambda · local") &&
+    (await lensTexts()).some((t) => t.includes("deployed to local")) &&
+    (await lineText("def handler(event, context):")).includes("Hello, VS Code!"),
+  );
+});
+
+await step("first deploy to an AWS profile: a modal dialog names account, region and profile; Cancel deploys nothing", async () => {
+  await changeSettings((st) => ({ ...st, "lambdaLs.profile": "cloud" }), "the status bar to show cloud", 30000, async () =>
+    (await statusItemText()).includes("lambda · cloud"),
+  );
+  await clearNotifications();
+  proxied.length = 0;
+  await contextMenu("name = (event or {})", "Deploy Handler as Lambda");
+  const dialog = page.locator(".monaco-dialog-box");
+  await dialog.waitFor({ timeout: 30000 });
+  const text = norm(await dialog.innerText());
+  log(`question: ${text.replace(/\n/g, " | ")}`);
+  assert(text.includes("Deploy to AWS account 123456789012 in eu-west-1 as profile cloud?"), `the question: ${text}`);
+  assert(/Account: 123456789012/.test(text) && /Region: eu-west-1/.test(text) && /Profile: cloud/.test(text), `the details: ${text}`);
+  await until("the progress to say it waits for the user", 10000, async () => /waiting for your answer/.test(await notifications()));
+  await shot("deploy-question");
+  await dialog.locator(".monaco-button", { hasText: "Cancel" }).first().click();
+  await dialog.waitFor({ state: "detached", timeout: 10000 });
+  await until("the progress to close", 10000, async () => !/deploying handler/i.test(await notifications()));
+  await page.waitForTimeout(3000);
+  assert(proxied.some((r) => r.service === "sts"), `STS was not asked whose account it is: ${JSON.stringify(proxied)}`);
+  assert(mutating().length === 0, `requests after Cancel: ${JSON.stringify(mutating())}`);
+  assert(!/Deployed/.test(await notifications()), "a deploy was reported after Cancel");
+  log(`after Cancel: ${proxied.length} requests, none to Lambda or IAM: ${JSON.stringify(proxied.map((r) => `${r.method} ${r.service} ${r.action ?? r.path}`))}`);
+});
+
+await step("answering Deploy deploys to that profile, which its lens then shows", async () => {
+  await clearNotifications();
+  await contextMenu("name = (event or {})", "Deploy Handler as Lambda");
+  const dialog = page.locator(".monaco-dialog-box");
+  await dialog.waitFor({ timeout: 30000 });
+  await dialog.locator(".monaco-button", { hasText: /^Deploy$/ }).first().click();
+  const done = await until("the deploy to moto", 120000, async () => (await notifications()).match(/Deployed \S+ to cloud \(eu-west-1\)[^\n]*/)?.[0]);
+  log(done);
+  assert(mutating().length > 0, "the deploy reached neither Lambda nor IAM");
+  await until("the progress notification to close", 10000, async () => !/deploying handler/i.test(await notifications()));
+  await until("the lens of the new target", 20000, async () => (await lensTexts()).some((t) => t.includes("deployed to lambda/eu-west-1")));
+  assert(!(await lensTexts()).some((t) => t.includes("deployed to local")), "local's lens shows on cloud");
+});
+
+await step("Cancel on the progress while the deploy waits for Lambda: nothing more reaches Lambda or IAM", async () => {
+  await clearNotifications();
+  stallLambda = true;
+  const before = proxied.length;
+  await contextMenu("raise ValueError", "Deploy Handler as Lambda");
+  await until("the deploy to reach Lambda", 60000, () => stalled.length > 0);
+  const progress = page.locator(".notifications-toasts .notification-toast", { hasText: "deploying fail" }).first();
+  await progress.waitFor({ timeout: 10000 });
+  await shot("deploy-cancel");
+  await progress.locator(".monaco-button", { hasText: "Cancel" }).first().click();
+  const cancelledAt = Date.now();
+  await until("the progress to close", 10000, async () => !(await progress.isVisible()));
+  stallLambda = false;
+  stalled.splice(0).forEach((forward) => forward());
+  await page.waitForTimeout(3000);
+  const after = mutating().filter((r) => r.at >= cancelledAt);
+  log(`this deploy: ${JSON.stringify(proxied.slice(before).map((r) => `${r.method} ${r.service} ${r.action ?? r.path}`))}`);
+  assert(after.length === 0, `requests after Cancel: ${JSON.stringify(after)}`);
+  assert(!/Deployed handler-fail/.test(await notifications()), "a deploy was reported after Cancel");
+});
+
+await step("an account that cannot be determined: no question, the deploy fails at once with the reason", async () => {
+  await changeSettings((st) => ({ ...st, "lambdaLs.profile": "offline" }), "the status bar to show offline", 30000, async () =>
+    (await statusItemText()).includes("lambda · offline"),
+  );
+  await clearNotifications();
+  const t0 = Date.now();
+  await contextMenu("name = (event or {})", "Deploy Handler as Lambda");
+  const failure = await until("the failure", 30000, async () => (await notifications()).match(/nothing was deployed: cannot tell which AWS account[^\n]*/)?.[0]);
+  log(`after ${((Date.now() - t0) / 1000).toFixed(1)} s: ${failure}`);
+  assert((await page.locator(".monaco-dialog-box").count()) === 0, "a question was asked");
+  await shot("unreachable-account");
+  await changeSettings((st) => {
+    delete st["lambdaLs.profile"];
+    return st;
+  }, "the status bar back on dev", 30000, async () => (await statusItemText()).includes("lambda · dev · eu-west-1"));
 });
 
 await step('a server path that does not exist: error status and an "Open Settings" action', async () => {
@@ -674,10 +855,17 @@ await step("an untrusted workspace whose user settings hold the AWS Toolkit's aw
   const line = page.locator(".editor-instance .view-line", { hasText: loose("name = (event or {})") }).first();
   await line.waitFor({ timeout: 20000 });
   const box = await line.boundingBox();
-  await page.mouse.click(box.x + 100, box.y + box.height / 2, { button: "right" });
   const menu = page.locator(".context-view .monaco-menu").first();
-  await menu.waitFor({ state: "visible", timeout: 10000 });
-  const disabled = await menu.locator(".action-item.disabled .action-label").allInnerTexts();
+  let disabled = [];
+  for (let attempt = 0; attempt < 10; attempt++) {
+    await page.mouse.click(box.x + 100 + (attempt % 2) * 12, box.y + box.height / 2);
+    await page.waitForTimeout(600);
+    await page.mouse.click(box.x + 100 + (attempt % 2) * 12, box.y + box.height / 2, { button: "right" });
+    await menu.waitFor({ state: "visible", timeout: 10000 });
+    disabled = await menu.locator(".action-item.disabled .action-label").allInnerTexts();
+    if (disabled.some((l) => l.trim() === "Deploy Handler as Lambda")) break;
+    await page.keyboard.press("Escape");
+  }
   assert(disabled.some((l) => l.trim() === "Deploy Handler as Lambda"), `Deploy Handler as Lambda is not disabled: ${JSON.stringify(disabled)}`);
   await shot("untrusted-menu");
   await page.keyboard.press("Escape");

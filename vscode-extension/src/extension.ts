@@ -7,6 +7,9 @@ import * as path from "node:path";
 import { randomUUID } from "node:crypto";
 import * as vscode from "vscode";
 import {
+  ClientCapabilities,
+  CodeActionRequest,
+  Command,
   DidChangeConfigurationNotification,
   ExecuteCommandRequest,
   InlayHintRequest,
@@ -15,6 +18,7 @@ import {
   RevealOutputChannelOn,
   ServerOptions,
   State,
+  StaticFeature,
   WorkDoneProgress,
   WorkDoneProgressCancelNotification,
 } from "vscode-languageclient/node";
@@ -60,6 +64,29 @@ const SERVER = {
   selectProfile: "lambda.selectProfile",
 } as const;
 
+/** `lambdaLs/confirmDeploy`: the question before the first deploy of a session to an AWS profile. */
+interface DeployQuestion {
+  message: string;
+  account: string;
+  region: string;
+  profile: string;
+}
+
+/**
+ * Announces `experimental.lambdaLs.confirmDeploy`, so the server asks before a deploy to AWS with
+ * `lambdaLs/confirmDeploy` (answered with a modal dialog) instead of `window/showMessageRequest`,
+ * which VS Code shows as a toast that hides itself.
+ */
+const confirmDeployFeature: StaticFeature = {
+  fillClientCapabilities(caps: ClientCapabilities): void {
+    const experimental = (caps.experimental ?? {}) as Record<string, unknown>;
+    caps.experimental = { ...experimental, lambdaLs: { confirmDeploy: true } };
+  },
+  initialize(): void {},
+  getState: () => ({ kind: "static" }),
+  clear(): void {},
+};
+
 /** `{uri, function}` and the other fields the server's commands take. */
 interface FunctionArgs {
   uri: string;
@@ -101,6 +128,7 @@ class Controller implements vscode.Disposable {
     const command = (id: string, fn: (...args: any[]) => unknown) =>
       this.disposables.push(vscode.commands.registerCommand(id, fn));
     command("lambdaLs.deployHandler", (uri?: vscode.Uri) => this.deployHandlerAtCursor(uri));
+    command("lambdaLs.deployCallable", (uri?: vscode.Uri) => this.deployHandlerAtCursor(uri));
     command("lambdaLs.invoke", (uri?: vscode.Uri) => this.invokeAtCursor(uri, false));
     command("lambdaLs.invokeWithEvent", (uri?: vscode.Uri) => this.invokeAtCursor(uri, true));
     command("lambdaLs.deployFile", (uri?: vscode.Uri) => this.deployFile(uri));
@@ -109,7 +137,46 @@ class Controller implements vscode.Disposable {
     command("lambdaLs.restartServer", () => this.restart());
     this.disposables.push(
       vscode.workspace.onDidChangeConfiguration((e) => this.configurationChanged(e)),
+      vscode.window.onDidChangeTextEditorSelection((e) => this.cursorMoved(e.textEditor)),
+      vscode.window.onDidChangeActiveTextEditor((e) => e && this.cursorMoved(e)),
     );
+  }
+
+  private cursorTimer: NodeJS.Timeout | undefined;
+
+  /**
+   * Sets `lambdaLs.cursorFunction` to `handler`, `callable` or nothing, from the server's code
+   * actions at the cursor, so the editor menu names what Deploy will do there.
+   */
+  private cursorMoved(editor: vscode.TextEditor): void {
+    if (editor.document.languageId !== "python" || editor.document.uri.scheme !== "file") return;
+    clearTimeout(this.cursorTimer);
+    this.cursorTimer = setTimeout(() => void this.updateCursorFunction(editor), 150);
+  }
+
+  private async updateCursorFunction(editor: vscode.TextEditor): Promise<void> {
+    const client = this.client;
+    if (!client?.isRunning()) return;
+    const pos = editor.selection.active;
+    let kind = "";
+    try {
+      const actions =
+        (await client.sendRequest(CodeActionRequest.type, {
+          textDocument: { uri: client.code2ProtocolConverter.asUri(editor.document.uri) },
+          range: { start: { line: pos.line, character: pos.character }, end: { line: pos.line, character: pos.character } },
+          context: { diagnostics: [] },
+        })) ?? [];
+      for (const a of actions) {
+        const cmd = typeof a.command === "string" ? (a as Command) : a.command;
+        if (cmd?.command !== SERVER.deploy) continue;
+        const arg = cmd.arguments?.[0] as FunctionArgs | undefined;
+        kind = arg?.callable ? "callable" : "handler";
+      }
+    } catch {
+      // Leave the menu as it was.
+      return;
+    }
+    await vscode.commands.executeCommand("setContext", "lambdaLs.cursorFunction", kind);
   }
 
   // -------------------------------------------------------------------------------------------
@@ -183,6 +250,8 @@ class Controller implements vscode.Disposable {
       },
     };
     const client = new LanguageClient("lambdaLs", "Lambda Language Server", serverOptions, clientOptions);
+    client.registerFeature(confirmDeployFeature);
+    client.onRequest("lambdaLs/confirmDeploy", (q: DeployQuestion) => this.confirmDeploy(q));
     client.onNotification("lambdaLs/profileChanged", (p: ProfileInfo) => {
       this.setState({ state: "running", profile: p });
     });
@@ -202,6 +271,9 @@ class Controller implements vscode.Disposable {
     }
     if (this.state.state !== "running") this.setState({ state: "running" });
     this.decorations.refreshVisible();
+    // The editor open before the server started: name its Deploy menu entry too.
+    const active = vscode.window.activeTextEditor;
+    if (active) this.cursorMoved(active);
   }
 
   async stop(): Promise<void> {
@@ -349,6 +421,19 @@ class Controller implements vscode.Disposable {
       this.reportFailure(`deploy ${args.function}`, e);
       return undefined;
     }
+  }
+
+  /** The deploy question as a modal dialog: it cannot be missed, and closing it is Cancel. */
+  private async confirmDeploy(q: DeployQuestion): Promise<{ deploy: boolean }> {
+    const choice = await vscode.window.showWarningMessage(
+      q.message,
+      {
+        modal: true,
+        detail: `Account: ${q.account}\nRegion: ${q.region}\nProfile: ${q.profile}\n\nAsked once per profile each session.`,
+      },
+      "Deploy",
+    );
+    return { deploy: choice === "Deploy" };
   }
 
   private async deployHandlerAtCursor(uri?: vscode.Uri): Promise<void> {

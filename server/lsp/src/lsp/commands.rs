@@ -2,12 +2,12 @@
 //! `COMMANDS.md` beside this crate documents the same for client authors.
 
 use std::path::PathBuf;
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use lambda_deploy::analysis;
+use lambda_deploy::aws::TargetInfo;
 use lambda_deploy::functions;
-use lambda_deploy::identity;
-use lambda_deploy::invoke::{self, FunctionError, InvokeKind, InvokeRequest};
+use lambda_deploy::invoke::{self, FunctionError, InvokeError, InvokeKind, InvokeRequest};
 use lambda_deploy::maintain;
 use lambda_deploy::package::{self, ResolvedTarget};
 use lambda_deploy::profiles::{self, ProfileInfo, Selection};
@@ -32,6 +32,7 @@ pub const DELETE: &str = "lambda.delete";
 pub const LIST_FUNCTIONS: &str = "lambda.listFunctions";
 pub const LIST_PROFILES: &str = "lambda.listProfiles";
 pub const SELECT_PROFILE: &str = "lambda.selectProfile";
+pub const OPEN_FILE: &str = "lambda.openFile";
 
 /// Every command, for the `executeCommandProvider` capability.
 pub const ALL: &[&str] = &[
@@ -42,6 +43,7 @@ pub const ALL: &[&str] = &[
     LIST_FUNCTIONS,
     LIST_PROFILES,
     SELECT_PROFILE,
+    OPEN_FILE,
 ];
 
 #[derive(Debug, Deserialize)]
@@ -54,7 +56,7 @@ pub struct DeployArgs {
     name: Option<String>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct InvokeArgs {
     uri: Option<String>,
@@ -78,13 +80,6 @@ pub struct LogsArgs {
 /// How far back `lambda.logs` reads without `since`, as the CLI's `logs`.
 const DEFAULT_LOGS_SINCE: &str = "10m";
 
-/// The buttons of the question before a deploy to AWS.
-const DEPLOY_BUTTON: &str = "Deploy";
-const CANCEL_BUTTON: &str = "Cancel";
-
-/// How long finding the account behind a profile may take before the question is asked anyway.
-const IDENTITY_TIMEOUT: Duration = Duration::from_secs(10);
-
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NameArgs {
@@ -97,6 +92,12 @@ pub struct ProfileArgs {
     profile: String,
 }
 
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PathArgs {
+    path: PathBuf,
+}
+
 /// A parsed `workspace/executeCommand`.
 #[derive(Debug)]
 pub enum Request {
@@ -107,6 +108,7 @@ pub enum Request {
     ListFunctions,
     ListProfiles,
     SelectProfile(ProfileArgs),
+    OpenFile(PathArgs),
 }
 
 impl Request {
@@ -127,6 +129,7 @@ impl Request {
             LIST_FUNCTIONS => Request::ListFunctions,
             LIST_PROFILES => Request::ListProfiles,
             SELECT_PROFILE => Request::SelectProfile(arg(command, arguments)?),
+            OPEN_FILE => Request::OpenFile(arg(command, arguments)?),
             other => {
                 return Err(Failure::input(format!(
                     "unknown command `{other}`; lambda-ls knows {}",
@@ -151,6 +154,10 @@ pub async fn execute(
         Request::ListFunctions => list_functions(&shared).await,
         Request::ListProfiles => list_profiles(&shared).await,
         Request::SelectProfile(args) => select_profile(&shared, args).await,
+        Request::OpenFile(args) => {
+            shared.editor.show_document(&args.path).await;
+            Ok(Value::Null)
+        }
     }
 }
 
@@ -221,7 +228,6 @@ async fn deploy(
     let (spec, settings) = crate::ops::function_spec(&mut resolved, &overrides)?;
     spec.validate()?;
     let selection = selection(shared).await?;
-    confirm_deploy(shared, &selection).await?;
     let plan = DeployPlan {
         key,
         resolved,
@@ -230,83 +236,6 @@ async fn deploy(
         selection,
     };
     Ok(to_json(&jobs::deploy(shared, plan, token).await?))
-}
-
-/// Before the first deploy of this session to a real AWS profile: "Deploy to AWS account … in …
-/// as profile …?" with Deploy / Cancel. Cancel, closing the question or no answer stop the
-/// deploy before it starts. Clients that cannot show a question deploy without it (logged).
-async fn confirm_deploy(shared: &SharedRef, selection: &Selection) -> Result<(), Failure> {
-    let Selection::Aws { profile } = selection else {
-        return Ok(());
-    };
-    let confirmed = |shared: &SharedRef| shared.with(|st| st.confirmed_profiles.contains(profile));
-    if confirmed(shared)? {
-        return Ok(());
-    }
-    if !shared.editor.caps().show_message_request {
-        shared
-            .editor
-            .info(&format!(
-                "deploying to AWS profile {profile} without asking first: this editor cannot show a question (window/showMessageRequest)"
-            ))
-            .await;
-        shared.with(|st| st.confirmed_profiles.insert(profile.clone()))?;
-        return Ok(());
-    }
-    // A second deploy waits for the first answer rather than asking again.
-    let _one_question = shared.asking.lock().await;
-    if confirmed(shared)? {
-        return Ok(());
-    }
-    let conn = connect(shared, selection).await?;
-    let account = account_of(shared, profile, &conn.info.region).await?;
-    let question = format!(
-        "Deploy to AWS account {account} in {} as profile {profile}?",
-        conn.info.region
-    );
-    match shared
-        .editor
-        .ask(&question, &[DEPLOY_BUTTON, CANCEL_BUTTON])
-        .await
-    {
-        Answer::Chose(button) if button == DEPLOY_BUTTON => {
-            shared.with(|st| st.confirmed_profiles.insert(profile.clone()))?;
-            Ok(())
-        }
-        Answer::TimedOut => Err(Failure::cancelled(format!(
-            "the deploy to profile {profile} was cancelled: no answer to \"{question}\" within {} s",
-            super::editor::QUESTION_TIMEOUT.as_secs()
-        ))),
-        _ => Err(Failure::cancelled(format!(
-            "the deploy to profile {profile} was cancelled"
-        ))),
-    }
-}
-
-/// The account a profile deploys to: STS `GetCallerIdentity`, else the account of the
-/// profile's `role_arn`, else `(unknown)`. Credentials that cannot be loaded stop here, with the
-/// sentence the deploy would end with.
-async fn account_of(shared: &SharedRef, profile: &str, region: &str) -> Result<String, Failure> {
-    let asked = identity::caller_identity(profile, Some(region), &shared.env, IDENTITY_TIMEOUT);
-    let error = match asked.await {
-        Ok(id) if !id.account.is_empty() => return Ok(id.account),
-        Ok(_) => "GetCallerIdentity named no account".to_string(),
-        Err(e @ lambda_deploy::aws::AwsError::Credentials { .. }) => return Err(e.into()),
-        Err(e) => e.to_string(),
-    };
-    shared
-        .editor
-        .info(&format!(
-            "cannot tell the AWS account of profile {profile}: {error}"
-        ))
-        .await;
-    let listing = profiles::list_profiles(&shared.env).await?;
-    Ok(listing
-        .get(profile)
-        .and_then(|p| p.role_arn.as_deref())
-        .and_then(identity::account_of_arn)
-        .unwrap_or("(unknown)")
-        .to_string())
 }
 
 /// The Lambda name of a function in a file on the selected profile: the name this session
@@ -333,6 +262,8 @@ async fn lambda_name(
 }
 
 async fn invoke_function(shared: &SharedRef, args: InvokeArgs) -> Result<Value, Failure> {
+    // For "Deploy and Invoke", should the target not have the function.
+    let again = args.clone();
     let key = match (&args.uri, &args.function) {
         (Some(uri), Some(function)) => Some(FunctionKey {
             path: path_of(uri)?,
@@ -365,25 +296,31 @@ async fn invoke_function(shared: &SharedRef, args: InvokeArgs) -> Result<Value, 
     let payload = payload(args.payload, args.event_file, key.as_ref()).await?;
     invoke::validate_payload(&payload)?;
     let conn = connect(shared, &selection).await?;
-    let outcome = invoke::invoke(
-        &conn,
-        &InvokeRequest {
-            function: name.clone(),
-            payload,
-            kind: InvokeKind::RequestResponse,
-            qualifier: args.qualifier,
-        },
-    )
-    .await?;
+    let request = InvokeRequest {
+        function: name.clone(),
+        payload,
+        kind: InvokeKind::RequestResponse,
+        qualifier: args.qualifier.clone(),
+    };
+    let outcome = match invoke::invoke(&conn, &request).await {
+        Ok(outcome) => outcome,
+        Err(InvokeError::Aws(e)) if e.is_not_found() && args.qualifier.is_none() => {
+            return Err(not_deployed(shared, &name, &conn.info, key, again).await)
+        }
+        Err(e) => return Err(e.into()),
+    };
 
     let mark = match (&outcome.error, &key) {
-        (Some(error), Some(key)) => Some(error_mark(shared, key, root, error).await?),
+        (Some(error), Some(key)) => Some(error_mark(shared, key, root, error, profile).await?),
         _ => None,
     };
     let invocation = Invocation {
         outcome: outcome.clone(),
     };
-    let touched = shared.with(|st| st.session.record_invoke(key, invocation, mark))?;
+    let touched = shared.with(|st| {
+        st.session
+            .record_invoke(selection.profile_name(), key, invocation, mark)
+    })?;
     let mut log = format!("{name} → {}", features::full_result(&outcome));
     if let Some(tail) = &outcome.log_tail {
         log.push_str(&format!("\n--- log tail ---\n{}", tail.trim_end()));
@@ -392,6 +329,111 @@ async fn invoke_function(shared: &SharedRef, args: InvokeArgs) -> Result<Value, 
     shared.publish_marks(&touched).await;
     shared.editor.refresh(true, true).await;
     Ok(to_json(&outcome))
+}
+
+/// The button that deploys a function that is not on the target, then invokes it.
+const DEPLOY_AND_INVOKE: &str = "Deploy and Invoke";
+
+/// An invoke of a function the target does not have: one short sentence. For a function of a
+/// file, clients that can be asked get it as a question offering Deploy and Invoke (answered in
+/// the background, so the invoke request ends now); the failure is then already reported.
+async fn not_deployed(
+    shared: &SharedRef,
+    name: &str,
+    target: &TargetInfo,
+    key: Option<FunctionKey>,
+    args: InvokeArgs,
+) -> Failure {
+    let place = if target.local {
+        "the local Lambda".to_string()
+    } else {
+        format!("profile {} ({})", target.profile, target.region)
+    };
+    let sentence = format!("{name} is not deployed to {place}");
+    let (Some(key), Some(uri)) = (key, args.uri.clone()) else {
+        return Failure::remote(format!(
+            "{sentence}; run `lambda.listFunctions` to see what exists"
+        ));
+    };
+    if !shared.editor.caps().show_message_request {
+        return Failure::remote(format!("{sentence}; deploy it first (the Deploy lens)"));
+    }
+    let mut failure = Failure::remote(format!("{sentence}."));
+    shared.editor.log_failure(&failure).await;
+    failure.reported = true;
+    tokio::spawn(offer_deploy_and_invoke(
+        shared.clone(),
+        format!("{sentence}."),
+        key,
+        uri,
+        args,
+    ));
+    failure
+}
+
+/// The question offering Deploy and Invoke, and what its answer does. A boxed future of a plain
+/// function: an invoke leads here and this to an invoke, so the type must not be inferred.
+fn offer_deploy_and_invoke(
+    shared: SharedRef,
+    sentence: String,
+    key: FunctionKey,
+    uri: String,
+    args: InvokeArgs,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
+    Box::pin(async move {
+        let asked = shared.editor.ask(&sentence, &[DEPLOY_AND_INVOKE]).await;
+        if asked != Answer::Chose(DEPLOY_AND_INVOKE.to_string()) {
+            return;
+        }
+        if let Err(f) = deploy_and_invoke(&shared, key, uri, args).await {
+            shared.editor.show(&f).await;
+        }
+    })
+}
+
+/// "Deploy and Invoke": deploys the function as its lens would (handler or callable), then
+/// invokes it with the same arguments.
+async fn deploy_and_invoke(
+    shared: &SharedRef,
+    key: FunctionKey,
+    uri: String,
+    args: InvokeArgs,
+) -> Result<(), Failure> {
+    let deploy_args = DeployArgs {
+        uri,
+        function: key.function.clone(),
+        callable: is_callable(shared, &key).await?,
+        name: None,
+    };
+    deploy(shared, deploy_args, None).await?;
+    invoke_function(shared, args).await.map(|_| ())
+}
+
+/// Whether the function deploys as a callable: not configured in `lambda.toml` and not shaped
+/// like a handler, as its lens says.
+async fn is_callable(shared: &SharedRef, key: &FunctionKey) -> Result<bool, Failure> {
+    let configured = super::project_file::configured_in(shared, &key.path).await?;
+    if configured.contains(&key.function) {
+        return Ok(false);
+    }
+    let open = shared.with(|st| {
+        st.document_at(&key.path)
+            .map(|(_, d)| d.function_named(&key.function).map(|f| f.kind))
+    })?;
+    let kind = match open {
+        Some(kind) => kind,
+        None => {
+            let text = tokio::fs::read_to_string(&key.path)
+                .await
+                .unwrap_or_default();
+            analysis::analyze(&text)
+                .functions
+                .iter()
+                .find(|f| f.name == key.function)
+                .map(|f| f.kind)
+        }
+    };
+    Ok(kind == Some(analysis::FunctionKind::Callable))
 }
 
 /// The event: given inline, from a file, else `events/<function>.json` when it exists, else `{}`.
@@ -434,6 +476,7 @@ async fn error_mark(
     key: &FunctionKey,
     root: Option<PathBuf>,
     error: &FunctionError,
+    profile: &str,
 ) -> Result<Mark, Failure> {
     let message = format!("{}: {}", error.error_type, error.error_message);
     let frames = error.frames();
@@ -465,6 +508,7 @@ async fn error_mark(
         path,
         line,
         message,
+        profile: profile.to_string(),
     })
 }
 
@@ -657,6 +701,8 @@ pub async fn announce(shared: &SharedRef) {
             ))
             .await;
         shared.editor.announce_profile(now).await;
-        shared.editor.refresh(true, false).await;
+        // Lenses, inline results and error marks are the new target's.
+        shared.publish_all_marks().await;
+        shared.editor.refresh(true, true).await;
     }
 }

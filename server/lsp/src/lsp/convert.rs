@@ -186,7 +186,9 @@ pub fn code_lenses(lenses: Vec<Lens>) -> Vec<CodeLens> {
         .collect()
 }
 
-pub fn code_actions(actions: Vec<Action>) -> CodeActionResponse {
+/// Code actions; with `open_created`, a file an action creates is then opened
+/// (`lambda.openFile`, which asks the client with `window/showDocument`).
+pub fn code_actions(actions: Vec<Action>, open_created: bool) -> CodeActionResponse {
     actions
         .into_iter()
         .filter_map(|action| match action {
@@ -198,8 +200,16 @@ pub fn code_actions(actions: Vec<Action>) -> CodeActionResponse {
             Action::CreateFile { title, path, text } => {
                 let uri = file_uri(&path)?;
                 let at = Position::new(0, 0);
+                let open = open_created.then(|| {
+                    Command::new(
+                        title.clone(),
+                        super::commands::OPEN_FILE.to_string(),
+                        Some(vec![serde_json::json!({"path": path})]),
+                    )
+                });
                 Some(CodeActionOrCommand::CodeAction(CodeAction {
                     title,
+                    command: open,
                     edit: Some(WorkspaceEdit {
                         document_changes: Some(DocumentChanges::Operations(vec![
                             DocumentChangeOperation::Op(ResourceOp::Create(CreateFile {
@@ -342,6 +352,15 @@ pub fn client_caps(c: &ClientCapabilities) -> Caps {
                 .is_some_and(|ops| ops.contains(&ResourceOperationKind::Create)),
         configuration: ws.and_then(|w| w.configuration) == Some(true),
         show_message_request: window.and_then(|w| w.show_message.as_ref()).is_some(),
+        confirm_deploy: c
+            .experimental
+            .as_ref()
+            .and_then(|e| e.pointer("/lambdaLs/confirmDeploy"))
+            .and_then(Value::as_bool)
+            == Some(true),
+        show_document: window
+            .and_then(|w| w.show_document.as_ref())
+            .is_some_and(|s| s.support),
         dynamic_sync: doc
             .and_then(|d| d.synchronization.as_ref())
             .and_then(|s| s.dynamic_registration)
@@ -457,6 +476,12 @@ pub fn init_profile(options: Option<&Value>) -> Option<String> {
         .map(str::to_string)
 }
 
+/// `initializationOptions: {"questionTimeoutSeconds": 60}`: how long a question may stay open.
+pub fn init_question_timeout(options: Option<&Value>) -> Option<std::time::Duration> {
+    let secs = options?.get("questionTimeoutSeconds")?.as_f64()?;
+    (secs > 0.0 && secs.is_finite()).then(|| std::time::Duration::from_secs_f64(secs))
+}
+
 /// `{"lambdaLs": {"profile": "dev"}}` (or the `lambdaLs` section alone, as `workspace/configuration`
 /// returns it): `Some(None)` when the setting is present but empty (back to the default order),
 /// `None` when the settings do not mention it.
@@ -519,6 +544,42 @@ pub struct ProfileChangedParams {
 }
 
 pub enum ProfileChanged {}
+
+/// The deploy question as `lambdaLs/confirmDeploy` carries it, for clients that show it in a
+/// form of their own (VS Code: a modal dialog).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Question {
+    /// The whole question as one sentence.
+    pub message: String,
+    pub account: String,
+    pub region: String,
+    pub profile: String,
+}
+
+/// `{"deploy": true}` when the user chose to deploy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConfirmDeployResult {
+    pub deploy: bool,
+}
+
+pub enum ConfirmDeploy {}
+
+impl request::Request for ConfirmDeploy {
+    type Params = Question;
+    type Result = ConfirmDeployResult;
+    const METHOD: &'static str = "lambdaLs/confirmDeploy";
+}
+
+/// `window/showDocument` of a file, focused.
+pub fn show_document(path: &Path) -> Option<ShowDocumentParams> {
+    Some(ShowDocumentParams {
+        uri: file_uri(path)?,
+        external: Some(false),
+        take_focus: Some(true),
+        selection: None,
+    })
+}
 
 impl notification::Notification for ProfileChanged {
     type Params = ProfileChangedParams;

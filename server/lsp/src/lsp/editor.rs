@@ -9,15 +9,16 @@ use tower_lsp_server::jsonrpc;
 use tower_lsp_server::ls_types::{Diagnostic, MessageType, ProgressToken, Uri};
 use tower_lsp_server::{Cancellable, Client, OngoingProgress, Unbounded};
 
-use super::convert::{self, ProfileChanged, ProfileChangedParams};
+use super::convert::{self, ConfirmDeploy, ProfileChanged, ProfileChangedParams, Question};
 use super::failure::Failure;
 
 /// How long a request to the client (create a progress token, refresh) may take: a client that
 /// never answers must not hold a deploy or an invoke result back.
 const CLIENT_REPLY_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// How long a question to the user (`window/showMessageRequest`) may stay unanswered: a person
-/// reads it, but a question nobody answers must not hold a request forever.
+/// How long a question to the user may stay unanswered unless the client chose another bound
+/// (`questionTimeoutSeconds` in the initialization options): a person reads it, but a question
+/// nobody answers must not hold a deploy forever.
 pub const QUESTION_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// Awaits a request to the client, giving up after [`CLIENT_REPLY_TIMEOUT`].
@@ -50,6 +51,11 @@ pub struct Caps {
     pub configuration: bool,
     /// `window/showMessageRequest` (questions with buttons).
     pub show_message_request: bool,
+    /// `experimental.lambdaLs.confirmDeploy`: the client answers `lambdaLs/confirmDeploy` with a
+    /// form the user cannot miss (VS Code: a modal dialog).
+    pub confirm_deploy: bool,
+    /// `window/showDocument`.
+    pub show_document: bool,
     /// Dynamic registration of text synchronization, completion and hover.
     pub dynamic_sync: bool,
     pub dynamic_completion: bool,
@@ -63,7 +69,7 @@ pub enum Answer {
     Chose(String),
     /// Closed without choosing, or the client refused the request.
     Dismissed,
-    /// No answer within [`QUESTION_TIMEOUT`].
+    /// No answer within the question timeout.
     TimedOut,
 }
 
@@ -73,6 +79,7 @@ pub struct ClientToken(pub(super) ProgressToken);
 pub struct Editor {
     client: Client,
     caps: OnceLock<Caps>,
+    question_timeout: OnceLock<Duration>,
     next_token: AtomicU64,
 }
 
@@ -97,6 +104,7 @@ impl Editor {
         Editor {
             client,
             caps: OnceLock::new(),
+            question_timeout: OnceLock::new(),
             next_token: AtomicU64::new(1),
         }
     }
@@ -109,15 +117,42 @@ impl Editor {
         self.caps.get().copied().unwrap_or_default()
     }
 
-    /// The sentence as an error message, and to the log.
+    pub fn set_question_timeout(&self, timeout: Duration) {
+        let _ = self.question_timeout.set(timeout);
+    }
+
+    pub fn question_timeout(&self) -> Duration {
+        self.question_timeout
+            .get()
+            .copied()
+            .unwrap_or(QUESTION_TIMEOUT)
+    }
+
+    /// Whether the user can be asked a question at all.
+    pub fn can_ask(&self) -> bool {
+        let caps = self.caps();
+        caps.confirm_deploy || caps.show_message_request
+    }
+
+    /// The sentence as an error message, and to the log: once (a failure already shown by the
+    /// deploy it came from is not shown or logged again). Not to stderr as well, which editors
+    /// put in the same log.
     pub async fn show(&self, failure: &Failure) {
-        tracing::warn!(kind = ?failure.kind, "{}", failure.sentence);
+        if failure.reported {
+            return;
+        }
+        tracing::debug!(kind = ?failure.kind, "{}", failure.sentence);
         self.log(MessageType::ERROR, &failure.sentence).await;
         if failure.should_show() {
             self.client
                 .show_message(MessageType::ERROR, &failure.sentence)
                 .await;
         }
+    }
+
+    /// A failure to the log only: the user sees it in another form (a question).
+    pub async fn log_failure(&self, failure: &Failure) {
+        self.log(MessageType::ERROR, &failure.sentence).await;
     }
 
     pub async fn warn(&self, text: &str) {
@@ -178,6 +213,28 @@ impl Editor {
         Some(ProgressReport { key, ongoing })
     }
 
+    /// Asks whether to deploy: `lambdaLs/confirmDeploy` where the client announced it, else
+    /// `window/showMessageRequest` with Deploy / Cancel (the caller checks [`Self::can_ask`]).
+    pub async fn ask_deploy(&self, question: &Question) -> Answer {
+        use super::confirm::{CANCEL_BUTTON, DEPLOY_BUTTON};
+        if !self.caps().confirm_deploy {
+            return self
+                .ask(&question.message, &[DEPLOY_BUTTON, CANCEL_BUTTON])
+                .await;
+        }
+        tracing::info!("asking: {}", question.message);
+        let request = self.client.send_request::<ConfirmDeploy>(question.clone());
+        match tokio::time::timeout(self.question_timeout(), request).await {
+            Ok(Ok(r)) if r.deploy => Answer::Chose(DEPLOY_BUTTON.to_string()),
+            Ok(Ok(_)) => Answer::Dismissed,
+            Ok(Err(e)) => {
+                tracing::debug!("lambdaLs/confirmDeploy failed: {e}");
+                Answer::Dismissed
+            }
+            Err(_) => Answer::TimedOut,
+        }
+    }
+
     /// Asks the user a question with buttons (the caller checks `show_message_request`).
     pub async fn ask(&self, question: &str, buttons: &[&str]) -> Answer {
         tracing::info!("asking: {question}");
@@ -186,7 +243,7 @@ impl Editor {
             question,
             Some(convert::message_actions(buttons)),
         );
-        match tokio::time::timeout(QUESTION_TIMEOUT, request).await {
+        match tokio::time::timeout(self.question_timeout(), request).await {
             Ok(Ok(item)) => match convert::chosen_action(item) {
                 Some(title) => Answer::Chose(title),
                 None => Answer::Dismissed,
@@ -207,6 +264,16 @@ impl Editor {
         }
         let request = self.client.register_capability(registrations);
         bounded::<()>("client/registerCapability", request).await;
+    }
+
+    /// Opens a file in the editor, where the client supports `window/showDocument`.
+    pub async fn show_document(&self, path: &std::path::Path) {
+        if !self.caps().show_document {
+            return;
+        }
+        if let Some(params) = convert::show_document(path) {
+            bounded("window/showDocument", self.client.show_document(params)).await;
+        }
     }
 
     pub async fn announce_profile(&self, params: ProfileChangedParams) {

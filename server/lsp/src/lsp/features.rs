@@ -81,7 +81,8 @@ pub fn lenses(
     let mut out = Vec::new();
     for f in file.functions {
         let key = file.key(f);
-        let deployed = session.deployment(&key, profile);
+        // Only the selected profile's deploy: another target's state is not this one's.
+        let deployed = profile.and_then(|p| session.deployment_on(&key, p));
         let mut push = |title: String, command: &'static str, argument: Value| {
             out.push(Lens {
                 line: f.def_line,
@@ -178,12 +179,15 @@ pub fn events_file(path: &Path, function: &str) -> PathBuf {
         .join(format!("{function}.json"))
 }
 
-/// Inline results for the functions invoked in this session.
-pub fn hints(file: &FileView, session: &Session) -> Vec<Hint> {
+/// Inline results for the functions invoked on `profile` in this session.
+pub fn hints(file: &FileView, session: &Session, profile: Option<&str>) -> Vec<Hint> {
+    let Some(profile) = profile else {
+        return Vec::new();
+    };
     file.functions
         .iter()
         .filter_map(|f| {
-            let inv = session.invocation(&file.key(f))?;
+            let inv = session.invocation(&file.key(f), profile)?;
             Some(Hint {
                 at: f.header_end,
                 label: hint_label(&inv.outcome),

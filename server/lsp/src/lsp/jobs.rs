@@ -1,10 +1,11 @@
 //! Deploys as background tasks: work-done progress, cancellation, and coalescing of two deploys
 //! of the same function to the same profile into one.
 //!
-//! Each deploy runs in its own task (`inner`), watched by a supervisor task that forwards its
-//! progress, turns a panic or an abort into a [`Failure`], records the result and hands it to
-//! every request waiting for it. Aborting the inner task is a safe cancel: the deploy core is
-//! idempotent.
+//! Each deploy runs in its own task (`inner`): the question before a first deploy to AWS, then
+//! connect, package, upload, wait. A supervisor task forwards its progress, turns a panic or an
+//! abort into a [`Failure`], records the result and hands it to every request waiting for it.
+//! Aborting the inner task is a safe cancel at any of those points: an open question is
+//! withdrawn with it (its late answer goes nowhere), and the deploy core is idempotent.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -12,17 +13,19 @@ use std::time::SystemTime;
 
 use lambda_deploy::deploy::{DeployOutcome, Progress};
 use lambda_deploy::package::ResolvedTarget;
-use lambda_deploy::profiles::{ProfileEnv, Selection};
+use lambda_deploy::profiles::Selection;
 use lambda_deploy::project::Settings;
 use lambda_deploy::spec::FunctionSpec;
 use tokio::sync::{mpsc, watch};
-use tokio::task::AbortHandle;
+use tokio::task::{AbortHandle, JoinHandle};
 
+use super::confirm;
+use super::convert;
 use super::editor::ClientToken;
 use super::failure::Failure;
 use super::session::{Deployment, FunctionKey};
 use super::state::SharedRef;
-use crate::target::{self, LocalHandle};
+use crate::target;
 
 type Outcome = Result<DeployOutcome, Failure>;
 /// (profile, function name): what makes two deploys the same deploy.
@@ -75,6 +78,8 @@ pub struct DeployPlan {
 /// What the inner task tells the supervisor while it works.
 enum Step {
     Progress(Progress),
+    /// Waiting for the user (the question is open).
+    Waiting(String),
     Warning(String),
     Note(String),
 }
@@ -96,7 +101,16 @@ pub async fn deploy(
             None => {
                 let (tx, rx) = watch::channel(None);
                 running.insert(job.clone(), rx.clone());
-                tokio::spawn(supervise(shared.clone(), plan, token, tx, job));
+                let (steps_tx, steps) = mpsc::unbounded_channel();
+                let (what, part) = plan.split();
+                let inner = tokio::spawn(run(shared.clone(), part, steps_tx));
+                // The client's token cancels from the first moment, the question included.
+                if let Some(ClientToken(t)) = &token {
+                    lock(&shared.jobs.cancels)
+                        .insert(convert::progress_key(t), inner.abort_handle());
+                }
+                let watch = Watch { inner, steps, tx };
+                tokio::spawn(supervise(shared.clone(), what, token, watch, job));
                 rx
             }
         }
@@ -111,32 +125,58 @@ pub async fn deploy(
     outcome.unwrap_or_else(|| Err(Failure::internal("the deploy ended without a result")))
 }
 
+/// The part of a [`DeployPlan`] the inner task consumes.
+struct DeployPart {
+    resolved: ResolvedTarget,
+    spec: FunctionSpec,
+    settings: Settings,
+    selection: Selection,
+}
+
+/// What the supervisor records about a deploy.
+struct Deployed {
+    key: FunctionKey,
+    name: String,
+    root: std::path::PathBuf,
+}
+
+impl DeployPlan {
+    fn split(self) -> (Deployed, DeployPart) {
+        let deployed = Deployed {
+            key: self.key,
+            name: self.spec.name.clone(),
+            root: self.resolved.root.clone(),
+        };
+        let part = DeployPart {
+            resolved: self.resolved,
+            spec: self.spec,
+            settings: self.settings,
+            selection: self.selection,
+        };
+        (deployed, part)
+    }
+}
+
+/// The inner task as its supervisor sees it.
+struct Watch {
+    inner: JoinHandle<Outcome>,
+    steps: mpsc::UnboundedReceiver<Step>,
+    tx: watch::Sender<Option<Outcome>>,
+}
+
 async fn supervise(
     shared: SharedRef,
-    plan: DeployPlan,
+    what: Deployed,
     token: Option<ClientToken>,
-    tx: watch::Sender<Option<Outcome>>,
+    watch: Watch,
     job: JobKey,
 ) {
-    let DeployPlan {
-        key,
-        resolved,
-        spec,
-        settings,
-        selection,
-    } = plan;
-    let name = spec.name.clone();
-    let root = resolved.root.clone();
-    let (steps_tx, mut steps) = mpsc::unbounded_channel();
-    let mut inner = tokio::spawn(run(
-        shared.env.clone(),
-        shared.local.clone(),
-        resolved,
-        spec,
-        settings,
-        selection,
-        steps_tx,
-    ));
+    let Watch {
+        mut inner,
+        mut steps,
+        tx,
+    } = watch;
+    let Deployed { key, name, root } = what;
     lock(&shared.jobs.tasks).insert(job.clone(), inner.abort_handle());
     let progress = shared
         .editor
@@ -154,6 +194,11 @@ async fn supervise(
                 Step::Progress(p) => {
                     if let Some(progress) = progress {
                         progress.report(p.to_string()).await;
+                    }
+                }
+                Step::Waiting(text) => {
+                    if let Some(progress) = progress {
+                        progress.report(text).await;
                     }
                 }
                 Step::Warning(w) => shared.editor.info(&format!("warning: {w}")).await,
@@ -218,20 +263,26 @@ async fn supervise(
     }
 }
 
-/// Connect, then the shared deploy pipeline: the part that a cancel aborts.
+/// The question, connect, then the shared deploy pipeline: the part that a cancel aborts.
 async fn run(
-    env: ProfileEnv,
-    local: LocalHandle,
-    resolved: ResolvedTarget,
-    spec: FunctionSpec,
-    settings: Settings,
-    selection: Selection,
+    shared: SharedRef,
+    part: DeployPart,
     steps: mpsc::UnboundedSender<Step>,
 ) -> Result<DeployOutcome, Failure> {
+    let DeployPart {
+        resolved,
+        spec,
+        settings,
+        selection,
+    } = part;
+    confirm::confirm_deploy(&shared, &selection, |q| {
+        let _ = steps.send(Step::Waiting(q));
+    })
+    .await?;
     let report = |p: Progress| {
         let _ = steps.send(Step::Progress(p));
     };
-    let conn = target::connect(&selection, None, &env, &local).await?;
+    let conn = target::connect(&selection, None, &shared.env, &shared.local).await?;
     let deployed = crate::ops::run_deploy(&conn, resolved, spec, &settings, &report).await?;
     for w in deployed.warnings {
         let _ = steps.send(Step::Warning(w));

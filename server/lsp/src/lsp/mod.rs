@@ -5,12 +5,14 @@
 //! - `features`: lenses, code actions, inline results and sample events, without protocol types.
 //! - `commands`: `workspace/executeCommand` ids, arguments and behaviour (see COMMANDS.md).
 //! - `jobs`: background deploys with progress, cancellation and coalescing.
+//! - `confirm`: the question before the first deploy to an AWS profile.
 //! - `project_file`: `lambda.toml` in the editor: problems, key completion and hover, and which
 //!   functions it configures.
 //! - `documents`, `session`, `state`: open files, what this session learned, the shared state.
 //! - `editor`: what the server sends on its own (messages, diagnostics, progress, refreshes).
 
 mod commands;
+mod confirm;
 mod convert;
 mod documents;
 mod editor;

@@ -227,6 +227,10 @@ impl LanguageServer for Backend {
     async fn initialize(&self, params: InitializeParams) -> Result<InitializeResult> {
         let caps = convert::client_caps(&params.capabilities);
         self.shared.editor.set_caps(caps);
+        let options = params.initialization_options.as_ref();
+        if let Some(timeout) = convert::init_question_timeout(options) {
+            self.shared.editor.set_question_timeout(timeout);
+        }
         if let Some(profile) = convert::init_profile(params.initialization_options.as_ref()) {
             let stored = self.shared.with(|st| st.profile = Some(profile));
             self.reply(stored).await?;
@@ -386,14 +390,19 @@ impl LanguageServer for Backend {
                 actions
             })
         });
-        Ok(Some(convert::code_actions(self.reply(actions).await?)))
+        let open_created = self.shared.editor.caps().show_document;
+        Ok(Some(convert::code_actions(
+            self.reply(actions).await?,
+            open_created,
+        )))
     }
 
     async fn inlay_hint(&self, params: InlayHintParams) -> Result<Option<Vec<InlayHint>>> {
         let (uri, range) = (params.text_document.uri, params.range);
         let hints = self.shared.with(|st| {
             with_file(st, &uri, |file, doc| {
-                convert::inlay_hints(doc.text(), features::hints(file, &st.session), range)
+                let hints = features::hints(file, &st.session, st.current_profile());
+                convert::inlay_hints(doc.text(), hints, range)
             })
         });
         Ok(Some(self.reply(hints).await?))

@@ -1,5 +1,6 @@
 //! What this server learned while it ran: which function is deployed where and when, the last
-//! result of each invoke, and the errors anchored to source lines. Memory only, per workspace.
+//! result of each invoke, and the errors anchored to source lines, each kept per target (the
+//! profile: its region is fixed for the server's lifetime). Memory only, per workspace.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -53,12 +54,15 @@ pub struct Mark {
     pub path: PathBuf,
     pub line: usize,
     pub message: String,
+    /// The profile the invoke ran on: the mark shows only while it is selected.
+    pub profile: String,
 }
 
 #[derive(Debug, Default)]
 pub struct Session {
     deployments: Vec<Deployment>,
-    invocations: HashMap<FunctionKey, Invocation>,
+    /// By (profile, function).
+    invocations: HashMap<(String, FunctionKey), Invocation>,
     marks: Vec<Mark>,
 }
 
@@ -68,17 +72,6 @@ impl Session {
         self.deployments
             .retain(|old| !(old.key == d.key && old.target.profile == d.target.profile));
         self.deployments.push(d);
-    }
-
-    /// The deploy of this function to this profile, else its latest deploy anywhere.
-    pub fn deployment(&self, key: &FunctionKey, profile: Option<&str>) -> Option<&Deployment> {
-        let mine = self.deployments.iter().filter(|d| &d.key == key);
-        let on_profile = profile.and_then(|p| {
-            mine.clone()
-                .filter(|d| d.target.profile == p)
-                .max_by_key(|d| d.at)
-        });
-        on_profile.or_else(|| mine.max_by_key(|d| d.at))
     }
 
     /// The deploy of this function to exactly this profile.
@@ -101,10 +94,11 @@ impl Session {
             .retain(|d| !(d.name == name && d.target.profile == profile));
     }
 
-    /// Remembers an invoke; a success clears the function's marks, a failure replaces them.
-    /// Returns the files whose marks changed.
+    /// Remembers an invoke on `profile`; a success clears the function's marks there, a failure
+    /// replaces them. Returns the files whose marks changed.
     pub fn record_invoke(
         &mut self,
+        profile: &str,
         key: Option<FunctionKey>,
         invocation: Invocation,
         mark: Option<Mark>,
@@ -112,7 +106,7 @@ impl Session {
         let mut touched = Vec::new();
         if let Some(key) = &key {
             self.marks.retain(|m| {
-                let stale = &m.key == key;
+                let stale = &m.key == key && m.profile == profile;
                 if stale && !touched.contains(&m.path) {
                     touched.push(m.path.clone());
                 }
@@ -126,17 +120,33 @@ impl Session {
             self.marks.push(mark);
         }
         if let Some(key) = key {
-            self.invocations.insert(key, invocation);
+            self.invocations
+                .insert((profile.to_string(), key), invocation);
         }
         touched
     }
 
-    pub fn invocation(&self, key: &FunctionKey) -> Option<&Invocation> {
-        self.invocations.get(key)
+    pub fn invocation(&self, key: &FunctionKey, profile: &str) -> Option<&Invocation> {
+        self.invocations.get(&(profile.to_string(), key.clone()))
     }
 
-    pub fn marks_in<'a>(&'a self, path: &'a Path) -> impl Iterator<Item = &'a Mark> + 'a {
-        self.marks.iter().filter(move |m| m.path == path)
+    /// The marks in a file from invokes on `profile`.
+    pub fn marks_in<'a>(
+        &'a self,
+        path: &'a Path,
+        profile: &'a str,
+    ) -> impl Iterator<Item = &'a Mark> + 'a {
+        self.marks
+            .iter()
+            .filter(move |m| m.path == path && m.profile == profile)
+    }
+
+    /// Every file with a mark on any profile (their diagnostics change with the profile).
+    pub fn marked_files(&self) -> Vec<PathBuf> {
+        let mut out: Vec<PathBuf> = self.marks.iter().map(|m| m.path.clone()).collect();
+        out.sort();
+        out.dedup();
+        out
     }
 
     /// Drops the marks on lines an edit replaced and moves those below it. True if any changed.
@@ -182,6 +192,7 @@ mod tests {
             path: PathBuf::from("/p/h.py"),
             line,
             message: "E: x".into(),
+            profile: "local".into(),
         }
     }
 
@@ -199,7 +210,7 @@ mod tests {
             new_end_line: 2,
         };
         assert!(s.edit_marks(&path, &insert));
-        let lines: Vec<_> = s.marks_in(&path).map(|m| m.line).collect();
+        let lines: Vec<_> = s.marks_in(&path, "local").map(|m| m.line).collect();
         assert_eq!(lines, vec![4, 12]);
         // Typing on line 4 removes that mark only.
         let typing = LineEdit {
@@ -208,7 +219,7 @@ mod tests {
             new_end_line: 4,
         };
         assert!(s.edit_marks(&path, &typing));
-        let lines: Vec<_> = s.marks_in(&path).map(|m| m.line).collect();
+        let lines: Vec<_> = s.marks_in(&path, "local").map(|m| m.line).collect();
         assert_eq!(lines, vec![12]);
         // Deleting lines 5..=7 moves it up by three.
         let delete = LineEdit {
@@ -217,7 +228,41 @@ mod tests {
             new_end_line: 5,
         };
         assert!(s.edit_marks(&path, &delete));
-        assert_eq!(s.marks_in(&path).next().unwrap().line, 9);
+        assert_eq!(s.marks_in(&path, "local").next().unwrap().line, 9);
+    }
+
+    #[test]
+    fn invokes_and_marks_belong_to_their_profile() {
+        let mut s = Session::default();
+        let path = PathBuf::from("/p/h.py");
+        let outcome = InvokeOutcome {
+            function: "f".into(),
+            status_code: 200,
+            function_error: None,
+            payload: serde_json::Value::Null,
+            payload_text: None,
+            error: None,
+            log_tail: None,
+            duration_ms: 1.0,
+            executed_version: None,
+        };
+        let failed = |profile: &str| Mark {
+            profile: profile.into(),
+            ..mark("a", 3)
+        };
+        let inv = || Invocation {
+            outcome: outcome.clone(),
+        };
+        s.record_invoke("local", Some(key("a")), inv(), Some(failed("local")));
+        assert!(s.invocation(&key("a"), "local").is_some());
+        assert!(s.invocation(&key("a"), "dev").is_none());
+        assert_eq!(s.marks_in(&path, "dev").count(), 0);
+        // A success on dev leaves local's mark alone.
+        s.record_invoke("dev", Some(key("a")), inv(), None);
+        assert_eq!(s.marks_in(&path, "local").count(), 1);
+        assert_eq!(s.marked_files(), vec![path.clone()]);
+        s.record_invoke("local", Some(key("a")), inv(), None);
+        assert_eq!(s.marks_in(&path, "local").count(), 0);
     }
 
     #[test]

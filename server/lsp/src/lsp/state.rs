@@ -105,13 +105,35 @@ impl Shared {
         })
     }
 
-    /// Sends the current error diagnostics of these files: open files measured on the editor's
+    /// Sends the error diagnostics of every file with marks on any profile and of every open
+    /// Python file: after a profile switch each shows the new target's marks.
+    pub async fn publish_all_marks(&self) {
+        let paths = self.with(|st| {
+            let mut paths = st.session.marked_files();
+            paths.extend(st.documents.values().filter_map(|d| {
+                (d.kind() == super::documents::Kind::Python)
+                    .then(|| d.path.clone())
+                    .flatten()
+            }));
+            paths.sort();
+            paths.dedup();
+            paths
+        });
+        match paths {
+            Ok(paths) => self.publish_marks(&paths).await,
+            Err(f) => self.editor.show(&f).await,
+        }
+    }
+
+    /// Sends the selected profile's error diagnostics of these files: open files measured on the editor's
     /// text, closed ones on the saved file.
     pub async fn publish_marks(&self, paths: &[PathBuf]) {
         for path in paths {
             let open = self.with(|st| {
+                let profile = st.current_profile().unwrap_or_default();
                 st.document_at(path).map(|(uri, doc)| {
-                    let diags = convert::diagnostics(doc.text(), st.session.marks_in(path));
+                    let diags =
+                        convert::diagnostics(doc.text(), st.session.marks_in(path, profile));
                     (convert::uri(uri), diags, Some(doc.version))
                 })
             });
@@ -119,9 +141,10 @@ impl Shared {
                 Ok(Some(found)) => found,
                 Ok(None) => {
                     let text = tokio::fs::read_to_string(path).await.unwrap_or_default();
-                    let Ok(diags) =
-                        self.with(|st| convert::diagnostics(&text, st.session.marks_in(path)))
-                    else {
+                    let Ok(diags) = self.with(|st| {
+                        let profile = st.current_profile().unwrap_or_default();
+                        convert::diagnostics(&text, st.session.marks_in(path, profile))
+                    }) else {
                         continue;
                     };
                     (convert::file_uri(path), diags, None)

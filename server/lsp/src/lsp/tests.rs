@@ -112,12 +112,28 @@ struct Client {
     changed: Arc<Notify>,
     /// What `workspace/configuration` answers.
     settings: Arc<Mutex<Value>>,
-    /// What `window/showMessageRequest` answers (the chosen action, or null).
+    /// What `window/showMessageRequest` answers (the chosen action, or null); `lambdaLs/confirmDeploy`
+    /// answers `{"deploy": true}` when its title is Deploy. [`HOLD`] leaves the question open.
     answer: Arc<Mutex<Value>>,
+    /// Questions left open, to answer later with [`Client::answer_held`].
+    held: Arc<Mutex<Vec<(Value, String)>>>,
     /// The server's answer to `initialize`.
     initialized: Value,
     server: tokio::task::JoinHandle<()>,
     local: LocalHandle,
+}
+
+/// An answer that leaves the question open.
+fn hold() -> Value {
+    json!("hold")
+}
+
+/// The answer to a question the server asked.
+fn answer_to(method: &str, answer: &Value) -> Value {
+    match method {
+        "lambdaLs/confirmDeploy" => json!({"deploy": answer["title"] == "Deploy"}),
+        _ => answer.clone(),
+    }
 }
 
 async fn write_message(writer: &tokio::sync::Mutex<WriteHalf<DuplexStream>>, message: &Value) {
@@ -205,17 +221,19 @@ impl Client {
             changed: Arc::default(),
             settings: Arc::new(Mutex::new(settings)),
             answer: Arc::new(Mutex::new(Value::Null)),
+            held: Arc::default(),
             initialized: Value::Null,
             server,
             local,
         };
-        let (writer, pending, seen, changed, settings, answer) = (
+        let (writer, pending, seen, changed, settings, answer, held) = (
             client.writer.clone(),
             client.pending.clone(),
             client.seen.clone(),
             client.changed.clone(),
             client.settings.clone(),
             client.answer.clone(),
+            client.held.clone(),
         );
         tokio::spawn(async move {
             let mut reader = BufReader::new(read);
@@ -231,7 +249,16 @@ impl Client {
                 if let Some(id) = message.get("id") {
                     let result = match method {
                         "workspace/configuration" => json!([settings.lock().unwrap().clone()]),
-                        "window/showMessageRequest" => answer.lock().unwrap().clone(),
+                        "window/showMessageRequest" | "lambdaLs/confirmDeploy" => {
+                            let answer = answer.lock().unwrap().clone();
+                            if answer == hold() {
+                                held.lock().unwrap().push((id.clone(), method.to_string()));
+                                seen.lock().unwrap().push(message);
+                                changed.notify_waiters();
+                                continue;
+                            }
+                            answer_to(method, &answer)
+                        }
                         _ => Value::Null,
                     };
                     write_message(
@@ -279,6 +306,19 @@ impl Client {
         match response.get("error") {
             Some(e) => Err(e.clone()),
             None => Ok(response["result"].clone()),
+        }
+    }
+
+    /// Answers every question left open with `answer`.
+    async fn answer_held(&self, answer: Value) {
+        let held: Vec<_> = self.held.lock().unwrap().drain(..).collect();
+        for (id, method) in held {
+            let result = answer_to(&method, &answer);
+            write_message(
+                &self.writer,
+                &json!({"jsonrpc": "2.0", "id": id, "result": result}),
+            )
+            .await;
         }
     }
 
@@ -1900,7 +1940,13 @@ async fn deploying_to_aws_asks_once_per_profile_and_cancel_stops_it() {
                 .all(|r| r.starts_with("POST / ") && r.ends_with("GetCallerIdentity")),
         "{requests:#?}"
     );
-    assert!(client.seen("$/progress").is_empty(), "no deploy started");
+    // While the question was open, the progress said so.
+    client
+        .wait_for("$/progress", |p| {
+            p["value"]["message"]
+                == "waiting for your answer: Deploy to AWS account 123456789012 in eu-west-1 as profile fake?"
+        })
+        .await;
     assert!(
         client.seen("window/showMessage").is_empty(),
         "a cancel shows nothing"
@@ -1937,19 +1983,169 @@ async fn deploying_to_aws_asks_once_per_profile_and_cancel_stops_it() {
     assert_eq!(err["code"], -32803, "{err}");
     assert_eq!(client.seen("window/showMessageRequest").len(), 3);
 
-    // Another profile is asked about again; an account STS cannot name is said so.
+    // A profile whose account STS cannot name is not asked about: the deploy fails at once.
     client
         .command("lambda.selectProfile", json!({"profile": "closed"}))
         .await
         .unwrap();
     let err = client.command("lambda.deploy", args).await.unwrap_err();
-    assert_eq!(err["code"], -32800, "{err}");
-    let asked = client.seen("window/showMessageRequest");
-    assert_eq!(asked.len(), 4);
-    assert_eq!(
-        asked[3]["params"]["message"],
-        "Deploy to AWS account (unknown) in us-east-1 as profile closed?"
+    assert_eq!(err["code"], -32803, "{err}");
+    let message = err["message"].as_str().unwrap();
+    assert!(
+        message.starts_with(
+            "nothing was deployed: cannot tell which AWS account profile closed deploys to ("
+        ),
+        "{message}"
     );
+    assert_eq!(client.seen("window/showMessageRequest").len(), 3);
+    let shown = client.seen("window/showMessage");
+    assert_eq!(
+        shown
+            .iter()
+            .filter(|m| m["params"]["message"] == message)
+            .count(),
+        1,
+        "{shown:#?}"
+    );
+    let logged = client.seen("window/logMessage");
+    assert_eq!(
+        logged
+            .iter()
+            .filter(|m| m["params"]["message"] == message)
+            .count(),
+        1,
+        "each failure is logged once: {logged:#?}"
+    );
+    client.finish().await;
+}
+
+/// What a client that shows questions announces; `modal` adds `lambdaLs/confirmDeploy`.
+fn asking_capabilities(modal: bool) -> Value {
+    let mut caps = capabilities();
+    caps["window"]["showMessage"] =
+        json!({"messageActionItem": {"additionalPropertiesSupport": false}});
+    if modal {
+        caps["experimental"] = json!({"lambdaLs": {"confirmDeploy": true}});
+    }
+    caps
+}
+
+/// Requests other than STS's `GetCallerIdentity`: what a deploy would send.
+fn deploy_requests(fake: &FakeAws) -> Vec<String> {
+    fake.requests()
+        .into_iter()
+        .filter(|r| !r.ends_with("GetCallerIdentity"))
+        .collect()
+}
+
+#[tokio::test]
+async fn cancel_while_the_question_is_open_withdraws_it() {
+    let fake = FakeAws::start();
+    let (_files, env) = fake_profiles(&fake);
+    let fixture = Fixture::new(LENS_CASES[0].0);
+    let caps = asking_capabilities(false);
+    let client =
+        Client::start_with_caps(&fixture, env, json!({"profile": "fake"}), json!({}), caps).await;
+    let uri = client.open(&fixture, "app.py").await;
+    let args = json!({"uri": uri, "function": "handler"});
+    *client.answer.lock().unwrap() = hold();
+    let deploy = client.command("lambda.deploy", args.clone());
+    let cancel = async {
+        client.wait_for("window/showMessageRequest", |_| true).await;
+        let waiting = client
+            .wait_for("$/progress", |p| {
+                p["value"]["message"]
+                    .as_str()
+                    .is_some_and(|m| m.starts_with("waiting for your answer"))
+            })
+            .await;
+        client
+            .notify(
+                "window/workDoneProgress/cancel",
+                json!({"token": waiting["token"]}),
+            )
+            .await;
+    };
+    let (result, ()) = tokio::join!(deploy, cancel);
+    assert_eq!(result.unwrap_err()["code"], -32800);
+    // The answer arrives after the Cancel: it deploys nothing.
+    client.answer_held(json!({"title": "Deploy"})).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(deploy_requests(&fake), Vec::<String>::new());
+    // Nor does it count as a yes: the next deploy asks again.
+    *client.answer.lock().unwrap() = json!({"title": "Cancel"});
+    let err = client.command("lambda.deploy", args).await.unwrap_err();
+    assert_eq!(err["code"], -32800, "{err}");
+    assert_eq!(client.seen("window/showMessageRequest").len(), 2);
+    assert_eq!(deploy_requests(&fake), Vec::<String>::new());
+    client.finish().await;
+}
+
+#[tokio::test]
+async fn clients_that_announce_confirm_deploy_are_asked_with_it() {
+    let fake = FakeAws::start();
+    let (_files, env) = fake_profiles(&fake);
+    let fixture = Fixture::new(LENS_CASES[0].0);
+    let caps = asking_capabilities(true);
+    let client =
+        Client::start_with_caps(&fixture, env, json!({"profile": "fake"}), json!({}), caps).await;
+    let uri = client.open(&fixture, "app.py").await;
+    let args = json!({"uri": uri, "function": "handler"});
+    *client.answer.lock().unwrap() = json!({"title": "Cancel"});
+    let err = client
+        .command("lambda.deploy", args.clone())
+        .await
+        .unwrap_err();
+    assert_eq!(err["code"], -32800, "{err}");
+    let asked = client.seen("lambdaLs/confirmDeploy");
+    assert_eq!(asked.len(), 1);
+    assert_eq!(
+        asked[0]["params"],
+        json!({
+            "message": "Deploy to AWS account 123456789012 in eu-west-1 as profile fake?",
+            "account": "123456789012",
+            "region": "eu-west-1",
+            "profile": "fake",
+        })
+    );
+    assert!(client.seen("window/showMessageRequest").is_empty());
+    assert_eq!(deploy_requests(&fake), Vec::<String>::new());
+    // Deploy: it goes ahead (AWS refuses it here).
+    *client.answer.lock().unwrap() = json!({"title": "Deploy"});
+    let err = client.command("lambda.deploy", args).await.unwrap_err();
+    assert_eq!(err["code"], -32803, "{err}");
+    assert!(!deploy_requests(&fake).is_empty());
+    client.finish().await;
+}
+
+#[tokio::test]
+async fn an_unanswered_question_abandons_the_deploy_and_says_so() {
+    let fake = FakeAws::start();
+    let (_files, env) = fake_profiles(&fake);
+    let fixture = Fixture::new(LENS_CASES[0].0);
+    let caps = asking_capabilities(true);
+    let options = json!({"profile": "fake", "questionTimeoutSeconds": 1});
+    let client = Client::start_with_caps(&fixture, env, options, json!({}), caps).await;
+    let uri = client.open(&fixture, "app.py").await;
+    *client.answer.lock().unwrap() = hold();
+    let err = client
+        .command("lambda.deploy", json!({"uri": uri, "function": "handler"}))
+        .await
+        .unwrap_err();
+    assert_eq!(err["code"], -32800, "{err}");
+    let said = client.wait_for("window/showMessage", |_| true).await;
+    assert_eq!(said["type"], 2);
+    assert_eq!(
+        said["message"],
+        "nothing was deployed to profile fake: \"Deploy to AWS account 123456789012 in eu-west-1 as profile fake?\" had no answer within 1 s"
+    );
+    let end = client
+        .wait_for("$/progress", |p| p["value"]["kind"] == "end")
+        .await;
+    assert_eq!(end["value"]["message"], said["message"]);
+    client.answer_held(json!({"title": "Deploy"})).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(deploy_requests(&fake), Vec::<String>::new());
     client.finish().await;
 }
 
@@ -1980,5 +2176,145 @@ async fn clients_that_cannot_be_asked_deploy_without_asking_and_it_is_logged() {
         requests.iter().all(|r| !r.ends_with("GetCallerIdentity")),
         "{requests:#?}"
     );
+    client.finish().await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// State per target
+
+/// Names of its own: the local Lambda's data directory is shared by the tests of this binary.
+const TARGETS_PROJECT: &str = r#"
+//- requirements.txt
+//- targets.py
+from targets_helpers import explode
+
+
+def handler(event, context):
+    return {"hello": event.get("name", "world")}
+
+
+def fail(event, context):
+    return explode(event)
+//- targets_helpers.py
+def explode(event):
+    raise ValueError("no")
+"#;
+
+#[tokio::test]
+async fn invoking_what_is_not_deployed_offers_deploy_and_invoke_and_state_is_per_target() {
+    let _one_at_a_time = LOCAL_LAMBDA.lock().await;
+    let fake = FakeAws::start();
+    let (_files, env) = fake_profiles(&fake);
+    let fixture = Fixture::new(TARGETS_PROJECT);
+    let caps = asking_capabilities(true);
+    let client =
+        Client::start_with_caps(&fixture, env, json!({"profile": "local"}), json!({}), caps).await;
+    client
+        .wait_for("lambdaLs/profileChanged", |p| p["profile"] == "local")
+        .await;
+    let uri = client.open(&fixture, "targets.py").await;
+
+    // Not deployed: a short sentence, offered as a question with Deploy and Invoke.
+    *client.answer.lock().unwrap() = json!({"title": "Deploy and Invoke"});
+    let err = client
+        .command("lambda.invoke", json!({"uri": uri, "function": "handler"}))
+        .await
+        .unwrap_err();
+    assert_eq!(err["code"], -32803, "{err}");
+    assert_eq!(
+        err["message"],
+        "targets-handler is not deployed to the local Lambda."
+    );
+    let asked = client.wait_for("window/showMessageRequest", |_| true).await;
+    assert_eq!(asked["message"], err["message"]);
+    assert_eq!(asked["actions"], json!([{"title": "Deploy and Invoke"}]));
+    assert!(
+        client.seen("window/showMessage").is_empty(),
+        "the question is the message"
+    );
+    client
+        .wait_for("window/logMessage", |p| {
+            p["message"]
+                .as_str()
+                .unwrap()
+                .starts_with("targets-handler → ")
+        })
+        .await;
+    let lenses = client.lenses(&uri).await;
+    assert!(
+        lenses.contains(&"3: deployed to local · just now".to_string()),
+        "{lenses:?}"
+    );
+    assert_eq!(client.hints(&uri).await.len(), 1);
+
+    // A failure marks the raising line.
+    client
+        .command("lambda.deploy", json!({"uri": uri, "function": "fail"}))
+        .await
+        .unwrap();
+    client
+        .command("lambda.invoke", json!({"uri": uri, "function": "fail"}))
+        .await
+        .unwrap();
+    let helpers = client.open(&fixture, "targets_helpers.py").await;
+    assert_eq!(client.diagnostics(&helpers).map(|d| d.len()), Some(1));
+
+    // Another profile: none of local's state shows.
+    client
+        .command("lambda.selectProfile", json!({"profile": "fake"}))
+        .await
+        .unwrap();
+    let lenses = client.lenses(&uri).await;
+    assert!(
+        !lenses.iter().any(|l| l.contains("deployed to")),
+        "{lenses:?}"
+    );
+    assert_eq!(client.hints(&uri).await, Vec::<Value>::new());
+    assert_eq!(client.diagnostics(&helpers), Some(vec![]));
+
+    // Back on local: all of it again.
+    client
+        .command("lambda.selectProfile", json!({"profile": "local"}))
+        .await
+        .unwrap();
+    let lenses = client.lenses(&uri).await;
+    assert!(
+        lenses.contains(&"3: deployed to local · just now".to_string()),
+        "{lenses:?}"
+    );
+    assert_eq!(client.hints(&uri).await.len(), 2);
+    assert_eq!(client.diagnostics(&helpers).map(|d| d.len()), Some(1));
+    client.finish().await;
+}
+
+#[tokio::test]
+async fn create_sample_event_opens_the_file_where_the_client_can() {
+    let fixture = Fixture::new(LENS_CASES[0].0);
+    let mut caps = capabilities();
+    caps["window"]["showDocument"] = json!({"support": true});
+    let client = Client::start_with_caps(&fixture, no_aws(), Value::Null, json!({}), caps).await;
+    let uri = client.open(&fixture, "app.py").await;
+    let actions = client
+        .actions(&uri, &json!({"line": 1, "character": 4}))
+        .await;
+    let create = actions
+        .iter()
+        .find(|a| a["title"] == "Create sample event")
+        .expect("a Create sample event action");
+    let command = &create["command"];
+    assert_eq!(command["command"], "lambda.openFile");
+    let events = fixture.path("events/handler.json");
+    assert_eq!(command["arguments"], json!([{"path": events}]));
+    client
+        .command("lambda.openFile", command["arguments"][0].clone())
+        .await
+        .unwrap();
+    let shown = client.seen("window/showDocument");
+    assert_eq!(shown.len(), 1);
+    assert_eq!(
+        shown[0]["params"]["uri"],
+        fixture.uri("events/handler.json")
+    );
+    assert_eq!(shown[0]["params"]["takeFocus"], true);
     client.finish().await;
 }
