@@ -24,6 +24,7 @@ mod model;
 mod pool;
 mod python;
 mod registry;
+mod s3;
 mod server;
 mod store;
 mod time;
