@@ -65,6 +65,9 @@ class Sizes:
     pylsp_deadline: float
     inits: int
     pylsp_inits: int
+    # Packages over 50 MB: real wheels from PyPI (full) or incompressible bytes (quick, no download).
+    s3_wheels: tuple = ()
+    s3_blob_bytes: int = 0
 
 
 FULL = Sizes(
@@ -72,11 +75,13 @@ FULL = Sizes(
     warmup=20, sdk_invokes=200, pll_calls=20, cold_rounds=10, map_inputs=1000,
     map_concurrency=(8, 32), lsp_lines=20_000, lsp_edits=200, pylsp_edits=20,
     pylsp_deadline=120.0, inits=10, pylsp_inits=5,
+    s3_wheels=("numpy==2.2.6", "pandas==2.2.3", "scipy==1.15.3"),
 )
 QUICK = Sizes(
     zip_files=400, zip_bytes=4_000_000, zip_runs=2, redeploys=1, warm_invokes=50, warmup=5,
     sdk_invokes=20, pll_calls=2, cold_rounds=2, map_inputs=40, map_concurrency=(2, 4),
     lsp_lines=2_000, lsp_edits=20, pylsp_edits=3, pylsp_deadline=30.0, inits=2, pylsp_inits=1,
+    s3_blob_bytes=51_000_000,
 )
 
 
@@ -883,6 +888,111 @@ class Bench:
                         f"{m_c / m_o:.1f}× faster", "≤ the AWS CLI", m_o <= m_c)
         self.report.details["redeploy_s"] = {"lambda-ls": ours, "aws-cli": cli}
 
+    # ---- 2b. packages over 50 MB, through S3 -------------------------------------------------
+
+    def big_project(self, proj: Path) -> list:
+        """Real wheels (full run, kept in .cache/bench-wheels) or incompressible bytes (quick)."""
+        proj.mkdir()
+        (proj / "pyproject.toml").write_text('[project]\nname = "bench-big"\nversion = "0"\n')
+        (proj / "app.py").write_text("import os\n\n\ndef handler(event, context):\n"
+                                     "    return sorted(os.listdir(os.path.dirname(__file__)))\n")
+        if not self.sizes.s3_wheels:
+            (proj / "blob.bin").write_bytes(random.Random(7).randbytes(self.sizes.s3_blob_bytes))
+            return ["blob.bin"]
+        wheels = ROOT / ".cache" / "bench-wheels"
+        names = [w.split("==")[0] for w in self.sizes.s3_wheels]
+        have = {w.name.split("-")[0].lower() for w in wheels.glob("*.whl")}
+        if not set(names) <= have:
+            pip_env = {**self.env(), **{k: v for k, v in os.environ.items() if k.startswith("PIP_")}}
+            run([self.py, "-m", "pip", "download", "-q", "--disable-pip-version-check", "--no-deps",
+                 "--only-binary=:all:", "--platform", "manylinux2014_x86_64", "--python-version", "3.12",
+                 "-d", wheels, *self.sizes.s3_wheels], env=pip_env, timeout=600)
+        for w in sorted(wheels.glob("*.whl")):
+            with zipfile.ZipFile(w) as z:
+                z.extractall(proj / "deps")
+        return ["deps"]
+
+    def s3(self):
+        proj = self.tmp / "big-proj"
+        includes = self.big_project(proj)
+        inc = [a for i in includes for a in ("--include", i)]
+        env = self.env()
+        z = self.tmp / "big.zip"
+        _, cp = run([self.ls, "package", "app.py:handler", *inc, "--out", z, "--json"], env=env, cwd=proj)
+        pkg = json.loads(cp.stdout)["package"]
+        what = (f"{fmt_bytes(pkg['unzipped_size'])} unzipped, {fmt_bytes(pkg['size'])} zip"
+                + (f" ({', '.join(self.sizes.s3_wheels)})" if self.sizes.s3_wheels else ""))
+        if pkg["size"] <= 50 * 1024 * 1024:
+            raise Broken(f"the package is {fmt_bytes(pkg['size'])}, not over the direct-upload limit")
+        moto, port = self.start_moto()
+        proxy = CountingProxy(port)
+        local_port = free_port()
+        log = open(self.logs / "local-s3.log", "wb")
+        server = spawn([self.ls, "local", "serve", "--port", local_port], env=env, stdout=log, stderr=log)
+        log.close()
+        try:
+            wait_port(local_port, server)
+            cfg = self.home / "s3-config"
+            cfg.write_text(f"[profile moto]\nregion = us-east-1\nendpoint_url = http://127.0.0.1:{port}\n\n"
+                           f"[profile counted]\nregion = us-east-1\nendpoint_url = http://127.0.0.1:{proxy.port}\n")
+            creds = self.home / "s3-credentials"
+            creds.write_text("[moto]\naws_access_key_id = AKIDBENCH\naws_secret_access_key = bench-secret\n\n"
+                             "[counted]\naws_access_key_id = AKIDBENCH\naws_secret_access_key = bench-secret\n")
+            env = self.env(AWS_CONFIG_FILE=cfg, AWS_SHARED_CREDENTIALS_FILE=creds)
+            for target, profile, endpoint in (("local Lambda", "local", f"http://127.0.0.1:{local_port}"),
+                                              ("moto", "moto", f"http://127.0.0.1:{port}")):
+                self._s3_target(proj, inc, z, env, target, profile, endpoint, what, proxy)
+        finally:
+            proxy.close()
+            stop(server)
+            stop(moto)
+
+    def _s3_target(self, proj, inc, z, env, target, profile, endpoint, what, proxy):
+        name = f"bench-big-{profile}"
+
+        def deploy(p):
+            took, cp = run([self.ls, "deploy", "app.py:handler", *inc, "--name", name, "--profile", p,
+                            "--json"], env=env, cwd=proj, timeout=600)
+            return took, json.loads(cp.stdout)["deploy"]
+
+        took, first = deploy(profile)
+        art = first.get("artifact") or {}
+        if first["action"] != "created" or art.get("uploaded_bytes") != first["code_size"]:
+            raise Broken(f"the first deploy to {target} was {first['action']} with artifact {art}")
+        # Unchanged: one GetFunction, nothing uploaded (counted on the wire for moto).
+        proxy.reset()
+        took_same, same = deploy("counted" if profile == "moto" else profile)
+        if same["action"] != "unchanged" or same.get("artifact"):
+            raise Broken(f"an unchanged redeploy to {target} was {same['action']}")
+        wire = f", {fmt_bytes(proxy.sent)} on the wire" if profile == "moto" else ""
+        # The function deleted, its artifact kept: created again from S3 with 0 bytes uploaded.
+        run([self.ls, "delete", name, "--profile", profile], env=env, cwd=proj)
+        took_again, again = deploy(profile)
+        if (again.get("artifact") or {}).get("uploaded_bytes") != 0:
+            raise Broken(f"a redeploy of a stored artifact to {target} uploaded {again.get('artifact')}")
+        # The peer: the AWS CLI uploading the same zip (multipart) and pointing the function at it.
+        aws_env = {**env, "AWS_ACCESS_KEY_ID": "AKIDBENCH", "AWS_SECRET_ACCESS_KEY": "bench-secret",
+                   "AWS_DEFAULT_REGION": "us-east-1", "AWS_CONFIG_FILE": "/dev/null"}
+        ep = ["--endpoint-url", endpoint, "--region", "us-east-1"]
+        bucket = art["bucket"]
+        t1, _ = run(["aws", "s3", "cp", "--only-show-errors", z, f"s3://{bucket}/peer/big.zip", *ep],
+                    env=aws_env, timeout=600)
+        t2, _ = run(["aws", "lambda", "update-function-code", "--function-name", name, "--s3-bucket", bucket,
+                     "--s3-key", "peer/big.zip", "--output", "json", *ep], env=aws_env, timeout=600)
+        t3, _ = run(["aws", "lambda", "wait", "function-updated", "--function-name", name, *ep],
+                    env=aws_env, timeout=600)
+        peer = t1 + t2 + t3
+        self.report.add(f"deploy through S3 to the {target} ({what})", fmt_s(took),
+                        f"AWS CLI `s3 cp` + `update-function-code --s3-*` + wait {fmt_s(peer)}",
+                        f"{peer / took:.1f}× faster" if took <= peer else f"{took / peer:.1f}× slower",
+                        "≤ the AWS CLI", took <= peer)
+        self.report.add(f"unchanged redeploy through S3 to the {target}",
+                        f"{fmt_s(took_same)}, 0 bytes uploaded{wire}; after deleting the function "
+                        f"{fmt_s(took_again)}, created from the stored artifact, 0 bytes uploaded",
+                        "—", "—", "0 bytes uploaded", True)
+        self.report.details[f"s3_{profile}"] = {"first_s": took, "unchanged_s": took_same,
+                                                "from_artifact_s": took_again, "peer_s": [t1, t2, t3]}
+
     # ---- 3. the local Lambda -----------------------------------------------------------------
 
     def local(self):
@@ -1255,7 +1365,7 @@ def main():
     ap.add_argument("--bench-bin", required=True)
     ap.add_argument("--venv", required=True)
     ap.add_argument("--rie", required=True)
-    ap.add_argument("--only", default="", help="comma-separated: packaging,deploys,local,lsp")
+    ap.add_argument("--only", default="", help="comma-separated: packaging,deploys,s3,local,lsp")
     ap.add_argument("--keep", action="store_true", help="keep the temp dir (logs, data dirs)")
     ap.add_argument("--no-readme", action="store_true")
     args = ap.parse_args()
@@ -1292,6 +1402,7 @@ def main():
     try:
         section("packaging", bench.packaging)
         section("deploys", bench.deploys)
+        section("s3", bench.s3)
         section("local", bench.local)
         section("lsp", bench.lsp)
     finally:

@@ -148,6 +148,9 @@ pub struct Connection {
     pub lambda: aws_sdk_lambda::Client,
     pub iam: Option<aws_sdk_iam::Client>,
     pub logs: aws_sdk_cloudwatchlogs::Client,
+    /// S3 for zips over the direct-upload limit; path-style for any non-AWS endpoint (the local
+    /// Lambda, moto), which serve buckets under the path, not as host names.
+    pub s3: aws_sdk_s3::Client,
     /// The Lambda client for Invoke, whose read timeout outlasts the longest function.
     pub invoker: aws_sdk_lambda::Client,
     pub limits: Limits,
@@ -254,10 +257,16 @@ impl Connection {
         );
         let iam = (!info.local).then(|| aws_sdk_iam::Client::new(&sdk));
         let logs = aws_sdk_cloudwatchlogs::Client::new(&sdk);
+        let s3 = aws_sdk_s3::Client::from_conf(
+            aws_sdk_s3::config::Builder::from(&sdk)
+                .force_path_style(info.endpoint.is_some())
+                .build(),
+        );
         Ok(Connection {
             lambda,
             iam,
             logs,
+            s3,
             invoker,
             limits,
             sdk,
@@ -282,6 +291,11 @@ impl Connection {
                 profile: self.info.profile.clone(),
                 detail: DisplayErrorContext(&e).to_string(),
             })
+    }
+
+    /// The SDK configuration the clients were built from, for clients made on demand (STS).
+    pub(crate) fn sdk_config(&self) -> &aws_types::SdkConfig {
+        &self.sdk
     }
 
     pub(crate) fn endpoint_label(&self) -> String {

@@ -12,6 +12,7 @@ use aws_sdk_lambda::types::{
 };
 use serde::Serialize;
 
+use crate::artifacts::{self, ArtifactError, ArtifactOwner, ArtifactRequest, StagedArtifact};
 use crate::aws::{AwsError, Connection, TargetInfo, LOCAL_ACCOUNT};
 use crate::package::Package;
 use crate::spec::{ExecutionRole, FunctionSpec};
@@ -54,6 +55,12 @@ pub enum Progress {
     Uploading {
         bytes: u64,
     },
+    /// One part of an upload through S3 finished; `sent` counts every part done so far.
+    UploadedPart {
+        part: u32,
+        sent: u64,
+        total: u64,
+    },
     UpdatingConfiguration,
     /// One line of pip's output while requirements install for Lambda's platform.
     InstallingRequirements {
@@ -82,6 +89,12 @@ impl fmt::Display for Progress {
             Progress::Checking { function } => write!(f, "looking up {function}"),
             Progress::CreatingRole { role } => write!(f, "creating execution role {role}"),
             Progress::Uploading { bytes } => write!(f, "uploading {}", human_bytes(*bytes)),
+            Progress::UploadedPart { part, sent, total } => write!(
+                f,
+                "uploaded part {part} to S3 ({} of {})",
+                human_bytes(*sent),
+                human_bytes(*total)
+            ),
             Progress::UpdatingConfiguration => write!(f, "updating configuration"),
             Progress::InstallingRequirements { line } => {
                 write!(f, "installing requirements: {}", line.trim())
@@ -129,6 +142,9 @@ pub struct DeployOutcome {
     pub code_size: u64,
     pub target: TargetInfo,
     pub duration_ms: u64,
+    /// Set when the zip went through the S3 artifacts bucket (over the direct-upload limit).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub artifact: Option<StagedArtifact>,
 }
 
 impl fmt::Display for DeployOutcome {
@@ -158,6 +174,8 @@ impl fmt::Display for DeployOutcome {
 pub enum DeployError {
     #[error(transparent)]
     Aws(#[from] AwsError),
+    #[error(transparent)]
+    Artifact(#[from] ArtifactError),
     #[error("function {function} is {state}: {reason}")]
     Failed {
         function: String,
@@ -193,14 +211,14 @@ pub async fn deploy(
         function: spec.name.clone(),
     });
     let existing = get_configuration(conn, &spec.name).await?;
+    let mut artifact = None;
     let (config, action) = match existing {
         None => {
             let role = resolve_role(conn, &spec.role, progress).await?;
-            progress(Progress::Uploading {
-                bytes: req.package.size,
-            });
+            let code = code_source(conn, spec, req.package, progress).await?;
+            artifact = code.staged().cloned();
             let created = with_retries(progress, ROLE_RETRY_ATTEMPTS, || {
-                create_function(conn, spec, req.package, &role)
+                create_function(conn, spec, &code, &role)
             })
             .await?;
             let ready = wait_ready(conn, &spec.name, progress).await?;
@@ -217,13 +235,9 @@ pub async fn deploy(
             let code_changed = current.code_sha256() != Some(req.package.code_sha256.as_str())
                 || current_architecture(&current) != spec.architecture.as_str();
             if code_changed {
-                progress(Progress::Uploading {
-                    bytes: req.package.size,
-                });
-                with_retries(progress, RETRY_ATTEMPTS, || {
-                    update_code(conn, spec, req.package)
-                })
-                .await?;
+                let code = code_source(conn, spec, req.package, progress).await?;
+                artifact = code.staged().cloned();
+                with_retries(progress, RETRY_ATTEMPTS, || update_code(conn, spec, &code)).await?;
                 current = wait_ready(conn, &spec.name, progress)
                     .await?
                     .unwrap_or(current);
@@ -258,7 +272,53 @@ pub async fn deploy(
         code_size: req.package.size,
         target: conn.info.clone(),
         duration_ms: started.elapsed().as_millis() as u64,
+        artifact,
     })
+}
+
+/// How the zip reaches Lambda: inline up to the direct-upload limit, else from S3.
+enum CodeSource {
+    Zip(Blob),
+    S3(StagedArtifact),
+}
+
+impl CodeSource {
+    fn staged(&self) -> Option<&StagedArtifact> {
+        match self {
+            CodeSource::S3(s) => Some(s),
+            CodeSource::Zip(_) => None,
+        }
+    }
+
+    fn function_code(&self) -> FunctionCode {
+        match self {
+            CodeSource::Zip(blob) => FunctionCode::builder().zip_file(blob.clone()).build(),
+            CodeSource::S3(s) => FunctionCode::builder()
+                .s3_bucket(&s.bucket)
+                .s3_key(&s.key)
+                .build(),
+        }
+    }
+}
+
+async fn code_source(
+    conn: &Connection,
+    spec: &FunctionSpec,
+    package: &Package,
+    progress: &(dyn Fn(Progress) + Send + Sync),
+) -> Result<CodeSource, ArtifactError> {
+    if !package.needs_s3() {
+        progress(Progress::Uploading {
+            bytes: package.size,
+        });
+        return Ok(CodeSource::Zip(Blob::new(package.bytes.clone())));
+    }
+    let req = ArtifactRequest {
+        owner: ArtifactOwner::Function(&spec.name),
+        bytes: &package.bytes,
+        code_sha256: &package.code_sha256,
+    };
+    Ok(CodeSource::S3(artifacts::stage(conn, req, progress).await?))
 }
 
 /// The function's configuration, or `None` when it does not exist.
@@ -460,7 +520,7 @@ fn ephemeral(spec: &FunctionSpec) -> Result<EphemeralStorage, AwsError> {
 async fn create_function(
     conn: &Connection,
     spec: &FunctionSpec,
-    package: &Package,
+    code: &CodeSource,
     role: &str,
 ) -> Result<FunctionConfiguration, AwsError> {
     let out = conn
@@ -470,11 +530,7 @@ async fn create_function(
         .runtime(SdkRuntime::from(spec.runtime.as_str()))
         .role(role)
         .handler(&spec.handler)
-        .code(
-            FunctionCode::builder()
-                .zip_file(Blob::new(package.bytes.clone()))
-                .build(),
-        )
+        .code(code.function_code())
         .description(&spec.description)
         .timeout(spec.timeout_secs as i32)
         .memory_size(spec.memory_mb as i32)
@@ -505,13 +561,14 @@ fn to_configuration(
 async fn update_code(
     conn: &Connection,
     spec: &FunctionSpec,
-    package: &Package,
+    code: &CodeSource,
 ) -> Result<(), AwsError> {
-    conn.lambda
-        .update_function_code()
-        .function_name(&spec.name)
-        .zip_file(Blob::new(package.bytes.clone()))
-        .architectures(SdkArchitecture::from(spec.architecture.as_str()))
+    let call = conn.lambda.update_function_code().function_name(&spec.name);
+    let call = match code {
+        CodeSource::Zip(blob) => call.zip_file(blob.clone()),
+        CodeSource::S3(s) => call.s3_bucket(&s.bucket).s3_key(&s.key),
+    };
+    call.architectures(SdkArchitecture::from(spec.architecture.as_str()))
         .send()
         .await
         .map_err(|e| conn.error("UpdateFunctionCode", e))?;

@@ -4,6 +4,7 @@
 //! messages and terminal output.
 
 pub mod analysis;
+pub mod artifacts;
 pub mod aws;
 pub mod deploy;
 pub mod fanout;

@@ -418,10 +418,12 @@ pub struct Removed {
     pub function: String,
     pub layer_versions: Vec<String>,
     pub role: Option<String>,
+    /// `s3://` URLs of the function's zips in the artifacts bucket.
+    pub artifacts: Vec<String>,
 }
 
-/// Deletes the function, then the layers and role this tool created for it when nothing else
-/// uses them. Never touches a layer or role it did not create.
+/// Deletes the function, then the layers, role and S3 artifacts this tool created for it when
+/// nothing else uses them. Never touches a layer or role it did not create.
 pub async fn delete_all(conn: &Connection, function: &str) -> Result<Removed, AwsError> {
     let config = crate::deploy::get_configuration(conn, function).await?;
     crate::functions::delete_function(conn, function).await?;
@@ -429,6 +431,7 @@ pub async fn delete_all(conn: &Connection, function: &str) -> Result<Removed, Aw
         function: function.to_string(),
         ..Default::default()
     };
+    removed.artifacts = crate::artifacts::delete_function_artifacts(conn, function).await?;
     let Some(config) = config else {
         return Ok(removed);
     };

@@ -12,7 +12,7 @@ use crate::analysis::{self, FunctionKind, PyFunction};
 use crate::spec::sanitize_name;
 use crate::zipper::{self, EntrySource, ZipEntry};
 
-/// Lambda's limit for a zip uploaded directly (not through S3).
+/// Lambda's limit for a zip uploaded directly; larger zips go through S3 (see `artifacts`).
 pub const MAX_ZIP_BYTES: u64 = 50 * 1024 * 1024;
 /// Lambda's limit for the unzipped function plus layers.
 pub const MAX_UNZIPPED_BYTES: u64 = 250 * 1024 * 1024;
@@ -55,10 +55,12 @@ pub enum PackageError {
     IncludeOutsideRoot { path: PathBuf, root: PathBuf },
     #[error("include path {0} does not exist")]
     IncludeMissing(PathBuf),
-    #[error("the package is {size} bytes zipped, over Lambda's {MAX_ZIP_BYTES}-byte limit for direct upload; exclude large files or move dependencies to a layer")]
-    TooLarge { size: u64 },
-    #[error("the package is {size} bytes unzipped, over Lambda's {MAX_UNZIPPED_BYTES}-byte limit")]
-    TooLargeUnzipped { size: u64 },
+    #[error("the package is {} unzipped, over Lambda's 250 MB limit for a function and its layers; the largest parts are {}: exclude some of them", crate::deploy::human_bytes(*.size), list_largest(.largest))]
+    TooLargeUnzipped {
+        size: u64,
+        /// The biggest top-level folders (or files) and their unzipped sizes, largest first.
+        largest: Vec<(String, u64)>,
+    },
     #[error("cannot write {path}: {source}")]
     Write {
         path: PathBuf,
@@ -66,6 +68,30 @@ pub enum PackageError {
     },
     #[error(transparent)]
     Zip(#[from] zipper::ZipError),
+}
+
+fn list_largest(parts: &[(String, u64)]) -> String {
+    let shown: Vec<String> = parts
+        .iter()
+        .map(|(name, size)| format!("{name} ({})", crate::deploy::human_bytes(*size)))
+        .collect();
+    shown.join(", ")
+}
+
+/// The `count` biggest top-level entries (`numpy/`, `app.py`) by unzipped size, largest first.
+fn largest_top_level(entries: &[ZipEntry], count: usize) -> Vec<(String, u64)> {
+    let mut sizes: BTreeMap<String, u64> = BTreeMap::new();
+    for e in entries {
+        let top = match e.name.split_once('/') {
+            Some((dir, _)) => format!("{dir}/"),
+            None => e.name.clone(),
+        };
+        *sizes.entry(top).or_default() += e.size();
+    }
+    let mut sorted: Vec<(String, u64)> = sizes.into_iter().collect();
+    sorted.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    sorted.truncate(count);
+    sorted
 }
 
 fn list_available(names: &[String]) -> String {
@@ -342,6 +368,7 @@ pub fn build_bundle(req: &PackageRequest, vendor: Option<&Path>) -> Result<Packa
     if unzipped_size > MAX_UNZIPPED_BYTES {
         return Err(PackageError::TooLargeUnzipped {
             size: unzipped_size,
+            largest: largest_top_level(&entries, 3),
         });
     }
     let names: Vec<String> = {
@@ -352,7 +379,10 @@ pub fn build_bundle(req: &PackageRequest, vendor: Option<&Path>) -> Result<Packa
     let zipper::Archive { bytes, sha256 } = zipper::write_zip(entries)?;
     let size = bytes.len() as u64;
     if size > MAX_ZIP_BYTES {
-        return Err(PackageError::TooLarge { size });
+        warnings.push(format!(
+            "the zip is {}, over Lambda's 50 MB limit for direct upload; deploys upload it through S3",
+            crate::deploy::human_bytes(size)
+        ));
     }
     Ok(Package {
         code_sha256: encode_sha256(&sha256),
@@ -362,6 +392,13 @@ pub fn build_bundle(req: &PackageRequest, vendor: Option<&Path>) -> Result<Packa
         warnings,
         bytes,
     })
+}
+
+impl Package {
+    /// Over Lambda's direct-upload limit: the zip must reach Lambda through S3.
+    pub fn needs_s3(&self) -> bool {
+        self.size > MAX_ZIP_BYTES
+    }
 }
 
 /// Base64 of the SHA-256 of the bytes: Lambda's `CodeSha256`.
@@ -810,7 +847,7 @@ mod tests {
     }
 
     #[test]
-    fn oversized_packages_are_refused_before_upload() {
+    fn big_zips_are_written_and_oversized_unzipped_packages_name_their_largest_parts() {
         let dir = tempfile::tempdir().unwrap();
         write(dir.path(), "requirements.txt", "");
         write(
@@ -828,13 +865,32 @@ mod tests {
                 x as u8
             })
             .collect();
-        std::fs::write(dir.path().join("blob.bin"), big).unwrap();
+        std::fs::write(dir.path().join("blob.bin"), &big).unwrap();
         let t = resolve_target(&dir.path().join("h.py"), "handler", false).unwrap();
-        let err = build_package(&PackageRequest {
-            target: t,
+        let pkg = build_package(&PackageRequest {
+            target: t.clone(),
             includes: vec![dir.path().join("blob.bin")],
         })
-        .unwrap_err();
-        assert!(matches!(err, PackageError::TooLarge { .. }), "{err}");
+        .unwrap();
+        assert!(pkg.needs_s3(), "{} bytes", pkg.size);
+        assert!(pkg.warnings.iter().any(|w| w.contains("through S3")));
+        // Past 250 MB unzipped: the same (cheap, sparse) bytes under two folders.
+        for (folder, copies) in [("numpy", 3), ("pandas", 2)] {
+            std::fs::create_dir_all(dir.path().join(folder)).unwrap();
+            for i in 0..copies {
+                let f = std::fs::File::create(dir.path().join(format!("{folder}/{i}.so"))).unwrap();
+                f.set_len(51 * 1024 * 1024).unwrap();
+            }
+        }
+        let err = build_package(&PackageRequest {
+            target: t,
+            includes: vec![dir.path().join("numpy"), dir.path().join("pandas")],
+        })
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("the largest parts are numpy/ (153.0 MB), pandas/ (102.0 MB)"),
+            "{err}"
+        );
     }
 }

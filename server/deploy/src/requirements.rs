@@ -15,7 +15,10 @@ use aws_sdk_lambda::types::{
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+use crate::artifacts::{self, ArtifactOwner, ArtifactRequest};
 use crate::aws::{AwsError, Connection};
+use crate::deploy::{DeployError, Progress};
+use crate::package::{code_sha256, MAX_ZIP_BYTES};
 use crate::spec::{Architecture, Runtime};
 use crate::zipper::{self, EntrySource, ZipEntry};
 
@@ -270,13 +273,15 @@ fn collect(root: &Path, dir: &Path, out: &mut Vec<ZipEntry>) -> std::io::Result<
 }
 
 /// The layer version ARN for these requirements: an existing one with the same name, or a new one.
-/// Returns the ARN and whether it was published now.
+/// Returns the ARN and whether it was published now. A zip over the direct-upload limit goes
+/// through the S3 artifacts bucket.
 pub async fn ensure_layer(
     conn: &Connection,
     built: &BuiltRequirements,
     runtime: &Runtime,
     arch: Architecture,
-) -> Result<(String, bool), AwsError> {
+    progress: &(dyn Fn(Progress) + Send + Sync),
+) -> Result<(String, bool), DeployError> {
     let name = built.layer_name();
     let existing = conn
         .lambda
@@ -298,7 +303,7 @@ pub async fn ensure_layer(
         Err(e) => {
             let err = conn.error("ListLayerVersions", e);
             if !err.is_not_found() {
-                return Err(err);
+                return Err(err.into());
             }
         }
     }
@@ -306,16 +311,29 @@ pub async fn ensure_layer(
         operation: "PublishLayerVersion",
         detail: format!("cannot read {}: {e}", built.zip.display()),
     })?;
+    let content = if bytes.len() as u64 > MAX_ZIP_BYTES {
+        let sha = code_sha256(&bytes);
+        let req = ArtifactRequest {
+            owner: ArtifactOwner::Layer(&name),
+            bytes: &bytes,
+            code_sha256: &sha,
+        };
+        let staged = artifacts::stage(conn, req, progress).await?;
+        LayerVersionContentInput::builder()
+            .s3_bucket(staged.bucket)
+            .s3_key(staged.key)
+            .build()
+    } else {
+        LayerVersionContentInput::builder()
+            .zip_file(Blob::new(bytes))
+            .build()
+    };
     let out = conn
         .lambda
         .publish_layer_version()
         .layer_name(&name)
         .description("Python requirements packaged by lambda-ls")
-        .content(
-            LayerVersionContentInput::builder()
-                .zip_file(Blob::new(bytes))
-                .build(),
-        )
+        .content(content)
         .compatible_runtimes(SdkRuntime::from(runtime.as_str()))
         .compatible_architectures(SdkArchitecture::from(arch.as_str()))
         .send()

@@ -27,6 +27,7 @@ mod model;
 mod pool;
 mod python;
 mod registry;
+mod s3;
 mod server;
 mod store;
 mod time;

@@ -1,5 +1,5 @@
 //! The one HTTP port: DNS-rebinding checks, body limits, and dispatch to the Lambda API, the
-//! CloudWatch Logs API or code downloads.
+//! CloudWatch Logs API, the S3 subset or code downloads.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -175,6 +175,19 @@ async fn handle(ctx: Arc<Ctx>, gate: Arc<Gate>, req: Request<Incoming>) -> Respo
             )))
         }
     };
+    if crate::s3::is_s3(&parts.headers) {
+        let path = path.trim_start_matches('/');
+        let (bucket, key) = path.split_once('/').unwrap_or((path, ""));
+        let req = crate::s3::S3Request {
+            method: parts.method,
+            bucket: percent_decode(bucket),
+            key: (!key.is_empty()).then(|| percent_decode(key)),
+            query: parse_query(parts.uri.query()),
+            headers: parts.headers,
+            body,
+        };
+        return to_response(crate::s3::handle(ctx.registry.store.clone(), req).await);
+    }
     if path == "/" && parts.method == Method::POST {
         let target = parts
             .headers

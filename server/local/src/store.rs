@@ -135,6 +135,11 @@ impl Store {
         self.root.join("runtime")
     }
 
+    /// The S3 buckets served on the Lambda port (code over 50 MB comes through them).
+    pub(crate) fn s3_dir(&self) -> PathBuf {
+        self.root.join("s3")
+    }
+
     pub(crate) fn logs_dir(&self) -> PathBuf {
         self.root.join("logs")
     }

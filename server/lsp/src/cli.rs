@@ -115,7 +115,8 @@ enum Command {
     Delete {
         name: String,
         /// Also remove the layer versions and the execution role this tool created for it,
-        /// when no other function uses them (never anything it did not create).
+        /// when no other function uses them (never anything it did not create), and its zips
+        /// in the S3 artifacts bucket.
         #[arg(long)]
         all: bool,
         #[arg(long)]
@@ -327,6 +328,7 @@ impl From<DeployError> for Failure {
     fn from(e: DeployError) -> Self {
         match e {
             DeployError::Aws(a) => a.into(),
+            DeployError::Artifact(lambda_deploy::artifacts::ArtifactError::Aws(a)) => a.into(),
             other => Failure {
                 code: EXIT_FAILED,
                 message: other.to_string(),
@@ -593,6 +595,9 @@ async fn dispatch(args: Args, local: &LocalHandle) -> Result<u8, Failure> {
                     }
                     if let Some(r) = &removed.role {
                         emit(&format!("deleted role {r}"));
+                    }
+                    for a in &removed.artifacts {
+                        emit(&format!("deleted artifact {a}"));
                     }
                 }
             } else {

@@ -130,7 +130,8 @@ pub async fn run_deploy(
             layer: built.layer_name(),
         });
         let (arn, _) =
-            requirements::ensure_layer(conn, &built, &spec.runtime, spec.architecture).await?;
+            requirements::ensure_layer(conn, &built, &spec.runtime, spec.architecture, report)
+                .await?;
         spec.layers.push(arn);
     }
     let outcome = deploy::deploy(

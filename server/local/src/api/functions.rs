@@ -20,6 +20,8 @@ use crate::store::sha256;
 
 /// Lambda's limit on a zip uploaded directly (not through S3).
 const ZIP_LIMIT: usize = 50 * 1024 * 1024;
+/// Lambda's limit on the unzipped code (S3 or direct).
+const UNZIPPED_LIMIT: u64 = 262_144_000;
 /// Lambda's limit on the total size of a function's environment variables.
 const ENV_LIMIT: usize = 4096;
 const MAX_LIST: usize = 50;
@@ -29,6 +31,7 @@ const MAX_LIST: usize = 50;
 struct CodeInput {
     zip_file: Option<String>,
     s3_bucket: Option<String>,
+    s3_key: Option<String>,
     image_uri: Option<String>,
 }
 
@@ -86,6 +89,7 @@ struct CreateInput {
 struct UpdateCodeInput {
     zip_file: Option<String>,
     s3_bucket: Option<String>,
+    s3_key: Option<String>,
     image_uri: Option<String>,
     publish: Option<bool>,
     dry_run: Option<bool>,
@@ -216,9 +220,49 @@ fn resolve_layers(registry: &Registry, arns: &[String]) -> Result<Vec<LayerRef>>
         .collect()
 }
 
+/// Where a request's code is: inline (`ZipFile`) or an object of the local S3 store.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum CodeRef<'a> {
+    Zip(&'a str),
+    S3 { bucket: &'a str, key: &'a str },
+}
+
+impl<'a> CodeRef<'a> {
+    pub(super) fn from_input(
+        zip: Option<&'a str>,
+        bucket: Option<&'a str>,
+        key: Option<&'a str>,
+    ) -> Option<CodeRef<'a>> {
+        match (zip, bucket, key) {
+            (Some(zip), None, _) => Some(CodeRef::Zip(zip)),
+            (None, Some(bucket), Some(key)) => Some(CodeRef::S3 { bucket, key }),
+            _ => None,
+        }
+    }
+}
+
+/// Stores the code a request names (before any record names it); returns its hex hash and size.
+pub(super) async fn store_code(ctx: &Ctx, code: CodeRef<'_>) -> Result<(String, u64)> {
+    let (bucket, key) = match code {
+        CodeRef::Zip(zip) => return store_zip(ctx, zip).await,
+        CodeRef::S3 { bucket, key } => (bucket.to_string(), key.to_string()),
+    };
+    let store = ctx.registry.store.clone();
+    let bytes = tokio::task::spawn_blocking(move || crate::s3::read_object(&store, &bucket, &key))
+        .await
+        .map_err(|e| ApiError::service(e.to_string()))?
+        .map_err(|e| {
+            ApiError::invalid(format!(
+                "Error occurred while GetObject. S3 Error Code: {}. S3 Error Message: {}",
+                e.code, e.message
+            ))
+        })?;
+    store_bytes(ctx, bytes).await
+}
+
 /// Decodes, checks and stores an uploaded zip (before any record names it); returns its hex
 /// hash and size.
-pub(super) async fn store_zip(ctx: &Ctx, zip_b64: &str) -> Result<(String, u64)> {
+async fn store_zip(ctx: &Ctx, zip_b64: &str) -> Result<(String, u64)> {
     let bytes =
         decode_base64(zip_b64).ok_or_else(|| ApiError::invalid("ZipFile is not valid base64."))?;
     if bytes.len() > ZIP_LIMIT {
@@ -230,10 +274,30 @@ pub(super) async fn store_zip(ctx: &Ctx, zip_b64: &str) -> Result<(String, u64)>
             ),
         ));
     }
-    if zip::ZipArchive::new(std::io::Cursor::new(&bytes)).is_err() {
+    store_bytes(ctx, bytes).await
+}
+
+/// The sum of the entries' sizes, or `None` when `bytes` is not a zip.
+fn unzipped_size(bytes: &[u8]) -> Option<u64> {
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes)).ok()?;
+    Some(
+        (0..archive.len())
+            .filter_map(|i| archive.by_index_raw(i).ok().map(|f| f.size()))
+            .sum(),
+    )
+}
+
+/// Checks that `bytes` is a zip within Lambda's unzipped limit and stores it.
+async fn store_bytes(ctx: &Ctx, bytes: Vec<u8>) -> Result<(String, u64)> {
+    let Some(unzipped) = unzipped_size(&bytes) else {
         return Err(ApiError::invalid(
             "Could not unzip uploaded file. Please check your file, then try to upload again.",
         ));
+    };
+    if unzipped > UNZIPPED_LIMIT {
+        return Err(ApiError::invalid(format!(
+            "Unzipped size must be smaller than {UNZIPPED_LIMIT} bytes"
+        )));
     }
     let (hex, _) = sha256(&bytes);
     let store = ctx.registry.store.clone();
@@ -369,14 +433,17 @@ pub(super) async fn create(ctx: &Arc<Ctx>, req: &Req) -> Result<Reply> {
         return Err(constraint("null", "role", "Member must not be null"));
     }
     let code = input.code.unwrap_or_default();
-    if code.s3_bucket.is_some() || code.image_uri.is_some() {
+    if code.image_uri.is_some() {
         return Err(ApiError::invalid(
-            "lambda-ls local accepts code only as Code.ZipFile.",
+            "lambda-ls local accepts code only as Code.ZipFile or Code.S3Bucket and S3Key.",
         ));
     }
-    let zip = code
-        .zip_file
-        .ok_or_else(|| ApiError::invalid("Code.ZipFile is required."))?;
+    let zip = CodeRef::from_input(
+        code.zip_file.as_deref(),
+        code.s3_bucket.as_deref(),
+        code.s3_key.as_deref(),
+    )
+    .ok_or_else(|| ApiError::invalid("Code.ZipFile is required."))?;
     let architectures = input
         .architectures
         .unwrap_or_else(|| vec!["x86_64".to_string()]);
@@ -413,7 +480,7 @@ pub(super) async fn create(ctx: &Arc<Ctx>, req: &Req) -> Result<Reply> {
             "Function already exist: {name}"
         )));
     }
-    let (hex, size) = store_zip(ctx, &zip).await?;
+    let (hex, size) = store_code(ctx, zip).await?;
     config.code_sha256 = hex;
     config.code_size = size;
     let mut rec = FunctionRecord {
@@ -574,20 +641,22 @@ pub(super) fn list_versions(ctx: &Arc<Ctx>, req: &Req, id: &str) -> Result<Reply
 pub(super) async fn update_code(ctx: &Arc<Ctx>, req: &Req, id: &str) -> Result<Reply> {
     let f = function_ref(req, id)?;
     let input: UpdateCodeInput = req.json()?;
-    if input.s3_bucket.is_some() || input.image_uri.is_some() {
+    if input.image_uri.is_some() {
         return Err(ApiError::invalid(
-            "lambda-ls local accepts code only as ZipFile.",
+            "lambda-ls local accepts code only as ZipFile or S3Bucket and S3Key.",
         ));
     }
-    let zip = input
-        .zip_file
-        .as_deref()
-        .ok_or_else(|| ApiError::invalid("ZipFile is required."))?;
+    let zip = CodeRef::from_input(
+        input.zip_file.as_deref(),
+        input.s3_bucket.as_deref(),
+        input.s3_key.as_deref(),
+    )
+    .ok_or_else(|| ApiError::invalid("ZipFile is required."))?;
     if let Some(a) = &input.architectures {
         check_architectures(a)?;
     }
     read_record(ctx, &f, |_| Ok(()))?;
-    let (hex, size) = store_zip(ctx, zip).await?;
+    let (hex, size) = store_code(ctx, zip).await?;
     if input.dry_run == Some(true) {
         return read_record(ctx, &f, |rec| {
             let mut c = rec.latest.clone();

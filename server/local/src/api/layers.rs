@@ -5,7 +5,8 @@ use std::sync::Arc;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::{functions::store_zip, paginate, Ctx, Reply, Req, Result};
+use super::functions::{store_code, CodeRef};
+use super::{paginate, Ctx, Reply, Req, Result};
 use crate::error::ApiError;
 use crate::model::{layer_arn, parse_layer_version_arn, valid_layer_name, LayerVersion};
 use crate::registry::Registry;
@@ -15,6 +16,7 @@ use crate::registry::Registry;
 struct ContentInput {
     zip_file: Option<String>,
     s3_bucket: Option<String>,
+    s3_key: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -50,15 +52,13 @@ pub(super) async fn publish(ctx: &Arc<Ctx>, req: &Req, id: &str) -> Result<Reply
     let name = layer_name(id)?;
     let input: PublishInput = req.json()?;
     let content = input.content.unwrap_or_default();
-    if content.s3_bucket.is_some() {
-        return Err(ApiError::invalid(
-            "lambda-ls local accepts layer content only as Content.ZipFile.",
-        ));
-    }
-    let zip = content
-        .zip_file
-        .ok_or_else(|| ApiError::invalid("Content.ZipFile is required."))?;
-    let (hex, size) = store_zip(ctx, &zip).await?;
+    let zip = CodeRef::from_input(
+        content.zip_file.as_deref(),
+        content.s3_bucket.as_deref(),
+        content.s3_key.as_deref(),
+    )
+    .ok_or_else(|| ApiError::invalid("Content.ZipFile is required."))?;
+    let (hex, size) = store_code(ctx, zip).await?;
     let version = ctx
         .registry
         .mutate_layer(&name, true, |rec| {

@@ -129,6 +129,7 @@ impl From<DeployError> for Failure {
     fn from(e: DeployError) -> Self {
         match e {
             DeployError::Aws(a) => a.into(),
+            DeployError::Artifact(lambda_deploy::artifacts::ArtifactError::Aws(a)) => a.into(),
             other => Failure::remote(other.to_string()),
         }
     }

@@ -1,0 +1,246 @@
+//! Zips over Lambda's 50 MB direct-upload limit deploy through the S3 artifacts bucket, on the
+//! local Lambda and on moto: uploaded once, reused, resumed after an interruption, deleted.
+
+use aws_sdk_s3::primitives::ByteStream;
+use lambda_deploy::artifacts::{artifact_key, bucket_name, ArtifactOwner, PART_SIZE};
+use lambda_deploy::aws::{Connection, Endpoint};
+use lambda_deploy::deploy::{deploy, DeployAction, DeployOutcome, DeployRequest, Progress};
+use lambda_deploy::functions::delete_function;
+use lambda_deploy::invoke::{invoke, InvokeKind, InvokeRequest};
+use lambda_deploy::maintain::delete_all;
+use lambda_deploy::package::Package;
+use lambda_deploy::spec::FunctionSpec;
+use lambda_local::{LocalConfig, LocalLambda};
+use lambda_ls_tests::faults::FaultProxy;
+use lambda_ls_tests::{incompressible, moto_connection, package_dir, project, Moto};
+
+/// Reports the size of the blob it was deployed with, so a truncated artifact shows.
+const HANDLER: &str = "import os\n\ndef handler(event, context):\n    return os.path.getsize(os.path.join(os.path.dirname(__file__), 'blob.bin'))\n";
+/// Incompressible, so the zip is over 50 MB too.
+const BLOB_BYTES: usize = 55 * 1024 * 1024;
+
+fn big_package(name: &str) -> (tempfile::TempDir, Package, FunctionSpec) {
+    let proj = project(&[("requirements.txt", ""), ("app.py", HANDLER)]);
+    std::fs::write(proj.path().join("blob.bin"), incompressible(BLOB_BYTES)).unwrap();
+    let (pkg, spec) = package_dir(proj.path(), name, vec![proj.path().join("blob.bin")]);
+    assert!(pkg.needs_s3(), "the zip is {} bytes", pkg.size);
+    (proj, pkg, spec)
+}
+
+fn quiet(_: Progress) {}
+
+async fn deploy_big(conn: &Connection, spec: &FunctionSpec, pkg: &Package) -> DeployOutcome {
+    deploy(conn, DeployRequest { spec, package: pkg }, &quiet)
+        .await
+        .unwrap()
+}
+
+fn parts_of(pkg: &Package) -> usize {
+    (pkg.size as usize).div_ceil(PART_SIZE)
+}
+
+async fn invoked(conn: &Connection, name: &str) -> serde_json::Value {
+    let out = invoke(
+        conn,
+        &InvokeRequest {
+            function: name.into(),
+            payload: b"{}".to_vec(),
+            kind: InvokeKind::RequestResponse,
+            qualifier: None,
+        },
+    )
+    .await
+    .unwrap();
+    assert!(!out.failed(), "{:?}", out.error);
+    out.payload
+}
+
+/// What an interrupted earlier run leaves: an unfinished multipart upload holding `parts` parts.
+async fn interrupted_upload(conn: &Connection, name: &str, pkg: &Package, parts: usize) {
+    let bucket = bucket_name(conn).await.unwrap();
+    let key = artifact_key(ArtifactOwner::Function(name), &pkg.code_sha256);
+    let id = conn
+        .s3
+        .create_multipart_upload()
+        .bucket(&bucket)
+        .key(&key)
+        .checksum_algorithm(aws_sdk_s3::types::ChecksumAlgorithm::Crc32)
+        .send()
+        .await
+        .unwrap()
+        .upload_id()
+        .unwrap()
+        .to_string();
+    for n in 0..parts {
+        let chunk = pkg.bytes[n * PART_SIZE..(n + 1) * PART_SIZE].to_vec();
+        conn.s3
+            .upload_part()
+            .bucket(&bucket)
+            .key(&key)
+            .upload_id(&id)
+            .part_number(n as i32 + 1)
+            .checksum_algorithm(aws_sdk_s3::types::ChecksumAlgorithm::Crc32)
+            .body(ByteStream::from(chunk))
+            .send()
+            .await
+            .unwrap();
+    }
+}
+
+async fn object_exists(conn: &Connection, bucket: &str, key: &str) -> bool {
+    conn.s3
+        .head_object()
+        .bucket(bucket)
+        .key(key)
+        .send()
+        .await
+        .is_ok()
+}
+
+/// The whole S3 path against one target; `part_puts` counts UploadPart requests seen so far.
+async fn s3_path(conn: &Connection, name: &str, part_puts: &dyn Fn() -> usize, runs_code: bool) {
+    let (_proj, pkg, spec) = big_package(name);
+    let parts = parts_of(&pkg);
+
+    // An earlier run stopped after 2 parts: only the others go up now.
+    interrupted_upload(conn, name, &pkg, 2).await;
+    let before = part_puts();
+    let first = deploy_big(conn, &spec, &pkg).await;
+    assert_eq!(first.action, DeployAction::Created);
+    let staged = first.artifact.clone().expect("went through S3");
+    assert_eq!(staged.resumed_parts, 2);
+    assert_eq!(staged.uploaded_bytes, pkg.size - 2 * PART_SIZE as u64);
+    assert_eq!(part_puts() - before, parts - 2);
+    assert_eq!(first.code_sha256, pkg.code_sha256);
+    if runs_code {
+        assert_eq!(invoked(conn, name).await, serde_json::json!(BLOB_BYTES));
+    }
+
+    // Unchanged: nothing is uploaded at all.
+    let before = part_puts();
+    let again = deploy_big(conn, &spec, &pkg).await;
+    assert_eq!(again.action, DeployAction::Unchanged);
+    assert_eq!(part_puts(), before);
+
+    // The function is gone but its artifact is not: created from S3 with 0 bytes uploaded.
+    delete_function(conn, name).await.unwrap();
+    let recreated = deploy_big(conn, &spec, &pkg).await;
+    assert_eq!(recreated.action, DeployAction::Created);
+    let reused = recreated.artifact.expect("went through S3");
+    assert_eq!((reused.uploaded_bytes, reused.resumed_parts), (0, 0));
+    assert_eq!(part_puts(), before);
+    if runs_code {
+        assert_eq!(invoked(conn, name).await, serde_json::json!(BLOB_BYTES));
+    }
+
+    // `delete --all` removes the function's artifacts, and only those.
+    assert!(object_exists(conn, &staged.bucket, &staged.key).await);
+    let removed = delete_all(conn, name).await.unwrap();
+    assert_eq!(
+        removed.artifacts,
+        vec![format!("s3://{}/{}", staged.bucket, staged.key)]
+    );
+    assert!(!object_exists(conn, &staged.bucket, &staged.key).await);
+}
+
+async fn bucket_is_private_and_tagged(conn: &Connection) {
+    let bucket = bucket_name(conn).await.unwrap();
+    assert!(bucket.starts_with("lambda-ls-artifacts-"), "{bucket}");
+    let tags = conn
+        .s3
+        .get_bucket_tagging()
+        .bucket(&bucket)
+        .send()
+        .await
+        .unwrap();
+    assert!(tags
+        .tag_set()
+        .iter()
+        .any(|t| t.key() == "created-by" && t.value() == "lambda-ls"));
+    let block = conn
+        .s3
+        .get_public_access_block()
+        .bucket(&bucket)
+        .send()
+        .await
+        .unwrap();
+    let c = block.public_access_block_configuration().unwrap();
+    assert_eq!(
+        (
+            c.block_public_acls(),
+            c.ignore_public_acls(),
+            c.block_public_policy(),
+            c.restrict_public_buckets()
+        ),
+        (Some(true), Some(true), Some(true), Some(true))
+    );
+    let rules = conn
+        .s3
+        .get_bucket_lifecycle_configuration()
+        .bucket(&bucket)
+        .send()
+        .await
+        .unwrap();
+    assert!(rules
+        .rules()
+        .iter()
+        .any(|r| r.expiration().and_then(|e| e.days()).is_some()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_zip_over_50_mb_goes_through_s3_on_the_local_lambda() {
+    let dir = tempfile::tempdir().unwrap();
+    let local = LocalLambda::start(LocalConfig::new(dir.path().join("data")))
+        .await
+        .unwrap();
+    // Counted in front of the local Lambda: the proxy sees every request.
+    let proxy = FaultProxy::start(local.addr().to_string()).await;
+    let conn = Connection::connect(&Endpoint::Local {
+        url: proxy.url.clone(),
+    })
+    .await
+    .unwrap();
+    let puts = || proxy.count("PUT /lambda-ls-artifacts-");
+    s3_path(&conn, "big-local", &puts, true).await;
+    bucket_is_private_and_tagged(&conn).await;
+    local.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_zip_over_50_mb_goes_through_s3_on_moto() {
+    let moto = Moto::start();
+    let dir = tempfile::tempdir().unwrap();
+    let conn = moto_connection(&moto, dir.path()).await;
+    let puts = || moto.count("\"PUT /lambda-ls-artifacts-");
+    // moto's simple Lambda backend echoes instead of running code.
+    s3_path(&conn, "big-moto", &puts, false).await;
+    bucket_is_private_and_tagged(&conn).await;
+}
+
+#[test]
+fn package_writes_a_zip_over_50_mb_and_warns_that_deploys_use_s3() {
+    let home = tempfile::tempdir().unwrap();
+    let (proj, pkg, _) = big_package("cli-big");
+    let out = home.path().join("big.zip");
+    let target = format!("{}:handler", proj.path().join("app.py").display());
+    let blob = proj.path().join("blob.bin");
+    let run = lambda_ls_tests::run(
+        home.path(),
+        None,
+        &[
+            "package",
+            &target,
+            "--include",
+            blob.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ],
+    );
+    assert!(run.status.success(), "{}", lambda_ls_tests::stderr(&run));
+    assert_eq!(std::fs::metadata(&out).unwrap().len(), pkg.size);
+    assert!(
+        lambda_ls_tests::stderr(&run).contains("deploys upload it through S3"),
+        "{}",
+        lambda_ls_tests::stderr(&run)
+    );
+}
