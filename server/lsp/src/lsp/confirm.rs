@@ -73,7 +73,10 @@ pub async fn confirm_deploy(
                 shared.editor.question_timeout().as_secs()
             );
             shared.editor.warn(&sentence).await;
-            Err(Failure::cancelled(sentence))
+            // Shown (and logged) once, as the warning.
+            let mut failure = Failure::cancelled(sentence);
+            failure.reported = true;
+            Err(failure)
         }
         _ => Err(Failure::cancelled(format!(
             "the deploy to profile {profile} was cancelled"
