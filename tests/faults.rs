@@ -29,6 +29,8 @@ pub enum Fault {
 struct Rule {
     method: &'static str,
     path_contains: &'static str,
+    /// For query-protocol services (IAM, STS), whose calls are all `POST /`: the `Action`.
+    action: Option<&'static str>,
     /// How many more requests it applies to (`usize::MAX` for always).
     remaining: usize,
     fault: Fault,
@@ -87,9 +89,26 @@ impl FaultProxy {
         self.state.lock().expect("proxy lock").rules.push(Rule {
             method,
             path_contains,
+            action: None,
             remaining: times,
             fault,
         });
+    }
+
+    /// Applies `fault` to the next `times` query-protocol calls (IAM, STS) of `action`.
+    pub fn inject_action(&self, action: &'static str, times: usize, fault: Fault) {
+        self.state.lock().expect("proxy lock").rules.push(Rule {
+            method: "POST",
+            path_contains: "/",
+            action: Some(action),
+            remaining: times,
+            fault,
+        });
+    }
+
+    /// How many query-protocol calls (IAM, STS) of `action` came in so far.
+    pub fn count_action(&self, action: &str) -> usize {
+        self.count(&format!(" Action={action}"))
     }
 
     /// Removes every rule.
@@ -120,15 +139,29 @@ async fn handle(
     upstream: String,
     req: Request<Incoming>,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
-    let line = format!("{} {}", req.method(), req.uri().path());
+    let (parts, body) = req.into_parts();
+    let body = match body.collect().await {
+        Ok(b) => b.to_bytes(),
+        Err(_) => Bytes::new(),
+    };
+    let action = query_action(&parts, &body);
+    let mut line = format!("{} {}", parts.method, parts.uri.path());
+    if let Some(a) = &action {
+        line.push_str(&format!(" Action={a}"));
+    }
     let fault = {
         let mut st = state.lock().expect("proxy lock");
         st.seen.push(line.clone());
-        let method = req.method().as_str().to_string();
-        let path = req.uri().path().to_string();
+        let method = parts.method.as_str();
+        let path = parts.uri.path();
         st.rules
             .iter_mut()
-            .find(|r| r.remaining > 0 && r.method == method && path.contains(r.path_contains))
+            .find(|r| {
+                r.remaining > 0
+                    && r.method == method
+                    && path.contains(r.path_contains)
+                    && r.action.is_none_or(|a| action.as_deref() == Some(a))
+            })
             .map(|r| {
                 r.remaining = r.remaining.saturating_sub(1);
                 r.fault.clone()
@@ -140,19 +173,12 @@ async fn handle(
             status,
             kind,
             message,
-        }) => {
-            let body = serde_json::json!({"Type": "User", "message": message}).to_string();
-            return Ok(Response::builder()
-                .status(status)
-                .header("x-amzn-errortype", kind)
-                .header("content-type", "application/json")
-                .body(Full::new(Bytes::from(body)))
-                .expect("valid response"));
-        }
+        }) => return Ok(error_answer(status, kind, message, action.is_some())),
         Some(Fault::Stall(d)) => tokio::time::sleep(d).await,
         Some(Fault::Rewrite(f)) => rewrite = Some(f),
         None => {}
     }
+    let req = Request::from_parts(parts, Full::new(body));
     Ok(forward(&upstream, req, rewrite).await.unwrap_or_else(|e| {
         Response::builder()
             .status(502)
@@ -161,19 +187,56 @@ async fn handle(
     }))
 }
 
+/// The `Action` of a query-protocol call (IAM, STS): a form body `Action=X&Version=…`.
+fn query_action(parts: &hyper::http::request::Parts, body: &Bytes) -> Option<String> {
+    let form = parts
+        .headers
+        .get("content-type")?
+        .to_str()
+        .ok()?
+        .starts_with("application/x-www-form-urlencoded");
+    let text = std::str::from_utf8(body).ok().filter(|_| form)?;
+    text.split('&')
+        .find_map(|kv| kv.strip_prefix("Action="))
+        .map(str::to_string)
+}
+
+/// An AWS error answer in the request's protocol: XML for query calls, JSON otherwise.
+fn error_answer(status: u16, kind: &str, message: &str, query: bool) -> Response<Full<Bytes>> {
+    let (content_type, body) = if query {
+        (
+            "text/xml",
+            format!(
+                "<ErrorResponse><Error><Type>Sender</Type><Code>{kind}</Code>\
+                 <Message>{message}</Message></Error><RequestId>fault</RequestId></ErrorResponse>"
+            ),
+        )
+    } else {
+        (
+            "application/json",
+            serde_json::json!({"Type": "User", "message": message}).to_string(),
+        )
+    };
+    Response::builder()
+        .status(status)
+        .header("x-amzn-errortype", kind)
+        .header("content-type", content_type)
+        .body(Full::new(Bytes::from(body)))
+        .expect("valid response")
+}
+
 async fn forward(
     upstream: &str,
-    req: Request<Incoming>,
+    req: Request<Full<Bytes>>,
     rewrite: Option<Arc<dyn Fn(&mut serde_json::Value) + Send + Sync>>,
 ) -> Result<Response<Full<Bytes>>, Box<dyn std::error::Error + Send + Sync>> {
     let (mut parts, body) = req.into_parts();
-    let body = body.collect().await?.to_bytes();
     parts.headers.insert("host", upstream.parse()?);
     let stream = tokio::net::TcpStream::connect(upstream).await?;
     let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
     tokio::spawn(conn);
     let resp = sender
-        .send_request(Request::from_parts(parts, Full::new(body)))
+        .send_request(Request::from_parts(parts, body))
         .await?;
     let (mut parts, body) = resp.into_parts();
     let mut bytes = body.collect().await?.to_bytes();

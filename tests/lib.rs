@@ -294,7 +294,27 @@ pub fn run(home: &Path, moto: Option<&Moto>, args: &[&str]) -> Output {
 
 /// [`run`] with extra environment variables (`LAMBDA_LS_PYTHON`, ...).
 pub fn run_with(home: &Path, moto: Option<&Moto>, args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut cmd = Command::new(lambda_ls_bin());
+    let endpoint = moto.map(Moto::endpoint);
+    // Also routes the STS call of assume-role profiles to moto.
+    let mut all: Vec<(&str, &str)> = endpoint
+        .iter()
+        .map(|e| ("AWS_ENDPOINT_URL", e.as_str()))
+        .collect();
+    all.extend_from_slice(env);
+    run_in(home, &[], &all, args)
+}
+
+/// [`run`] with more environment variables (an empty value removes one), the binary started
+/// through `wrap` (e.g. `["unshare", "-rn"]` for a network namespace without any network).
+pub fn run_in(home: &Path, wrap: &[&str], env: &[(&str, &str)], args: &[&str]) -> Output {
+    let mut cmd = match wrap.split_first() {
+        Some((program, wrap_args)) => {
+            let mut c = Command::new(program);
+            c.args(wrap_args).arg(lambda_ls_bin());
+            c
+        }
+        None => Command::new(lambda_ls_bin()),
+    };
     cmd.args(args)
         .current_dir(repo_root())
         .env_clear()
@@ -315,10 +335,11 @@ pub fn run_with(home: &Path, moto: Option<&Moto>, args: &[&str], env: &[(&str, &
             cmd.env(k, v);
         }
     }
-    cmd.envs(env.iter().copied());
-    if let Some(m) = moto {
-        // Also routes the STS call of assume-role profiles to moto.
-        cmd.env("AWS_ENDPOINT_URL", m.endpoint());
+    for (k, v) in env {
+        match v {
+            &"" => cmd.env_remove(k),
+            v => cmd.env(k, v),
+        };
     }
     let out = cmd.output().expect("run lambda-ls");
     let all = format!(

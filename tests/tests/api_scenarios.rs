@@ -225,7 +225,7 @@ where
         + 'static,
     R: std::fmt::Debug + Send + Sync + 'static,
 {
-    lambda_deploy::aws::AwsError::from_sdk("test", &format!("{:?}", conn.info.endpoint), e)
+    conn.error("test", e)
 }
 
 #[tokio::test]

@@ -76,7 +76,7 @@ fn cases() -> Vec<Case> {
         case(b"[profile a]\nrole_arn = arn:aws:iam::123456789012:role/a\nsource_profile = b\n[profile b]\nrole_arn = arn:aws:iam::123456789012:role/b\nsource_profile = a\n", &["list", "--profile", "a"], 2, "profile `a` has a source_profile cycle: a -> b -> a"),
         case(b"[profile a]\nrole_arn = arn:aws:iam::123456789012:role/a\nsource_profile = gone\n", &["list", "--profile", "a"], 2, "profile `a` has source_profile `gone`, which is not defined"),
         case(OK_CONFIG, &["list", "--profile", "nope"], 2, "unknown AWS profile `nope`; known profiles: dev, local"),
-        case(b"[profile noregion]\naws_access_key_id = a\naws_secret_access_key = b\n", &["list", "--profile", "noregion"], 2, "profile `noregion` has no region"),
+        case(b"[profile noregion]\naws_access_key_id = a\naws_secret_access_key = b\n", &["list", "--profile", "noregion"], 2, "profile noregion has no region"),
         Case { config: OK_CONFIG, credentials: b"[dev]\nno equals sign here\n", files: HANDLER, args: &["profiles"], code: 2, expect: "credentials line" },
         // Payloads.
         case(OK_CONFIG, &["invoke", "f", "--profile", "local", "--payload", "{\"a\": "], 2, "the payload is not valid JSON"),

@@ -174,7 +174,7 @@ fn bad_input_is_one_sentence_and_exit_2() {
                 "--profile",
                 "noregion",
             ],
-            "profile `noregion` has no region; set `region` in the profile or pass --region",
+            "profile noregion has no region; set `region` in its section of the AWS config file or choose a region (--region)",
         ),
         (
             &[

@@ -254,7 +254,10 @@ async fn dead_or_stalled_networks_fail_fast_and_clearly() {
     );
     assert!(
         err.to_string()
-            .starts_with(&format!("cannot reach Lambda at http://127.0.0.1:{port}")),
+            .starts_with("cannot reach Lambda for profile local: ")
+            && err
+                .to_string()
+                .contains(&format!("http://127.0.0.1:{port} refused the connection")),
         "{err}"
     );
     assert!(

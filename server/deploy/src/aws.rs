@@ -1,17 +1,19 @@
-//! Connections to Lambda (a real AWS profile or the embedded local endpoint) and the
-//! classification of SDK errors into a few kinds the edges turn into one sentence.
+//! Connections to Lambda (a real AWS profile or the embedded local endpoint); their errors are
+//! classified in [`crate::error`].
 
 use std::time::Duration;
 
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region};
 use aws_sdk_lambda::config::Credentials;
+use aws_smithy_runtime::client::dns::TokioDnsResolver;
+use aws_smithy_runtime_api::client::http::SharedHttpClient;
 use aws_smithy_runtime_api::client::result::SdkError;
-use aws_smithy_types::error::display::DisplayErrorContext;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use serde::Serialize;
 
-use crate::profiles::{ProfileEnv, LOCAL_PROFILE};
+pub use crate::error::{AwsError, Call, CredentialsProblem, NetworkCause, Service};
+use crate::profiles::{ProfileEnv, ProfileKind, LOCAL_PROFILE};
 
 /// The region and account the embedded local Lambda pretends to be.
 pub const LOCAL_REGION: &str = "us-east-1";
@@ -54,94 +56,6 @@ pub enum Endpoint {
     Local { url: String },
 }
 
-/// What went wrong talking to AWS, in kinds the caller can act on.
-#[derive(Debug, thiserror::Error)]
-pub enum AwsError {
-    #[error("profile `{profile}` has no region; set `region` in the profile or pass --region")]
-    NoRegion { profile: String },
-    #[error("credentials for profile `{profile}` could not be loaded: {detail}")]
-    Credentials { profile: String, detail: String },
-    #[error("cannot reach Lambda at {endpoint}: {detail}")]
-    Connection { endpoint: String, detail: String },
-    #[error("{operation}: {code}: {message}")]
-    Service {
-        operation: &'static str,
-        code: String,
-        message: String,
-    },
-    #[error("{operation} failed: {detail}")]
-    Other {
-        operation: &'static str,
-        detail: String,
-    },
-}
-
-impl AwsError {
-    /// Wraps any SDK error with the operation it came from.
-    pub fn from_sdk<E, R>(operation: &'static str, endpoint: &str, err: SdkError<E, R>) -> Self
-    where
-        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-        R: std::fmt::Debug + Send + Sync + 'static,
-    {
-        let detail = DisplayErrorContext(&err).to_string();
-        match &err {
-            SdkError::ServiceError(ctx) => {
-                let e = ctx.err();
-                AwsError::Service {
-                    operation,
-                    code: e.code().unwrap_or("Unknown").to_string(),
-                    message: e.message().unwrap_or("no message").to_string(),
-                }
-            }
-            _ if detail.contains("credentials") || detail.contains("identity") => {
-                AwsError::Credentials {
-                    profile: String::new(),
-                    detail,
-                }
-            }
-            SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) => AwsError::Connection {
-                endpoint: endpoint.to_string(),
-                detail,
-            },
-            _ => AwsError::Other { operation, detail },
-        }
-    }
-
-    pub fn code(&self) -> Option<&str> {
-        match self {
-            AwsError::Service { code, .. } => Some(code),
-            _ => None,
-        }
-    }
-
-    pub fn is_not_found(&self) -> bool {
-        matches!(
-            self.code(),
-            Some("ResourceNotFoundException" | "NoSuchEntity" | "NoSuchEntityException")
-        )
-    }
-
-    pub fn is_conflict(&self) -> bool {
-        matches!(
-            self.code(),
-            Some("ResourceConflictException" | "ResourceInUseException")
-        )
-    }
-
-    pub fn is_throttling(&self) -> bool {
-        matches!(
-            self.code(),
-            Some("TooManyRequestsException" | "ThrottlingException" | "Throttling")
-        )
-    }
-
-    /// A freshly created role takes a few seconds before Lambda may assume it.
-    pub fn is_role_not_ready(&self) -> bool {
-        matches!(self, AwsError::Service { code, message, .. }
-            if code == "InvalidParameterValueException" && message.contains("cannot be assumed"))
-    }
-}
-
 /// A ready client for one target.
 #[derive(Debug, Clone)]
 pub struct Connection {
@@ -156,6 +70,8 @@ pub struct Connection {
     pub limits: Limits,
     sdk: aws_types::SdkConfig,
     pub info: TargetInfo,
+    /// The profile logs in through IAM Identity Center (its errors say `aws sso login`).
+    sso: bool,
 }
 
 /// Which account and region calls go to; shown to the user, never secret.
@@ -193,9 +109,10 @@ impl Connection {
             .connect_timeout(limits.connect)
             .read_timeout(limits.control_read)
             .build();
-        let (sdk, info) = match endpoint {
+        let (sdk, info, sso) = match endpoint {
             Endpoint::Local { url } => {
                 let sdk = aws_config::defaults(BehaviorVersion::latest())
+                    .http_client(http_client())
                     .region(Region::new(LOCAL_REGION))
                     .credentials_provider(Credentials::new(
                         "local",
@@ -214,22 +131,16 @@ impl Connection {
                     local: true,
                     endpoint: Some(url.clone()),
                 };
-                (sdk, info)
+                (sdk, info, false)
             }
             Endpoint::Aws {
                 profile,
                 region,
                 files,
             } => {
-                let profile_files = files.sdk_profile_files();
-                let mut loader = aws_config::defaults(BehaviorVersion::latest())
-                    .profile_files(profile_files)
-                    .profile_name(profile)
-                    .timeout_config(timeouts);
-                if let Some(r) = region {
-                    loader = loader.region(Region::new(r.clone()));
-                }
-                let sdk = loader.load().await;
+                let sdk = profile_loader(files, profile, region.as_deref(), timeouts)
+                    .load()
+                    .await;
                 let Some(region) = sdk.region().map(|r| r.to_string()) else {
                     return Err(AwsError::NoRegion {
                         profile: profile.clone(),
@@ -241,7 +152,7 @@ impl Connection {
                     local: false,
                     endpoint: sdk.endpoint_url().map(str::to_string),
                 };
-                (sdk, info)
+                (sdk, info, logs_in_with_sso(files, profile).await)
             }
         };
         let lambda = aws_sdk_lambda::Client::new(&sdk);
@@ -271,6 +182,7 @@ impl Connection {
             limits,
             sdk,
             info,
+            sso,
         })
     }
 
@@ -280,17 +192,14 @@ impl Connection {
         let Some(provider) = self.sdk.credentials_provider() else {
             return Err(AwsError::Credentials {
                 profile: self.info.profile.clone(),
-                detail: "no credentials provider is configured".to_string(),
+                problem: CredentialsProblem::Missing,
             });
         };
         provider
             .provide_credentials()
             .await
             .map(|_| ())
-            .map_err(|e| AwsError::Credentials {
-                profile: self.info.profile.clone(),
-                detail: DisplayErrorContext(&e).to_string(),
-            })
+            .map_err(|e| AwsError::from_credentials(self.call(Service::Sts, "LoadCredentials"), e))
     }
 
     /// The SDK configuration the clients were built from, for clients made on demand (STS).
@@ -305,18 +214,86 @@ impl Connection {
             .unwrap_or_else(|| format!("lambda.{}.amazonaws.com", self.info.region))
     }
 
-    /// Converts an SDK error, naming the profile when credentials were the problem.
-    pub(crate) fn error<E, R>(&self, operation: &'static str, err: SdkError<E, R>) -> AwsError
+    /// What a failure of `operation` on `service` names.
+    pub fn call(&self, service: Service, operation: &'static str) -> Call {
+        Call {
+            service,
+            operation,
+            endpoint: self
+                .info
+                .endpoint
+                .clone()
+                .unwrap_or_else(|| service.host(&self.info.region)),
+            profile: self.info.profile.clone(),
+            sso: self.sso,
+        }
+    }
+
+    /// Converts the SDK error of a Lambda call.
+    pub fn error<E, R>(&self, operation: &'static str, err: SdkError<E, R>) -> AwsError
     where
         E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
         R: std::fmt::Debug + Send + Sync + 'static,
     {
-        match AwsError::from_sdk(operation, &self.endpoint_label(), err) {
-            AwsError::Credentials { detail, .. } => AwsError::Credentials {
-                profile: self.info.profile.clone(),
-                detail,
-            },
-            other => other,
-        }
+        self.error_in(Service::Lambda, operation, err)
     }
+
+    /// Converts the SDK error of a call to `service`.
+    pub fn error_in<E, R>(
+        &self,
+        service: Service,
+        operation: &'static str,
+        err: SdkError<E, R>,
+    ) -> AwsError
+    where
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+        R: std::fmt::Debug + Send + Sync + 'static,
+    {
+        AwsError::from_sdk(self.call(service, operation), err)
+    }
+}
+
+/// The aws-config loader for a profile of `files`, as every SDK client of ours loads it.
+pub(crate) fn profile_loader(
+    files: &ProfileEnv,
+    profile: &str,
+    region: Option<&str>,
+    timeouts: TimeoutConfig,
+) -> aws_config::ConfigLoader {
+    let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        .http_client(http_client())
+        .profile_files(files.sdk_profile_files())
+        .profile_name(profile)
+        .timeout_config(timeouts);
+    if let Some(r) = region {
+        loader = loader.region(Region::new(r.to_string()));
+    }
+    loader
+}
+
+/// Whether `profile` logs in through IAM Identity Center (SSO).
+pub(crate) async fn logs_in_with_sso(files: &ProfileEnv, profile: &str) -> bool {
+    crate::profiles::list_profiles(files)
+        .await
+        .ok()
+        .and_then(|l| l.get(profile).map(|p| p.kind == ProfileKind::Sso))
+        .unwrap_or(false)
+}
+
+/// The SDK's default HTTPS client (rustls, proxy settings from the environment) with a DNS
+/// resolver whose failures carry a type, so a name that does not resolve is told apart from a
+/// refused connection.
+fn http_client() -> SharedHttpClient {
+    use aws_smithy_http_client::{proxy::ProxyConfig, tls, Builder, ConnectorBuilder};
+    Builder::new().build_with_connector_fn(|settings, components| {
+        let mut conn = ConnectorBuilder::default().tls_provider(tls::Provider::Rustls(
+            tls::rustls_provider::CryptoMode::AwsLc,
+        ));
+        conn.set_connector_settings(settings.cloned());
+        if let Some(c) = components {
+            conn.set_sleep_impl(c.sleep_impl());
+        }
+        conn.set_proxy_config(Some(ProxyConfig::from_env()));
+        conn.build_with_resolver(TokioDnsResolver::new())
+    })
 }

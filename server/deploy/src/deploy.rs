@@ -13,7 +13,7 @@ use aws_sdk_lambda::types::{
 use serde::Serialize;
 
 use crate::artifacts::{self, ArtifactError, ArtifactOwner, ArtifactRequest, StagedArtifact};
-use crate::aws::{AwsError, Connection, TargetInfo, LOCAL_ACCOUNT};
+use crate::aws::{AwsError, Connection, Service, TargetInfo, LOCAL_ACCOUNT};
 use crate::package::Package;
 use crate::spec::{ExecutionRole, FunctionSpec};
 
@@ -442,6 +442,11 @@ where
 }
 
 /// The role ARN to run as: the given one, or `lambda-ls-execution`, created when missing.
+///
+/// Safe to interrupt and to run twice at once: a role we created (tagged [`CREATED_BY_TAG`])
+/// gets its policy attached whenever it lacks it, so a deploy stopped between `CreateRole` and
+/// `AttachRolePolicy` is completed by the next one; `EntityAlreadyExists` means a concurrent
+/// deploy created it first, and we go on with that role.
 pub async fn resolve_role(
     conn: &Connection,
     role: &ExecutionRole,
@@ -456,22 +461,49 @@ pub async fn resolve_role(
             "arn:aws:iam::{LOCAL_ACCOUNT}:role/{DEFAULT_ROLE_NAME}"
         ));
     };
-    match iam.get_role().role_name(DEFAULT_ROLE_NAME).send().await {
-        Ok(out) => {
-            if let Some(r) = out.role {
-                return Ok(r.arn);
+    let existing = match get_default_role(conn, iam).await? {
+        Some(found) => found,
+        None => {
+            progress(Progress::CreatingRole {
+                role: DEFAULT_ROLE_NAME.to_string(),
+            });
+            match create_default_role(conn, iam).await {
+                Ok(created) => created,
+                Err(e) if e.code() == Some("EntityAlreadyExists") => {
+                    get_default_role(conn, iam).await?.ok_or(e)?
+                }
+                Err(e) => return Err(e),
             }
         }
-        Err(e) => {
-            let err = conn.error("GetRole", e);
-            if !err.is_not_found() {
-                return Err(err);
-            }
-        }
+    };
+    // A role of the same name that the user made is theirs to configure.
+    if existing
+        .tags()
+        .iter()
+        .any(|t| (t.key(), t.value()) == CREATED_BY_TAG)
+    {
+        ensure_basic_policy(conn, iam).await?;
     }
-    progress(Progress::CreatingRole {
-        role: DEFAULT_ROLE_NAME.to_string(),
-    });
+    Ok(existing.arn)
+}
+
+async fn get_default_role(
+    conn: &Connection,
+    iam: &aws_sdk_iam::Client,
+) -> Result<Option<aws_sdk_iam::types::Role>, AwsError> {
+    match iam.get_role().role_name(DEFAULT_ROLE_NAME).send().await {
+        Ok(out) => Ok(out.role),
+        Err(e) => match conn.error_in(Service::Iam, "GetRole", e) {
+            err if err.is_not_found() => Ok(None),
+            err => Err(err),
+        },
+    }
+}
+
+async fn create_default_role(
+    conn: &Connection,
+    iam: &aws_sdk_iam::Client,
+) -> Result<aws_sdk_iam::types::Role, AwsError> {
     let tag = aws_sdk_iam::types::Tag::builder()
         .key(CREATED_BY_TAG.0)
         .value(CREATED_BY_TAG.1)
@@ -488,14 +520,36 @@ pub async fn resolve_role(
         .tags(tag)
         .send()
         .await
-        .map_err(|e| conn.error("CreateRole", e))?;
+        .map_err(|e| conn.error_in(Service::Iam, "CreateRole", e))?;
+    created.role.ok_or_else(|| AwsError::Other {
+        operation: "CreateRole",
+        detail: "IAM answered without the role".to_string(),
+    })
+}
+
+/// Attaches the basic execution policy unless it already is (attaching is idempotent in IAM,
+/// but asking first spares a write on every deploy).
+async fn ensure_basic_policy(conn: &Connection, iam: &aws_sdk_iam::Client) -> Result<(), AwsError> {
+    let attached = iam
+        .list_attached_role_policies()
+        .role_name(DEFAULT_ROLE_NAME)
+        .send()
+        .await
+        .map_err(|e| conn.error_in(Service::Iam, "ListAttachedRolePolicies", e))?;
+    if attached
+        .attached_policies()
+        .iter()
+        .any(|p| p.policy_arn() == Some(BASIC_EXECUTION_POLICY))
+    {
+        return Ok(());
+    }
     iam.attach_role_policy()
         .role_name(DEFAULT_ROLE_NAME)
         .policy_arn(BASIC_EXECUTION_POLICY)
         .send()
         .await
-        .map_err(|e| conn.error("AttachRolePolicy", e))?;
-    Ok(created.role.map(|r| r.arn).unwrap_or_default())
+        .map_err(|e| conn.error_in(Service::Iam, "AttachRolePolicy", e))?;
+    Ok(())
 }
 
 fn environment(spec: &FunctionSpec) -> Environment {

@@ -4,10 +4,9 @@
 use std::time::Duration;
 
 use aws_config::timeout::TimeoutConfig;
-use aws_config::{BehaviorVersion, Region};
 use serde::Serialize;
 
-use crate::aws::{AwsError, Limits};
+use crate::aws::{logs_in_with_sso, profile_loader, AwsError, Call, Limits, Service};
 use crate::profiles::ProfileEnv;
 
 /// The account and principal behind a profile's credentials.
@@ -27,45 +26,33 @@ pub async fn caller_identity(
     files: &ProfileEnv,
     limit: Duration,
 ) -> Result<CallerIdentity, AwsError> {
-    let profile_files = files.sdk_profile_files();
-    let limits = Limits::default();
-    let mut loader = aws_config::defaults(BehaviorVersion::latest())
-        .profile_files(profile_files)
-        .profile_name(profile)
-        .timeout_config(
-            TimeoutConfig::builder()
-                .connect_timeout(limits.connect)
-                .read_timeout(limit)
-                .build(),
-        );
-    if let Some(r) = region {
-        loader = loader.region(Region::new(r.to_string()));
-    }
-    let call = async {
-        let sdk = loader.load().await;
-        let endpoint = sdk
-            .endpoint_url()
-            .map_or_else(|| "sts.amazonaws.com".to_string(), str::to_string);
-        aws_sdk_sts::Client::new(&sdk)
-            .get_caller_identity()
-            .send()
-            .await
-            .map_err(
-                |e| match AwsError::from_sdk("GetCallerIdentity", &endpoint, e) {
-                    AwsError::Credentials { detail, .. } => AwsError::Credentials {
-                        profile: profile.to_string(),
-                        detail,
-                    },
-                    other => other,
-                },
-            )
+    let timeouts = TimeoutConfig::builder()
+        .connect_timeout(Limits::default().connect)
+        .read_timeout(limit)
+        .build();
+    let call = Call {
+        service: Service::Sts,
+        operation: "GetCallerIdentity",
+        endpoint: Service::Sts.host(region.unwrap_or("us-east-1")),
+        profile: profile.to_string(),
+        sso: logs_in_with_sso(files, profile).await,
     };
-    let out = tokio::time::timeout(limit, call)
+    let ask = async {
+        let sdk = profile_loader(files, profile, region, timeouts)
+            .load()
+            .await;
+        let call = Call {
+            endpoint: sdk
+                .endpoint_url()
+                .map_or(call.endpoint.clone(), str::to_string),
+            ..call.clone()
+        };
+        let answer = aws_sdk_sts::Client::new(&sdk).get_caller_identity().send();
+        answer.await.map_err(|e| AwsError::from_sdk(call, e))
+    };
+    let out = tokio::time::timeout(limit, ask)
         .await
-        .map_err(|_| AwsError::Other {
-            operation: "GetCallerIdentity",
-            detail: format!("no answer within {} s", limit.as_secs()),
-        })??;
+        .map_err(|_| AwsError::timed_out(call.clone()))??;
     Ok(CallerIdentity {
         account: out.account().unwrap_or_default().to_string(),
         arn: out.arn().unwrap_or_default().to_string(),

@@ -7,6 +7,7 @@ pub mod analysis;
 pub mod artifacts;
 pub mod aws;
 pub mod deploy;
+pub mod error;
 pub mod fanout;
 pub mod functions;
 pub mod identity;

@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime};
 use aws_sdk_lambda::types::FunctionUrlAuthType;
 use serde::Serialize;
 
-use crate::aws::{AwsError, Connection};
+use crate::aws::{AwsError, Connection, Service};
 use crate::deploy::{CREATED_BY_TAG, DEFAULT_ROLE_NAME};
 use crate::requirements::LAYER_PREFIX;
 
@@ -358,7 +358,7 @@ pub async fn read_logs(
         let out = match out {
             Ok(o) => o,
             Err(e) => {
-                let err = conn.error("FilterLogEvents", e);
+                let err = conn.error_in(Service::Logs, "FilterLogEvents", e);
                 // No log group yet: the function has not logged anything.
                 if err.is_not_found() {
                     return Ok(events);
@@ -397,7 +397,7 @@ pub async fn set_log_retention(
         .send()
         .await
     {
-        let err = conn.error("CreateLogGroup", e);
+        let err = conn.error_in(Service::Logs, "CreateLogGroup", e);
         if err.code() != Some("ResourceAlreadyExistsException") {
             return Err(err);
         }
@@ -408,7 +408,7 @@ pub async fn set_log_retention(
         .retention_in_days(days as i32)
         .send()
         .await
-        .map_err(|e| conn.error("PutRetentionPolicy", e))?;
+        .map_err(|e| conn.error_in(Service::Logs, "PutRetentionPolicy", e))?;
     Ok(())
 }
 
@@ -473,7 +473,7 @@ pub async fn delete_all(conn: &Connection, function: &str) -> Result<Removed, Aw
                 .role_name(DEFAULT_ROLE_NAME)
                 .send()
                 .await
-                .map_err(|e| conn.error("ListRoleTags", e))?;
+                .map_err(|e| conn.error_in(Service::Iam, "ListRoleTags", e))?;
             let ours = tags
                 .tags()
                 .iter()
@@ -490,7 +490,7 @@ pub async fn delete_all(conn: &Connection, function: &str) -> Result<Removed, Aw
                     .role_name(DEFAULT_ROLE_NAME)
                     .send()
                     .await
-                    .map_err(|e| conn.error("ListAttachedRolePolicies", e))?;
+                    .map_err(|e| conn.error_in(Service::Iam, "ListAttachedRolePolicies", e))?;
                 for p in attached.attached_policies() {
                     if let Some(arn) = p.policy_arn() {
                         iam.detach_role_policy()
@@ -498,14 +498,14 @@ pub async fn delete_all(conn: &Connection, function: &str) -> Result<Removed, Aw
                             .policy_arn(arn)
                             .send()
                             .await
-                            .map_err(|e| conn.error("DetachRolePolicy", e))?;
+                            .map_err(|e| conn.error_in(Service::Iam, "DetachRolePolicy", e))?;
                     }
                 }
                 iam.delete_role()
                     .role_name(DEFAULT_ROLE_NAME)
                     .send()
                     .await
-                    .map_err(|e| conn.error("DeleteRole", e))?;
+                    .map_err(|e| conn.error_in(Service::Iam, "DeleteRole", e))?;
                 removed.role = Some(role_arn.to_string());
             }
         }

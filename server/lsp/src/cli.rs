@@ -302,9 +302,10 @@ impl From<lambda_deploy::profiles::ProfileError> for Failure {
 }
 impl From<AwsError> for Failure {
     fn from(e: AwsError) -> Self {
-        let code = match e {
-            AwsError::NoRegion { .. } | AwsError::Credentials { .. } => EXIT_USAGE,
-            _ => EXIT_FAILED,
+        let code = if e.needs_profile_fix() {
+            EXIT_USAGE
+        } else {
+            EXIT_FAILED
         };
         Failure {
             code,

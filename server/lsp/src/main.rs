@@ -15,6 +15,10 @@ use clap::Parser;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// Warnings only; the SDK's own warnings about a failed call (the error's `Debug`, which the
+/// failure's one sentence already covers) are left out, so a failure is reported once.
+const DEFAULT_LOG: &str = "warn,aws_config=error,aws_smithy_http_client=error";
+
 fn main() -> std::process::ExitCode {
     no_transparent_huge_pages();
     // SAFETY: before any thread or parser exists; mimalloc's functions have the C signatures
@@ -32,7 +36,7 @@ fn main() -> std::process::ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(DEFAULT_LOG)),
         )
         .with_writer(std::io::stderr)
         .with_ansi(false)

@@ -181,24 +181,12 @@ pub fn profiles_with_local(listing: &ProfileListing) -> Vec<ProfileInfo> {
     all
 }
 
-/// AWS errors as one sentence that says what to do; `not_found_hint` tells where to look for
-/// the functions that do exist (a CLI command or an editor command).
+/// AWS errors as their one sentence; a missing function also says where to look for the ones
+/// that exist (`not_found_hint`: a CLI command or an editor command).
 pub fn aws_sentence(e: &AwsError, not_found_hint: &str) -> String {
     match e {
-        AwsError::Service { code, message, .. } if code == "ResourceNotFoundException" => {
+        AwsError::Service { message, .. } if e.is_not_found() => {
             format!("{message}; {not_found_hint}")
-        }
-        AwsError::Service { code, message, .. }
-            if code.contains("AccessDenied") || code.contains("Unauthorized") =>
-        {
-            format!(
-                "AWS refused the call: {message}; the profile's credentials lack this permission"
-            )
-        }
-        AwsError::Service { code, message, .. }
-            if code == "ExpiredTokenException" || code == "ExpiredToken" =>
-        {
-            format!("the credentials have expired ({message}); log in again (e.g. `aws sso login`) and retry")
         }
         other => other.to_string(),
     }

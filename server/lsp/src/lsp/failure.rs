@@ -110,9 +110,10 @@ impl From<ProfileError> for Failure {
 impl From<AwsError> for Failure {
     fn from(e: AwsError) -> Self {
         let sentence = crate::ops::aws_sentence(&e, NOT_FOUND_HINT);
-        match e {
-            AwsError::NoRegion { .. } | AwsError::Credentials { .. } => Failure::input(sentence),
-            _ => Failure::remote(sentence),
+        if e.needs_profile_fix() {
+            Failure::input(sentence)
+        } else {
+            Failure::remote(sentence)
         }
     }
 }

@@ -843,7 +843,7 @@ async fn profiles_are_listed_selected_and_announced() {
     // `default` holds no keys: the editor is told before any deploy fails on it.
     let why = first["credentialsError"].as_str().unwrap_or_default();
     assert!(
-        why.starts_with("credentials for profile `default` could not be loaded"),
+        why.starts_with("no AWS credentials found for profile default; "),
         "{first}"
     );
 
