@@ -6,6 +6,7 @@
 pub mod analysis;
 pub mod aws;
 pub mod deploy;
+pub mod events;
 pub mod fanout;
 pub mod functions;
 pub mod identity;
