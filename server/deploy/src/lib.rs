@@ -15,6 +15,7 @@ pub mod maintain;
 pub mod package;
 pub mod profiles;
 pub mod project;
+pub mod pull;
 pub mod requirements;
 pub mod spec;
 pub mod zipper;

@@ -1,4 +1,4 @@
-//! The command line: `lambda-ls deploy|invoke|package|list|delete|logs|publish|share|unshare|map|event|profiles|local serve|lsp`.
+//! The command line: `lambda-ls deploy|invoke|package|list|delete|logs|publish|share|unshare|map|event|pull|profiles|local serve|lsp`.
 //!
 //! Human output by default, stable JSON with `--json`. Exit codes: 0 ok, 1 the function failed
 //! or AWS refused, 2 bad usage, input or configuration.
@@ -19,6 +19,7 @@ use lambda_deploy::maintain::{self, UrlAuth};
 use lambda_deploy::package::{self, PackageError, PackageRequest};
 use lambda_deploy::profiles::ProfileEnv;
 use lambda_deploy::project::Settings as ProjectSettings;
+use lambda_deploy::pull::{self, PullError};
 use lambda_deploy::spec::{self, SpecError};
 use serde_json::json;
 
@@ -191,6 +192,18 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Download a deployed function's code into a new folder, with a lambda.toml that deploys it back.
+    Pull {
+        name: String,
+        /// New or empty folder (default: ./NAME).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// Also write environment variable values into lambda.toml (they often hold secrets).
+        #[arg(long)]
+        with_env: bool,
+        #[arg(long)]
+        json: bool,
+    },
     /// The embedded local Lambda.
     Local {
         #[command(subcommand)]
@@ -360,6 +373,18 @@ impl From<crate::ops::PipelineError> for Failure {
             PipelineError::Requirements(r) => Failure::usage(r.to_string()),
             PipelineError::Deploy(d) => d.into(),
             PipelineError::Aws(a) => a.into(),
+        }
+    }
+}
+impl From<PullError> for Failure {
+    fn from(e: PullError) -> Self {
+        match e {
+            PullError::Aws(a) => a.into(),
+            PullError::NotEmpty { .. } => Failure::usage(e.to_string()),
+            other => Failure {
+                code: EXIT_FAILED,
+                message: other.to_string(),
+            },
         }
     }
 }
@@ -783,6 +808,41 @@ async fn dispatch(args: Args, local: &LocalHandle) -> Result<u8, Failure> {
             list,
             json,
         }) => sample_event(trigger.as_deref(), out, list, json),
+        Some(Command::Pull {
+            name,
+            dir,
+            with_env,
+            json,
+        }) => {
+            let (_, selection) = target::select(profile, &env).await?;
+            let conn = target::connect(&selection, region, &env, local).await?;
+            let req = pull::PullRequest {
+                dir: dir.unwrap_or_else(|| PathBuf::from(&name)),
+                function: name,
+                with_env,
+            };
+            let pulled = pull::pull(&conn, &req).await?;
+            if json {
+                emit_json(&serde_json::to_value(&pulled).expect("serializes"));
+            } else {
+                emit(&format!(
+                    "pulled {} from {} into {} ({} files, {}); deploy it back with `lambda-ls deploy {}` there",
+                    pulled.function,
+                    conn.info,
+                    pulled.dir.display(),
+                    pulled.files,
+                    deploy::human_bytes(pulled.bytes),
+                    pulled.target
+                ));
+                if !pulled.env_left_out.is_empty() {
+                    eprintln!(
+                        "warning: environment values left out of lambda.toml ({}); deploying without them removes them, `--with-env` writes them",
+                        pulled.env_left_out.join(", ")
+                    );
+                }
+            }
+            Ok(EXIT_OK)
+        }
         Some(Command::Local {
             command: LocalCommand::Serve { port },
         }) => serve_local(port).await,
