@@ -69,6 +69,9 @@ pub struct PyFunction {
     pub def_line: usize,
     /// End of the `def` line's header (the `:`), where inline results go.
     pub header_end: Pos,
+    /// What the event is declared as: the class a Powertools `@event_source(data_class=…)` or
+    /// `@event_parser(model=…)` names, else the first parameter's annotation, as written.
+    pub event_type: Option<String>,
 }
 
 impl PyFunction {
@@ -376,6 +379,7 @@ fn top_level_function(node: Node, src: &str) -> Option<PyFunction> {
         .map(|colon| colon.end_position())
         .unwrap_or_else(|| def.start_position());
     let kind = classify(&name, &params);
+    let event_type = decorated_event_type(node, src).or_else(|| first_annotation(def, src));
     Some(PyFunction {
         name,
         params,
@@ -385,7 +389,49 @@ fn top_level_function(node: Node, src: &str) -> Option<PyFunction> {
         end: outer.end_position().into(),
         def_line: def.start_position().row,
         header_end: header_end.into(),
+        event_type,
     })
+}
+
+/// `@event_source(data_class=X)` or `@event_parser(model=X)` above the `def`: `X`.
+fn decorated_event_type(outer: Node, src: &str) -> Option<String> {
+    let mut cursor = outer.walk();
+    let decorators: Vec<Node> = outer
+        .named_children(&mut cursor)
+        .filter(|d| d.kind() == "decorator")
+        .collect();
+    decorators
+        .into_iter()
+        .filter_map(|d| d.named_child(0).filter(|c| c.kind() == "call"))
+        .find_map(|call| {
+            let function = text_of(call.child_by_field_name("function")?, src);
+            let keyword = match function.rsplit('.').next()? {
+                "event_source" => "data_class",
+                "event_parser" => "model",
+                _ => return None,
+            };
+            let arguments = call.child_by_field_name("arguments")?;
+            let mut args = arguments.walk();
+            let value = arguments
+                .named_children(&mut args)
+                .filter(|a| a.kind() == "keyword_argument")
+                .find(|a| {
+                    a.child_by_field_name("name")
+                        .is_some_and(|n| text_of(n, src) == keyword)
+                })?
+                .child_by_field_name("value")?;
+            Some(text_of(value, src).to_string())
+        })
+}
+
+/// The annotation of the first parameter (`event: SQSEvent` → `SQSEvent`).
+fn first_annotation(def: Node, src: &str) -> Option<String> {
+    let params = def.child_by_field_name("parameters")?;
+    let first = params.named_child(0)?;
+    matches!(first.kind(), "typed_parameter" | "typed_default_parameter")
+        .then(|| first.child_by_field_name("type"))
+        .flatten()
+        .map(|t| text_of(t, src).to_string())
 }
 
 /// A handler takes exactly `(event, context)`; the names are what Lambda users write.
@@ -645,6 +691,33 @@ class Service:
             nested,
             vec![("inner", "def add"), ("method", "class Service")]
         );
+    }
+
+    #[test]
+    fn event_types_come_from_decorators_then_annotations() {
+        let cases = [
+            ("def h(event: SQSEvent, context):\n    pass\n", Some("SQSEvent")),
+            (
+                "def h(event: events.APIGatewayProxyEventV2, context: LambdaContext):\n    pass\n",
+                Some("events.APIGatewayProxyEventV2"),
+            ),
+            ("def h(event: \"SnsModel\" = None, context=None):\n    pass\n", Some("\"SnsModel\"")),
+            (
+                "@logger.inject_lambda_context\n@event_source(data_class=S3Event)\ndef h(event, context):\n    pass\n",
+                Some("S3Event"),
+            ),
+            (
+                "@parser.event_parser(model=KinesisDataStreamModel)\ndef h(event: dict, context):\n    pass\n",
+                Some("KinesisDataStreamModel"),
+            ),
+            ("@event_source(S3Event)\ndef h(event, context):\n    pass\n", None),
+            ("def h(event, context: LambdaContext):\n    pass\n", None),
+            ("def h(event, context):\n    pass\n", None),
+        ];
+        for (src, want) in cases {
+            let fs = analyze(src).functions;
+            assert_eq!(fs[0].event_type.as_deref(), want, "{src}");
+        }
     }
 
     #[test]

@@ -207,13 +207,6 @@ impl Connection {
         &self.sdk
     }
 
-    pub(crate) fn endpoint_label(&self) -> String {
-        self.info
-            .endpoint
-            .clone()
-            .unwrap_or_else(|| format!("lambda.{}.amazonaws.com", self.info.region))
-    }
-
     /// What a failure of `operation` on `service` names.
     pub fn call(&self, service: Service, operation: &'static str) -> Call {
         Call {

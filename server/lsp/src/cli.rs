@@ -1,4 +1,4 @@
-//! The command line: `lambda-ls deploy|invoke|package|list|delete|logs|publish|share|unshare|map|profiles|local serve|lsp`.
+//! The command line: `lambda-ls deploy|invoke|package|list|delete|logs|publish|share|unshare|map|event|pull|profiles|local serve|lsp`.
 //!
 //! Human output by default, stable JSON with `--json`. Exit codes: 0 ok, 1 the function failed
 //! or AWS refused, 2 bad usage, input or configuration.
@@ -11,6 +11,7 @@ use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use lambda_deploy::aws::AwsError;
 use lambda_deploy::deploy::{self, DeployError, Progress};
+use lambda_deploy::events;
 use lambda_deploy::fanout::{self, MapMode};
 use lambda_deploy::functions;
 use lambda_deploy::invoke::{self, InvokeError, InvokeKind, InvokeRequest, PayloadError};
@@ -18,6 +19,7 @@ use lambda_deploy::maintain::{self, UrlAuth};
 use lambda_deploy::package::{self, PackageError, PackageRequest};
 use lambda_deploy::profiles::ProfileEnv;
 use lambda_deploy::project::Settings as ProjectSettings;
+use lambda_deploy::pull::{self, PullError};
 use lambda_deploy::spec::{self, SpecError};
 use serde_json::json;
 
@@ -177,6 +179,31 @@ enum Command {
         /// Each line is an argument list for a callable: sent as {"args": line}.
         #[arg(long)]
         starmap: bool,
+    },
+    /// Print or write a sample event as a trigger delivers it; `--list` names the triggers.
+    Event {
+        /// Trigger, e.g. `sqs` or `apigateway-http` (see `--list`).
+        #[arg(required_unless_present = "list")]
+        trigger: Option<String>,
+        /// Write the event to this file (e.g. events/NAME.json) instead of printing it.
+        #[arg(long, conflicts_with = "list")]
+        out: Option<PathBuf>,
+        #[arg(long)]
+        list: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Download a deployed function's code into a new folder, with a lambda.toml that deploys it back.
+    Pull {
+        name: String,
+        /// New or empty folder (default: ./NAME).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// Also write environment variable values into lambda.toml (they often hold secrets).
+        #[arg(long)]
+        with_env: bool,
+        #[arg(long)]
+        json: bool,
     },
     /// The embedded local Lambda.
     Local {
@@ -349,6 +376,18 @@ impl From<crate::ops::PipelineError> for Failure {
             PipelineError::Requirements(r) => Failure::usage(r.to_string()),
             PipelineError::Deploy(d) => d.into(),
             PipelineError::Aws(a) => a.into(),
+        }
+    }
+}
+impl From<PullError> for Failure {
+    fn from(e: PullError) -> Self {
+        match e {
+            PullError::Aws(a) => a.into(),
+            PullError::NotEmpty { .. } => Failure::usage(e.to_string()),
+            other => Failure {
+                code: EXIT_FAILED,
+                message: other.to_string(),
+            },
         }
     }
 }
@@ -773,10 +812,98 @@ async fn dispatch(args: Args, local: &LocalHandle) -> Result<u8, Failure> {
             }
             Ok(if failed > 0 { EXIT_FAILED } else { EXIT_OK })
         }
+        Some(Command::Event {
+            trigger,
+            out,
+            list,
+            json,
+        }) => sample_event(trigger.as_deref(), out, list, json),
+        Some(Command::Pull {
+            name,
+            dir,
+            with_env,
+            json,
+        }) => {
+            let (_, selection) = target::select(profile, &env).await?;
+            let conn = target::connect(&selection, region, &env, local).await?;
+            let req = pull::PullRequest {
+                dir: dir.unwrap_or_else(|| PathBuf::from(&name)),
+                function: name,
+                with_env,
+            };
+            let pulled = pull::pull(&conn, &req).await?;
+            if json {
+                emit_json(&serde_json::to_value(&pulled).expect("serializes"));
+            } else {
+                emit(&format!(
+                    "pulled {} from {} into {} ({} files, {}); deploy it back with `lambda-ls deploy {}` there",
+                    pulled.function,
+                    conn.info,
+                    pulled.dir.display(),
+                    pulled.files,
+                    deploy::human_bytes(pulled.bytes),
+                    pulled.target
+                ));
+                if !pulled.env_left_out.is_empty() {
+                    eprintln!(
+                        "warning: environment values left out of lambda.toml ({}); deploying without them removes them, `--with-env` writes them",
+                        pulled.env_left_out.join(", ")
+                    );
+                }
+            }
+            Ok(EXIT_OK)
+        }
         Some(Command::Local {
             command: LocalCommand::Serve { port },
         }) => serve_local(port).await,
     }
+}
+
+/// `lambda-ls event`: the catalog, or one template printed or written to a new file.
+fn sample_event(
+    trigger: Option<&str>,
+    out: Option<PathBuf>,
+    list: bool,
+    json: bool,
+) -> Result<u8, Failure> {
+    if list {
+        if json {
+            emit_json(&serde_json::to_value(events::CATALOG).expect("the catalog serializes"));
+        } else {
+            for t in events::CATALOG {
+                emit(&format!("{:<22} {}", t.name, t.title));
+            }
+        }
+        return Ok(EXIT_OK);
+    }
+    let name = trigger.unwrap_or_default();
+    let t = events::find(name).ok_or_else(|| {
+        Failure::usage(format!(
+            "there is no sample event for `{name}`; `lambda-ls event --list` shows the triggers"
+        ))
+    })?;
+    let Some(out) = out else {
+        emit(t.template);
+        return Ok(EXIT_OK);
+    };
+    if out.exists() {
+        return Err(Failure::usage(format!(
+            "{} already exists; remove it or choose another --out",
+            out.display()
+        )));
+    }
+    if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| Failure::usage(format!("cannot create {}: {e}", dir.display())))?;
+    }
+    std::fs::write(&out, t.template)
+        .map_err(|e| Failure::usage(format!("cannot write {}: {e}", out.display())))?;
+    if json {
+        emit_json(&json!({"trigger": t.name, "out": out}));
+    } else {
+        emit(&format!("wrote {} ({})", out.display(), t.title));
+    }
+    Ok(EXIT_OK)
 }
 
 async fn serve_local(port: u16) -> Result<u8, Failure> {

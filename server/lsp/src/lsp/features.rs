@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use lambda_deploy::analysis::{FunctionKind, ParamKind, Pos, PyFunction};
+use lambda_deploy::events;
 use lambda_deploy::invoke::{InvokeOutcome, StackFrame};
 use serde_json::{json, Value};
 
@@ -223,12 +224,17 @@ pub fn full_result(outcome: &InvokeOutcome) -> String {
     }
 }
 
-/// A starting event: for a handler the keys its body reads (with string defaults where it gives
-/// them) or the Lambda console's hello-world keys; for a callable its required parameters.
+/// A starting event: for a handler whose event is annotated with a trigger's type, that trigger's
+/// template; else the keys its body reads (with string defaults where it gives them) or the
+/// Lambda console's hello-world keys; for a callable its required parameters.
 pub fn sample_event(f: &PyFunction, source: &str) -> Value {
     let mut event = serde_json::Map::new();
     match f.kind {
         FunctionKind::Handler => {
+            let trigger = f.event_type.as_deref().and_then(events::for_type);
+            if let Some(t) = trigger {
+                return serde_json::from_str(t.template).expect("templates are JSON (tested)");
+            }
             for (key, default) in read_keys(source) {
                 event
                     .entry(key)
@@ -356,6 +362,26 @@ mod tests {
         assert_eq!(
             sample_event(&fs[2], function_source(src, &fs[2])),
             json!({"a": null, "c": null})
+        );
+    }
+
+    #[test]
+    fn annotated_handlers_get_their_triggers_event() {
+        let src = "@event_source(data_class=SQSEvent)\ndef a(event, context):\n    return event['x']\n\ndef b(event: APIGatewayProxyEventV2, context):\n    return 1\n\ndef c(event: dict, context):\n    return event['x']\n";
+        let fs = analyze(src).functions;
+        let template =
+            |name| serde_json::from_str::<Value>(events::find(name).unwrap().template).unwrap();
+        assert_eq!(
+            sample_event(&fs[0], function_source(src, &fs[0])),
+            template("sqs")
+        );
+        assert_eq!(
+            sample_event(&fs[1], function_source(src, &fs[1])),
+            template("apigateway-http")
+        );
+        assert_eq!(
+            sample_event(&fs[2], function_source(src, &fs[2])),
+            json!({"x": null})
         );
     }
 
