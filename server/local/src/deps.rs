@@ -228,8 +228,7 @@ async fn pip(
             Err(stderr
                 .lines()
                 .map(str::trim)
-                .filter(|l| l.starts_with("ERROR:"))
-                .last()
+                .rfind(|l| l.starts_with("ERROR:"))
                 .or_else(|| stderr.lines().map(str::trim).rfind(|l| !l.is_empty()))
                 .unwrap_or("pip failed")
                 .trim_start_matches("ERROR: ")
