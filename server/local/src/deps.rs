@@ -44,11 +44,14 @@ pub(crate) struct Rebuilt {
     pub packages: Vec<Mismatch>,
 }
 
+/// One content hash's build: its directory, or the sentence saying why pip failed.
+type BuildCell = OnceCell<Result<PathBuf, String>>;
+
 /// The cache of reinstalled packages under the data directory, one build per content hash.
 #[derive(Debug)]
 pub(crate) struct Deps {
     root: PathBuf,
-    builds: std::sync::Mutex<HashMap<String, Arc<OnceCell<Result<PathBuf, String>>>>>,
+    builds: std::sync::Mutex<HashMap<String, Arc<BuildCell>>>,
 }
 
 impl Deps {
