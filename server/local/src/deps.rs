@@ -44,11 +44,14 @@ pub(crate) struct Rebuilt {
     pub packages: Vec<Mismatch>,
 }
 
+/// One content hash's build: its directory, or the sentence saying why pip failed.
+type BuildCell = OnceCell<Result<PathBuf, String>>;
+
 /// The cache of reinstalled packages under the data directory, one build per content hash.
 #[derive(Debug)]
 pub(crate) struct Deps {
     root: PathBuf,
-    builds: std::sync::Mutex<HashMap<String, Arc<OnceCell<Result<PathBuf, String>>>>>,
+    builds: std::sync::Mutex<HashMap<String, Arc<BuildCell>>>,
 }
 
 impl Deps {
@@ -228,8 +231,7 @@ async fn pip(
             Err(stderr
                 .lines()
                 .map(str::trim)
-                .filter(|l| l.starts_with("ERROR:"))
-                .last()
+                .rfind(|l| l.starts_with("ERROR:"))
                 .or_else(|| stderr.lines().map(str::trim).rfind(|l| !l.is_empty()))
                 .unwrap_or("pip failed")
                 .trim_start_matches("ERROR: ")

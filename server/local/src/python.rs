@@ -279,7 +279,7 @@ fn installed_versions(root: &Path, minor: &str, program: &str) -> Vec<PathBuf> {
             Some((patch, e.path().join("bin").join(program)))
         })
         .collect();
-    found.sort_by(|a, b| b.0.cmp(&a.0));
+    found.sort_by_key(|(patch, _)| std::cmp::Reverse(*patch));
     found.into_iter().map(|(_, p)| p).collect()
 }
 
