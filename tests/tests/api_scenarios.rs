@@ -33,9 +33,11 @@ impl Backend {
 
     async fn local() -> (Backend, Connection) {
         let dir = tempfile::tempdir().unwrap();
-        let local = LocalLambda::start(LocalConfig::new(dir.path().join("data")))
-            .await
-            .unwrap();
+        let mut cfg = LocalConfig::new(dir.path().join("data"));
+        // Deploy, publish, share and delete must wait as they do on AWS: the update window is
+        // on whatever the environment says, so a call racing an update gets AWS's 409.
+        cfg.update_window = lambda_local::DEFAULT_UPDATE_WINDOW;
+        let local = LocalLambda::start(cfg).await.unwrap();
         let conn = Connection::connect(&Endpoint::Local {
             url: local.endpoint(),
         })

@@ -905,3 +905,40 @@ async fn unusable_data_dir_is_a_clear_error() {
     assert!(msg.contains("plain-file"), "{msg}");
     assert!(!msg.contains('\n'), "{msg}");
 }
+
+/// The update window is the configured one: still Pending well inside it, Active after it, and a
+/// change inside it gets AWS's 409 for the state it is in.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_update_window_is_configurable() {
+    let h = Harness::start_with(Bootstrap::BuiltIn, None, |c| {
+        c.update_window = Duration::from_millis(1500)
+    })
+    .await;
+    bounded(60, async {
+        let files = [("app.py", "def handler(e, c):\n    return 1\n")];
+        assert_eq!(h.create("slow", &files, json!({})).await.status, 201);
+        tokio::time::sleep(Duration::from_millis(700)).await;
+        let r = h
+            .call(
+                "GET",
+                "/2015-03-31/functions/slow/configuration",
+                Value::Null,
+            )
+            .await;
+        assert_eq!(r.json()["State"], "Pending", "{}", r.json());
+        let r = h
+            .call(
+                "PUT",
+                "/2015-03-31/functions/slow/configuration",
+                json!({ "Timeout": 5 }),
+            )
+            .await;
+        assert_eq!(
+            (r.status, error_type(&r).as_str()),
+            (409, "ResourceConflictException")
+        );
+        h.wait_active("slow").await;
+    })
+    .await;
+    h.shutdown().await;
+}

@@ -1,0 +1,762 @@
+//! The rows: one request each and the answer AWS Lambda gives to it, with where that is written.
+//!
+//! Sources, cited on each row:
+//! - [API] the Lambda API reference, https://docs.aws.amazon.com/lambda/latest/api/API_<Op>.html
+//!   (request constraints, "Errors", response syntax and notes);
+//! - [LS] localstack's Lambda provider (services/lambda_/provider.py), whose answers its
+//!   test_lambda_api suite compares with snapshots recorded against real AWS;
+//! - [seen] AWS's own answer quoted in a public report (URL given).
+
+use super::Want::{Absent, Eq, Matches, Prefix, Present};
+use super::{Call, Moto, Row, Step};
+
+const fn call(method: &'static str, path: &'static str, body: &'static str) -> Call {
+    Call {
+        method,
+        path,
+        headers: &[],
+        body,
+    }
+}
+
+const CREATE: Call = call(
+    "POST",
+    "/2015-03-31/functions",
+    r#"{"FunctionName":"{fn}","Runtime":"python3.12","Role":"{role}","Handler":"app.handler","Code":{"ZipFile":"{zip}"},"Timeout":1}"#,
+);
+const PUBLISH: Call = call("POST", "/2015-03-31/functions/{fn}/versions", "{}");
+const ALIAS_LIVE: Call = call(
+    "POST",
+    "/2015-03-31/functions/{fn}/aliases",
+    r#"{"Name":"live","FunctionVersion":"1"}"#,
+);
+const UPDATE_CODE: Call = call(
+    "PUT",
+    "/2015-03-31/functions/{fn}/code",
+    r#"{"ZipFile":"{zip2}"}"#,
+);
+const UPDATE_CONFIG: Call = call(
+    "PUT",
+    "/2015-03-31/functions/{fn}/configuration",
+    r#"{"Description":"changed"}"#,
+);
+const ADD_PERMISSION: Call = call(
+    "POST",
+    "/2015-03-31/functions/{fn}/policy",
+    r#"{"StatementId":"s1","Action":"lambda:InvokeFunction","Principal":"s3.amazonaws.com"}"#,
+);
+const INVOKE: Call = call("POST", "/2015-03-31/functions/{fn}/invocations", "{}");
+
+const NONE: &[Step] = &[];
+const CREATED: &[Step] = &[Step::Call(CREATE)];
+const READY: &[Step] = &[Step::Call(CREATE), Step::WaitReady];
+const PUBLISHED: &[Step] = &[Step::Call(CREATE), Step::WaitReady, Step::Call(PUBLISH)];
+const ALIASED: &[Step] = &[
+    Step::Call(CREATE),
+    Step::WaitReady,
+    Step::Call(PUBLISH),
+    Step::Call(ALIAS_LIVE),
+];
+const WITH_POLICY: &[Step] = &[
+    Step::Call(CREATE),
+    Step::WaitReady,
+    Step::Call(ADD_PERMISSION),
+];
+
+const fn ok(name: &'static str, setup: &'static [Step], call: Call, status: u16) -> Row {
+    Row {
+        name,
+        setup,
+        call,
+        status,
+        code: None,
+        message: None,
+        checks: &[],
+        moto: Moto::Right,
+    }
+}
+
+const fn err(
+    name: &'static str,
+    setup: &'static [Step],
+    call: Call,
+    status: u16,
+    code: &'static str,
+    message: &'static str,
+) -> Row {
+    Row {
+        name,
+        setup,
+        call,
+        status,
+        code: Some(code),
+        message: Some(message),
+        checks: &[],
+        moto: Moto::Right,
+    }
+}
+
+/// An error whose code AWS documents but whose exact text the row does not pin down.
+const fn fails(
+    name: &'static str,
+    setup: &'static [Step],
+    call: Call,
+    status: u16,
+    code: &'static str,
+) -> Row {
+    Row {
+        code: Some(code),
+        ..ok(name, setup, call, status)
+    }
+}
+
+const fn checks(row: Row, checks: &'static [super::Check]) -> Row {
+    Row { checks, ..row }
+}
+
+const fn moto_wrong(row: Row) -> Row {
+    Row {
+        moto: Moto::Wrong,
+        ..row
+    }
+}
+
+pub static ROWS: &[Row] = &[
+    // ---- names, partial and full ARNs ----
+    // [API] GetFunction: FunctionName must match NAME_PATTERN, else ValidationException.
+    moto_wrong(err(
+        "GetFunction with a name that is no name nor ARN",
+        NONE,
+        call("GET", "/2015-03-31/functions/invalid:function:name", ""),
+        400,
+        "ValidationException",
+        r"1 validation error detected: Value 'invalid:function:name' at 'functionName' failed to satisfy constraint: Member must satisfy regular expression pattern: (arn:(aws[a-zA-Z-]*)?:lambda:)?([a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1}:)?(\d{12}:)?(function:)?([a-zA-Z0-9-_\.]+)(:(\$LATEST|[a-zA-Z0-9-_]+))?",
+    )),
+    // [API] CreateFunction: FunctionName pattern ([a-zA-Z0-9-_]+ as the name part).
+    checks(
+        moto_wrong(fails(
+            "CreateFunction with invalid:function:name is refused",
+            NONE,
+            call(
+                "POST",
+                "/2015-03-31/functions",
+                r#"{"FunctionName":"invalid:function:{fn}","Runtime":"python3.12","Role":"{role}","Handler":"app.handler","Code":{"ZipFile":"{zip}"}}"#,
+            ),
+            400,
+            "ValidationException",
+        )),
+        &[("/message", Prefix("1 validation error detected: Value 'invalid:function:"))],
+    ),
+    // ...and so creates nothing under the last segment ([API] GetFunction: 404 when missing).
+    err(
+        "CreateFunction with invalid:function:NAME does not create NAME",
+        &[Step::Call(call(
+            "POST",
+            "/2015-03-31/functions",
+            r#"{"FunctionName":"invalid:function:{fn}","Runtime":"python3.12","Role":"{role}","Handler":"app.handler","Code":{"ZipFile":"{zip}"}}"#,
+        ))],
+        call("GET", "/2015-03-31/functions/{fn}", ""),
+        404,
+        "ResourceNotFoundException",
+        "Function not found: arn:aws:lambda:us-east-1:{acct}:function:{fn}",
+    ),
+    // [API] GetFunction: "You can specify a function name, a partial ARN or a full ARN".
+    checks(
+        ok(
+            "GetFunction by full ARN",
+            READY,
+            call(
+                "GET",
+                "/2015-03-31/functions/arn:aws:lambda:us-east-1:{acct}:function:{fn}",
+                "",
+            ),
+            200,
+        ),
+        &[("/Configuration/FunctionName", Eq(r#""{fn}""#))],
+    ),
+    checks(
+        moto_wrong(ok(
+            "GetFunction by partial ARN",
+            READY,
+            call("GET", "/2015-03-31/functions/{acct}:function:{fn}", ""),
+            200,
+        )),
+        &[("/Configuration/FunctionName", Eq(r#""{fn}""#))],
+    ),
+    // [API] GetFunction Errors: ResourceNotFoundException 404; [LS] names the ARN asked for.
+    err(
+        "GetFunction of a missing function",
+        NONE,
+        call("GET", "/2015-03-31/functions/{fn}", ""),
+        404,
+        "ResourceNotFoundException",
+        "Function not found: arn:aws:lambda:us-east-1:{acct}:function:{fn}",
+    ),
+    err(
+        "GetFunction of a missing version names the qualified ARN",
+        READY,
+        call("GET", "/2015-03-31/functions/{fn}?Qualifier=7", ""),
+        404,
+        "ResourceNotFoundException",
+        "Function not found: arn:aws:lambda:us-east-1:{acct}:function:{fn}:7",
+    ),
+    // ---- CreateFunction validation ----
+    // [API] CreateFunction: Role pattern; [LS] ValidationException with that pattern.
+    moto_wrong(err(
+        "CreateFunction with a role that is not a role ARN",
+        NONE,
+        call(
+            "POST",
+            "/2015-03-31/functions",
+            r#"{"FunctionName":"{fn}","Runtime":"python3.12","Role":"not-a-role","Handler":"app.handler","Code":{"ZipFile":"{zip}"}}"#,
+        ),
+        400,
+        "ValidationException",
+        r"1 validation error detected: Value 'not-a-role' at 'role' failed to satisfy constraint: Member must satisfy regular expression pattern: arn:(aws[a-zA-Z-]*)?:iam::\d{12}:role/?[a-zA-Z_0-9+=,.@\-_/]+",
+    )),
+    // [API] CreateFunction: MemorySize "Minimum value of 128".
+    moto_wrong(err(
+        "CreateFunction with MemorySize below 128",
+        NONE,
+        call(
+            "POST",
+            "/2015-03-31/functions",
+            r#"{"FunctionName":"{fn}","Runtime":"python3.12","Role":"{role}","Handler":"app.handler","Code":{"ZipFile":"{zip}"},"MemorySize":64}"#,
+        ),
+        400,
+        "ValidationException",
+        "1 validation error detected: Value '64' at 'memorySize' failed to satisfy constraint: Member must have value greater than or equal to 128",
+    )),
+    // The 4 KB limit is on the JSON of the variables, quoted back: key + value here is 4093
+    // bytes, the JSON 4100 ([LS] _verify_env_variables; [seen]
+    // "String measured: {\"PG_PASSWORD\":...}" in user reports of AWS's answer).
+    checks(
+        moto_wrong(fails(
+            "CreateFunction with variables over 4 KB as JSON",
+            NONE,
+            call(
+                "POST",
+                "/2015-03-31/functions",
+                r#"{"FunctionName":"{fn}","Runtime":"python3.12","Role":"{role}","Handler":"app.handler","Code":{"ZipFile":"{zip}"},"Environment":{"Variables":{"BIG":"{big}"}}}"#,
+            ),
+            400,
+            "InvalidParameterValueException",
+        )),
+        &[(
+                "/message",
+            Eq(r#""Lambda was unable to configure your environment variables because the environment variables you have provided exceeded the 4KB limit. String measured: {\"BIG\":\"{big}\"}""#),
+        )],
+    ),
+    // [API] CreateFunction Errors: ResourceConflictException 409 "The resource already exists";
+    // [LS] "Function already exist: NAME".
+    err(
+        "CreateFunction of a name that exists",
+        CREATED,
+        CREATE,
+        409,
+        "ResourceConflictException",
+        "Function already exist: {fn}",
+    ),
+    // ---- response shapes ----
+    // CreateFunction answers Pending/Creating and no LastUpdateStatus; no Environment without
+    // variables ([API] CreateFunction response; [LS] map_config_out(return_update_status=False)).
+    checks(
+        moto_wrong(ok("CreateFunction answer", NONE, CREATE, 201)),
+        &[
+            ("/State", Eq(r#""Pending""#)),
+            ("/StateReasonCode", Eq(r#""Creating""#)),
+            ("/LastUpdateStatus", Absent),
+            ("/Environment", Absent),
+            ("/FunctionArn", Eq(r#""arn:aws:lambda:us-east-1:{acct}:function:{fn}""#)),
+            ("/Version", Eq(r#""$LATEST""#)),
+        ],
+    ),
+    // Publish on create: version 1 reported under the unqualified ARN ([LS] create_function:
+    // map_config_out(version, return_qualified_arn=False)).
+    checks(
+        ok(
+            "CreateFunction with Publish",
+            NONE,
+            call(
+                "POST",
+                "/2015-03-31/functions",
+                r#"{"FunctionName":"{fn}","Runtime":"python3.12","Role":"{role}","Handler":"app.handler","Code":{"ZipFile":"{zip}"},"Publish":true}"#,
+            ),
+            201,
+        ),
+        &[
+            ("/Version", Eq(r#""1""#)),
+            ("/FunctionArn", Eq(r#""arn:aws:lambda:us-east-1:{acct}:function:{fn}""#)),
+        ],
+    ),
+    // [API] GetFunction: State and LastUpdateStatus once ready; no Environment without variables.
+    checks(
+        ok(
+            "GetFunction once ready",
+            READY,
+            call("GET", "/2015-03-31/functions/{fn}", ""),
+            200,
+        ),
+        &[
+            ("/Configuration/State", Eq(r#""Active""#)),
+            ("/Configuration/LastUpdateStatus", Eq(r#""Successful""#)),
+            ("/Configuration/Environment", Absent),
+            ("/Code/RepositoryType", Eq(r#""S3""#)),
+        ],
+    ),
+    // [API] ListFunctions Note: entries leave out State, StateReason(Code), LastUpdateStatus*
+    // and RuntimeVersionConfig.
+    checks(
+        moto_wrong(ok(
+            "ListFunctions entries are the documented subset",
+            READY,
+            call("GET", "/2015-03-31/functions", ""),
+            200,
+        )),
+        &[
+            ("/Functions/[FunctionName={fn}]/FunctionArn", Present),
+            ("/Functions/[FunctionName={fn}]/State", Absent),
+            ("/Functions/[FunctionName={fn}]/LastUpdateStatus", Absent),
+            ("/Functions/[FunctionName={fn}]/RuntimeVersionConfig", Absent),
+        ],
+    ),
+    // [API] ListFunctions: FunctionVersion "Valid Values: ALL".
+    moto_wrong(err(
+        "ListFunctions with an unknown FunctionVersion",
+        NONE,
+        call("GET", "/2015-03-31/functions?FunctionVersion=LATEST", ""),
+        400,
+        "ValidationException",
+        "1 validation error detected: Value 'LATEST' at 'functionVersion' failed to satisfy constraint: Member must satisfy enum value set: [ALL]",
+    )),
+    // [API] ListFunctions: MaxItems "Minimum value of 1".
+    moto_wrong(err(
+        "ListFunctions with MaxItems 0",
+        NONE,
+        call("GET", "/2015-03-31/functions?MaxItems=0", ""),
+        400,
+        "ValidationException",
+        "1 validation error detected: Value '0' at 'maxItems' failed to satisfy constraint: Member must have value greater than or equal to 1",
+    )),
+    // $LATEST in ListVersionsByFunction carries the qualified ARN, list shape ([API]
+    // ListVersionsByFunction example; [LS] return_qualified_arn=True).
+    checks(
+        moto_wrong(ok(
+            "ListVersionsByFunction names $LATEST by its qualified ARN",
+            READY,
+            call("GET", "/2015-03-31/functions/{fn}/versions", ""),
+            200,
+        )),
+        &[
+            (
+                "/Versions/[Version=$LATEST]/FunctionArn",
+                Eq(r#""arn:aws:lambda:us-east-1:{acct}:function:{fn}:$LATEST""#),
+            ),
+            ("/Versions/[Version=$LATEST]/State", Absent),
+        ],
+    ),
+    // ---- the update-in-progress window ----
+    // [API] UpdateFunctionConfiguration Errors: ResourceConflictException 409; the Pending
+    // text as AWS words it ([seen] quoted by deploy tools that wait on it, found by searching
+    // public code for "The function is currently in the following state: Pending").
+    moto_wrong(err(
+        "UpdateFunctionConfiguration right after CreateFunction",
+        CREATED,
+        UPDATE_CONFIG,
+        409,
+        "ResourceConflictException",
+        "The operation cannot be performed at this time. The function is currently in the following state: Pending",
+    )),
+    // [seen] AWS's text in public deploy logs and READMEs ("...too quickly after having set the
+    // Lambda function's VPC, you'll get ... An update is in progress for resource: arn:...");
+    // [API] Developer Guide, "Lambda function states": updates while InProgress fail.
+    moto_wrong(err(
+        "UpdateFunctionConfiguration right after UpdateFunctionCode",
+        &[Step::Call(CREATE), Step::WaitReady, Step::Call(UPDATE_CODE)],
+        UPDATE_CONFIG,
+        409,
+        "ResourceConflictException",
+        "The operation cannot be performed at this time. An update is in progress for resource: arn:aws:lambda:us-east-1:{acct}:function:{fn}",
+    )),
+    moto_wrong(err(
+        "UpdateFunctionCode right after UpdateFunctionConfiguration",
+        &[Step::Call(CREATE), Step::WaitReady, Step::Call(UPDATE_CONFIG)],
+        UPDATE_CODE,
+        409,
+        "ResourceConflictException",
+        "The operation cannot be performed at this time. An update is in progress for resource: arn:aws:lambda:us-east-1:{acct}:function:{fn}",
+    )),
+    moto_wrong(err(
+        "PublishVersion right after UpdateFunctionCode",
+        &[Step::Call(CREATE), Step::WaitReady, Step::Call(UPDATE_CODE)],
+        PUBLISH,
+        409,
+        "ResourceConflictException",
+        "The operation cannot be performed at this time. An update is in progress for resource: arn:aws:lambda:us-east-1:{acct}:function:{fn}",
+    )),
+    // [API] UpdateFunctionConfiguration response: LastUpdateStatus InProgress while applied.
+    checks(
+        moto_wrong(ok(
+            "UpdateFunctionConfiguration answers InProgress",
+            READY,
+            UPDATE_CONFIG,
+            200,
+        )),
+        &[
+            ("/LastUpdateStatus", Eq(r#""InProgress""#)),
+            ("/Description", Eq(r#""changed""#)),
+        ],
+    ),
+    // Once the update is applied, the next one goes through ([API] Lambda function states).
+    ok(
+        "UpdateFunctionConfiguration after waiting",
+        &[Step::Call(CREATE), Step::WaitReady, Step::Call(UPDATE_CODE), Step::WaitReady],
+        UPDATE_CONFIG,
+        200,
+    ),
+    // ---- versions ----
+    // [API] PublishVersion: "Lambda doesn't publish a version if the function's configuration
+    // and code haven't changed since the last version."
+    checks(
+        ok(
+            "PublishVersion with nothing changed returns the last version",
+            &[Step::Call(CREATE), Step::WaitReady, Step::Call(PUBLISH)],
+            PUBLISH,
+            201,
+        ),
+        &[("/Version", Eq(r#""1""#))],
+    ),
+    checks(
+        ok("PublishVersion answer", READY, PUBLISH, 201),
+        &[
+            ("/Version", Eq(r#""1""#)),
+            ("/FunctionArn", Eq(r#""arn:aws:lambda:us-east-1:{acct}:function:{fn}:1""#)),
+        ],
+    ),
+    // [LS] _create_version_model: the CodeSha256 check and its message.
+    moto_wrong(err(
+        "PublishVersion with a stale CodeSha256",
+        READY,
+        call(
+            "POST",
+            "/2015-03-31/functions/{fn}/versions",
+            r#"{"CodeSha256":"AAAA"}"#,
+        ),
+        400,
+        "InvalidParameterValueException",
+        "CodeSHA256 (AAAA) is different from current CodeSHA256 in $LATEST ({zipsha}). Please try again with the CodeSHA256 in $LATEST.",
+    )),
+    // [LS] delete_function with Qualifier $LATEST.
+    moto_wrong(err(
+        "DeleteFunction of $LATEST only",
+        READY,
+        call("DELETE", "/2015-03-31/functions/{fn}?Qualifier=$LATEST", ""),
+        400,
+        "InvalidParameterValueException",
+        "$LATEST version cannot be deleted without deleting the function.",
+    )),
+    // [seen] https://github.com/karl-cardenas-coding/go-lambda-cleanup/issues/45 (AWS's 409).
+    moto_wrong(err(
+        "DeleteFunction of a version an alias uses",
+        ALIASED,
+        call("DELETE", "/2015-03-31/functions/{fn}?Qualifier=1", ""),
+        409,
+        "ResourceConflictException",
+        "Unable to delete version because the following aliases reference it: [live]",
+    )),
+    // ---- aliases ----
+    // [seen] https://github.com/fujiwara/lambroll/issues/386: "Cannot find alias arn: ARN".
+    err(
+        "GetAlias of a missing alias",
+        READY,
+        call("GET", "/2015-03-31/functions/{fn}/aliases/nope", ""),
+        404,
+        "ResourceNotFoundException",
+        "Cannot find alias arn: arn:aws:lambda:us-east-1:{acct}:function:{fn}:nope",
+    ),
+    // [seen] localstack PR #11878 (checked against AWS): UpdateAlias on a missing alias.
+    moto_wrong(err(
+        "UpdateAlias of a missing alias",
+        PUBLISHED,
+        call(
+            "PUT",
+            "/2015-03-31/functions/{fn}/aliases/nope",
+            r#"{"FunctionVersion":"1"}"#,
+        ),
+        404,
+        "ResourceNotFoundException",
+        "Alias not found: arn:aws:lambda:us-east-1:{acct}:function:{fn}:nope",
+    )),
+    // Same PR: "AWS doesn't throw an error for delete_alias for non-existing alias (but a 204)".
+    moto_wrong(ok(
+        "DeleteAlias of a missing alias",
+        READY,
+        call("DELETE", "/2015-03-31/functions/{fn}/aliases/nope", ""),
+        204,
+    )),
+    // [seen] https://github.com/HumanCellAtlas/data-store/issues/929: "Alias already exists: ARN".
+    moto_wrong(err(
+        "CreateAlias of a name that exists",
+        ALIASED,
+        ALIAS_LIVE,
+        409,
+        "ResourceConflictException",
+        "Alias already exists: arn:aws:lambda:us-east-1:{acct}:function:{fn}:live",
+    )),
+    // [seen] https://github.com/aws-cloudformation/rain/issues/175: a missing version is
+    // "Function not found: ARN:VERSION".
+    err(
+        "CreateAlias to a missing version",
+        READY,
+        call(
+            "POST",
+            "/2015-03-31/functions/{fn}/aliases",
+            r#"{"Name":"live","FunctionVersion":"9"}"#,
+        ),
+        404,
+        "ResourceNotFoundException",
+        "Function not found: arn:aws:lambda:us-east-1:{acct}:function:{fn}:9",
+    ),
+    // [API] GetFunction with an alias: the configuration it points to, under the alias ARN
+    // ([LS] map_config_out(return_qualified_arn=True, alias_name)).
+    checks(
+        moto_wrong(ok(
+            "GetFunctionConfiguration through an alias",
+            ALIASED,
+            call("GET", "/2015-03-31/functions/{fn}/configuration?Qualifier=live", ""),
+            200,
+        )),
+        &[
+            ("/Version", Eq(r#""1""#)),
+            ("/FunctionArn", Eq(r#""arn:aws:lambda:us-east-1:{acct}:function:{fn}:live""#)),
+        ],
+    ),
+    // ---- resource policies ----
+    // [API] GetPolicy Errors: ResourceNotFoundException; [LS] its message.
+    err(
+        "GetPolicy of a function without a policy",
+        READY,
+        call("GET", "/2015-03-31/functions/{fn}/policy", ""),
+        404,
+        "ResourceNotFoundException",
+        "The resource you requested does not exist.",
+    ),
+    // [LS] get_policy: a missing function is "Function not found: ARN".
+    err(
+        "GetPolicy of a missing function",
+        NONE,
+        call("GET", "/2015-03-31/functions/{fn}/policy", ""),
+        404,
+        "ResourceNotFoundException",
+        "Function not found: arn:aws:lambda:us-east-1:{acct}:function:{fn}",
+    ),
+    // [API] AddPermission: StatementId "Pattern: ([a-zA-Z0-9-_]+)".
+    moto_wrong(err(
+        "AddPermission with a dot in the statement id",
+        READY,
+        call(
+            "POST",
+            "/2015-03-31/functions/{fn}/policy",
+            r#"{"StatementId":"a.b","Action":"lambda:InvokeFunction","Principal":"s3.amazonaws.com"}"#,
+        ),
+        400,
+        "ValidationException",
+        "1 validation error detected: Value 'a.b' at 'statementId' failed to satisfy constraint: Member must satisfy regular expression pattern: ([a-zA-Z0-9-_]+)",
+    )),
+    // [seen] terraform-aws-modules/terraform-aws-lambda#36: AWS refuses policies on $LATEST.
+    moto_wrong(err(
+        "AddPermission on $LATEST",
+        READY,
+        call(
+            "POST",
+            "/2015-03-31/functions/{fn}/policy?Qualifier=$LATEST",
+            r#"{"StatementId":"s1","Action":"lambda:InvokeFunction","Principal":"s3.amazonaws.com"}"#,
+        ),
+        400,
+        "InvalidParameterValueException",
+        "We currently do not support adding policies for $LATEST.",
+    )),
+    // [LS] add_permission: a duplicate statement id, named in the message.
+    moto_wrong(err(
+        "AddPermission with a statement id that exists",
+        WITH_POLICY,
+        ADD_PERMISSION,
+        409,
+        "ResourceConflictException",
+        "The statement id (s1) provided already exists. Please provide a new statement id, or remove the existing statement.",
+    )),
+    // [API] AddPermission response: Statement.
+    checks(
+        moto_wrong(ok("AddPermission answer", READY, ADD_PERMISSION, 201)),
+        &[("/Statement", Present)],
+    ),
+    // [LS] remove_permission and moto's AWS-checked test: no policy at all.
+    err(
+        "RemovePermission without a policy",
+        READY,
+        call("DELETE", "/2015-03-31/functions/{fn}/policy/s1", ""),
+        404,
+        "ResourceNotFoundException",
+        "No policy is associated with the given resource.",
+    ),
+    // [LS] remove_permission: a statement id the policy does not have.
+    moto_wrong(err(
+        "RemovePermission of a statement id that is not there",
+        WITH_POLICY,
+        call("DELETE", "/2015-03-31/functions/{fn}/policy/nope", ""),
+        404,
+        "ResourceNotFoundException",
+        "Statement nope is not found in resource policy.",
+    )),
+    // ---- function URLs ----
+    // [LS] get_function_url_config: a missing function is "The resource you requested does
+    // not exist.", as is a missing configuration.
+    moto_wrong(err(
+        "GetFunctionUrlConfig of a missing function",
+        NONE,
+        call("GET", "/2021-10-31/functions/{fn}/url", ""),
+        404,
+        "ResourceNotFoundException",
+        "The resource you requested does not exist.",
+    )),
+    err(
+        "GetFunctionUrlConfig without one",
+        READY,
+        call("GET", "/2021-10-31/functions/{fn}/url", ""),
+        404,
+        "ResourceNotFoundException",
+        "The resource you requested does not exist.",
+    ),
+    // [API] CreateFunctionUrlConfig: Qualifier "Pattern: ((?!^\d+$)^[0-9a-zA-Z-_]+$)".
+    moto_wrong(err(
+        "CreateFunctionUrlConfig on a version",
+        PUBLISHED,
+        call(
+            "POST",
+            "/2021-10-31/functions/{fn}/url?Qualifier=1",
+            r#"{"AuthType":"NONE"}"#,
+        ),
+        400,
+        "ValidationException",
+        r"1 validation error detected: Value '1' at 'qualifier' failed to satisfy constraint: Member must satisfy regular expression pattern: ((?!^\d+$)^[0-9a-zA-Z-_]+$)",
+    )),
+    // [API] CreateFunctionUrlConfig: AuthType "Valid Values: NONE | AWS_IAM".
+    moto_wrong(fails(
+        "CreateFunctionUrlConfig with an unknown AuthType",
+        READY,
+        call("POST", "/2021-10-31/functions/{fn}/url", r#"{"AuthType":"OPEN"}"#),
+        400,
+        "ValidationException",
+    )),
+    // ---- invoke ----
+    // Invoking a missing function names the qualified ARN, $LATEST by default ([seen] AWS's
+    // "Function not found: arn:aws:lambda:REGION:ACCT:function:NAME:$LATEST"; [API] Invoke
+    // Errors: ResourceNotFoundException 404).
+    moto_wrong(err(
+        "Invoke of a missing function",
+        NONE,
+        INVOKE,
+        404,
+        "ResourceNotFoundException",
+        "Function not found: arn:aws:lambda:us-east-1:{acct}:function:{fn}:$LATEST",
+    )),
+    // [API] Invoke response: ExecutedVersion for a synchronous call.
+    checks(
+        moto_wrong(ok("Invoke answer", READY, INVOKE, 200)),
+        &[("header:x-amz-executed-version", Eq(r#""$LATEST""#))],
+    ),
+    // [API] Invoke: an Event invoke answers 202 with no ExecutedVersion.
+    checks(
+        ok(
+            "Invoke of type Event",
+            READY,
+            Call {
+                headers: &[("x-amz-invocation-type", "Event")],
+                ..INVOKE
+            },
+            202,
+        ),
+        &[("header:x-amz-executed-version", Absent)],
+    ),
+    checks(
+        moto_wrong(ok(
+            "Invoke through an alias runs its version",
+            ALIASED,
+            call("POST", "/2015-03-31/functions/{fn}/invocations?Qualifier=live", "{}"),
+            200,
+        )),
+        &[("header:x-amz-executed-version", Eq(r#""1""#))],
+    ),
+    // [API] Invoke: InvocationType "Valid Values: Event | RequestResponse | DryRun".
+    moto_wrong(err(
+        "Invoke with an unknown InvocationType",
+        READY,
+        Call {
+            headers: &[("x-amz-invocation-type", "Later")],
+            ..INVOKE
+        },
+        400,
+        "ValidationException",
+        "1 validation error detected: Value 'Later' at 'invocationType' failed to satisfy constraint: Member must satisfy enum value set: [Event, RequestResponse, DryRun]",
+    )),
+    // [API] Invoke: LogType "Valid Values: None | Tail".
+    moto_wrong(err(
+        "Invoke with an unknown LogType",
+        READY,
+        Call {
+            headers: &[("x-amz-log-type", "All")],
+            ..INVOKE
+        },
+        400,
+        "ValidationException",
+        "1 validation error detected: Value 'All' at 'logType' failed to satisfy constraint: Member must satisfy enum value set: [None, Tail]",
+    )),
+    // [API] Invoke Errors: InvalidRequestContentException 400 for a body that is not JSON.
+    moto_wrong(fails(
+        "Invoke with a payload that is not JSON",
+        READY,
+        call("POST", "/2015-03-31/functions/{fn}/invocations", "{not json"),
+        400,
+        "InvalidRequestContentException",
+    )),
+    // A timeout: errorType Sandbox.Timedout, "RequestId: ID Error: Task timed out after 1.00
+    // seconds" ([seen] `aws lambda invoke` transcripts in public notes:
+    // {"errorType":"Sandbox.Timedout","errorMessage":"RequestId: f83d... Error: Task timed out
+    // after 3.00 seconds"}; [API] Invoke: FunctionError "Unhandled").
+    moto_wrong(checks(
+        ok(
+            "Invoke that runs past its timeout",
+            READY,
+            call("POST", "/2015-03-31/functions/{fn}/invocations", r#"{"sleep":3}"#),
+            200,
+        ),
+        &[
+            ("header:x-amz-function-error", Eq(r#""Unhandled""#)),
+            ("/errorType", Eq(r#""Sandbox.Timedout""#)),
+            (
+                "/errorMessage",
+                Matches(r"RequestId: [0-9a-f-]{36} Error: Task timed out after 1\.00 seconds"),
+            ),
+        ],
+    )),
+    // The REPORT line, field by field with tabs, the last one too ([API] Developer Guide,
+    // "Using CloudWatch Logs with Lambda", REPORT fields; the trailing tab is from the AWS
+    // recordings issue 13 was measured with).
+    moto_wrong(checks(
+        ok(
+            "Invoke with LogType Tail: the REPORT line",
+            READY,
+            Call {
+                headers: &[("x-amz-log-type", "Tail")],
+                ..INVOKE
+            },
+            200,
+        ),
+        &[(
+            "report",
+            Matches(
+                r"REPORT RequestId: [0-9a-f-]{36}\tDuration: \d+\.\d{2} ms\tBilled Duration: \d+ ms\tMemory Size: 128 MB\tMax Memory Used: \d+ MB\t(Init Duration: \d+\.\d{2} ms\t)?",
+            ),
+        )],
+    )),
+];
