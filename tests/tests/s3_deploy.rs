@@ -2,7 +2,9 @@
 //! local Lambda and on moto: uploaded once, reused, resumed after an interruption, deleted.
 
 use aws_sdk_s3::primitives::ByteStream;
-use lambda_deploy::artifacts::{artifact_key, bucket_name, ArtifactOwner, PART_SIZE};
+use lambda_deploy::artifacts::{
+    artifact_key, bucket_name, ensure_bucket, ArtifactOwner, PART_SIZE,
+};
 use lambda_deploy::aws::{Connection, Endpoint};
 use lambda_deploy::deploy::{deploy, DeployAction, DeployOutcome, DeployRequest, Progress};
 use lambda_deploy::functions::delete_function;
@@ -57,7 +59,7 @@ async fn invoked(conn: &Connection, name: &str) -> serde_json::Value {
 
 /// What an interrupted earlier run leaves: an unfinished multipart upload holding `parts` parts.
 async fn interrupted_upload(conn: &Connection, name: &str, pkg: &Package, parts: usize) {
-    let bucket = bucket_name(conn).await.unwrap();
+    let bucket = ensure_bucket(conn).await.unwrap();
     let key = artifact_key(ArtifactOwner::Function(name), &pkg.code_sha256);
     let id = conn
         .s3
