@@ -115,7 +115,7 @@ fn cases() -> Vec<Case> {
         case(OK_CONFIG, deploy_with!("--env", "1BAD=x"), 2, "environment variable name `1BAD` is invalid"),
         case(OK_CONFIG, deploy_with!("--role", "admin"), 2, "role `admin` is not an IAM role ARN"),
         case(OK_CONFIG, deploy_with!("--log-retention-days", "2"), 2, "log retention of 2 days is not allowed"),
-        case(OK_CONFIG, deploy_with!("--include", "{p}/blob.bin"), 2, "over Lambda's 52428800-byte limit for direct upload"),
+        case(OK_CONFIG, deploy_with!("--include", "{p}/blob.bin"), 2, "over Lambda's 250 MB limit for a function and its layers; the largest parts are blob.bin (251.0 MB)"),
         case(OK_CONFIG, deploy_with!("--include", "/etc/hostname"), 2, "is outside the package root"),
         case(OK_CONFIG, deploy_with!("--include", "{p}/nothing-here"), 2, "does not exist"),
         // lambda.toml.
@@ -152,9 +152,10 @@ fn extras(dir: &std::path::Path) {
     .unwrap();
     std::fs::write(dir.join("bad.jsonl"), "{\"a\": 1}\n{nope\n").unwrap();
     std::fs::write(dir.join("objects.jsonl"), "{\"a\": 1}\n").unwrap();
-    // Incompressible, so the zip stays over 50 MB.
-    let blob = lambda_ls_tests::incompressible(51 * 1024 * 1024);
-    std::fs::write(dir.join("blob.bin"), blob).unwrap();
+    // Over 250 MB unzipped (sparse: the limit is checked before anything is read or zipped).
+    std::fs::File::create(dir.join("blob.bin"))
+        .and_then(|f| f.set_len(251 * 1024 * 1024))
+        .unwrap();
 }
 
 #[test]

@@ -120,8 +120,7 @@ pub async fn stage(
     req: ArtifactRequest<'_>,
     progress: &(dyn Fn(Progress) + Send + Sync),
 ) -> Result<StagedArtifact, ArtifactError> {
-    let bucket = bucket_name(conn).await?;
-    ensure_bucket(conn, &bucket).await?;
+    let bucket = ensure_bucket(conn).await?;
     let key = artifact_key(req.owner, req.code_sha256);
     let total = req.bytes.len() as u64;
     let mut staged = StagedArtifact {
@@ -163,10 +162,12 @@ fn is_missing(err: &AwsError) -> bool {
     )
 }
 
-/// Creates the private, tagged, expiring artifacts bucket when it does not exist yet.
-async fn ensure_bucket(conn: &Connection, bucket: &str) -> Result<(), AwsError> {
-    match conn.s3.head_bucket().bucket(bucket).send().await {
-        Ok(_) => return Ok(()),
+/// The artifacts bucket's name, after creating the private, tagged, expiring bucket when it
+/// does not exist yet.
+pub async fn ensure_bucket(conn: &Connection) -> Result<String, AwsError> {
+    let bucket = bucket_name(conn).await?;
+    match conn.s3.head_bucket().bucket(&bucket).send().await {
+        Ok(_) => return Ok(bucket),
         Err(e) => {
             let err = conn.error("HeadBucket", e);
             if !is_missing(&err) {
@@ -174,7 +175,7 @@ async fn ensure_bucket(conn: &Connection, bucket: &str) -> Result<(), AwsError> 
             }
         }
     }
-    let mut create = conn.s3.create_bucket().bucket(bucket);
+    let mut create = conn.s3.create_bucket().bucket(&bucket);
     // us-east-1 is the one region that refuses its own name as a location constraint.
     if conn.info.region != "us-east-1" {
         create = create.create_bucket_configuration(
@@ -190,7 +191,8 @@ async fn ensure_bucket(conn: &Connection, bucket: &str) -> Result<(), AwsError> 
             return Err(err);
         }
     }
-    configure_bucket(conn, bucket).await
+    configure_bucket(conn, &bucket).await?;
+    Ok(bucket)
 }
 
 fn built<T, E: std::fmt::Display>(r: Result<T, E>, operation: &'static str) -> Result<T, AwsError> {

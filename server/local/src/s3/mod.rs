@@ -98,7 +98,7 @@ fn dispatch(b: &Buckets, req: &S3Request) -> Result<Reply> {
     let config = CONFIGS.iter().find(|(name, _)| req.has(name));
     match (&req.method, req.key.as_deref()) {
         (&Method::PUT, None) => match config {
-            Some((name, _)) => b.put_config(bucket, name, &req.body).map(|_| ok()),
+            Some((name, _)) => b.put_config(bucket, name, &payload(req)?.0).map(|_| ok()),
             None => b.create_bucket(bucket).map(|_| {
                 let mut r = ok();
                 r.headers.push(("location", format!("/{bucket}")));
