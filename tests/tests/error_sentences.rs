@@ -5,6 +5,7 @@
 
 use std::time::Duration;
 
+use lambda_deploy::artifacts::{bucket_name, ensure_bucket};
 use lambda_deploy::aws::{AwsError, Connection, Endpoint, Limits};
 use lambda_deploy::functions::list_functions;
 use lambda_deploy::identity::caller_identity;
@@ -178,6 +179,47 @@ async fn an_sts_failure_names_sts() {
     assert_eq!(
         sentence,
         format!("cannot reach STS for profile dev: {closed} refused the connection; check that the endpoint is up and the profile's endpoint_url and proxy settings are right")
+    );
+}
+
+/// The artifacts path (zips over 50 MB) asks STS for the account, then S3: each failure names
+/// the service that failed, not Lambda.
+#[tokio::test]
+async fn artifact_failures_name_sts_and_s3() {
+    let closed = format!("http://127.0.0.1:{}", free_port());
+    let (_dir, files) = profile_files(&closed);
+    let aws = Connection::connect_with(
+        &Endpoint::Aws {
+            profile: "dev".into(),
+            region: None,
+            files,
+        },
+        SHORT,
+    )
+    .await
+    .unwrap();
+    let sts = bucket_name(&aws).await.unwrap_err().to_string();
+    assert_plain_sentence(&sts, "dev");
+    assert!(
+        sts.starts_with(&format!(
+            "cannot reach STS for profile dev: {closed} refused"
+        )),
+        "{sts}"
+    );
+    let local = Connection::connect_with(
+        &Endpoint::Local {
+            url: closed.clone(),
+        },
+        SHORT,
+    )
+    .await
+    .unwrap();
+    let s3 = ensure_bucket(&local).await.unwrap_err().to_string();
+    assert!(
+        s3.starts_with(&format!(
+            "cannot reach S3 for profile local: {closed} refused"
+        )),
+        "{s3}"
     );
 }
 

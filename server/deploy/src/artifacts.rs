@@ -20,7 +20,7 @@ use bytes::Bytes;
 use serde::Serialize;
 use tokio::task::JoinSet;
 
-use crate::aws::{AwsError, Connection, LOCAL_ACCOUNT};
+use crate::aws::{AwsError, Connection, Service, LOCAL_ACCOUNT};
 use crate::deploy::{Progress, CREATED_BY_TAG};
 
 /// Every artifacts bucket is `lambda-ls-artifacts-ACCOUNT-REGION`.
@@ -97,7 +97,7 @@ pub async fn bucket_name(conn: &Connection) -> Result<String, AwsError> {
             .get_caller_identity()
             .send()
             .await
-            .map_err(|e| conn.error("GetCallerIdentity", e))?;
+            .map_err(|e| conn.error_in(Service::Sts, "GetCallerIdentity", e))?;
         out.account().unwrap_or_default().to_string()
     };
     Ok(format!("{BUCKET_PREFIX}{account}-{}", conn.info.region))
@@ -144,7 +144,7 @@ async fn object_size(conn: &Connection, bucket: &str, key: &str) -> Result<Optio
     match conn.s3.head_object().bucket(bucket).key(key).send().await {
         Ok(out) => Ok(Some(out.content_length().unwrap_or(0).max(0) as u64)),
         Err(e) => {
-            let err = conn.error("HeadObject", e);
+            let err = conn.error_in(Service::S3, "HeadObject", e);
             if is_missing(&err) {
                 Ok(None)
             } else {
@@ -169,7 +169,7 @@ pub async fn ensure_bucket(conn: &Connection) -> Result<String, AwsError> {
     match conn.s3.head_bucket().bucket(&bucket).send().await {
         Ok(_) => return Ok(bucket),
         Err(e) => {
-            let err = conn.error("HeadBucket", e);
+            let err = conn.error_in(Service::S3, "HeadBucket", e);
             if !is_missing(&err) {
                 return Err(err);
             }
@@ -185,7 +185,7 @@ pub async fn ensure_bucket(conn: &Connection) -> Result<String, AwsError> {
         );
     }
     if let Err(e) = create.send().await {
-        let err = conn.error("CreateBucket", e);
+        let err = conn.error_in(Service::S3, "CreateBucket", e);
         // Another deploy created it a moment ago: configure it all the same (idempotent PUTs).
         if err.code() != Some("BucketAlreadyOwnedByYou") {
             return Err(err);
@@ -217,7 +217,7 @@ async fn configure_bucket(conn: &Connection, bucket: &str) -> Result<(), AwsErro
         )
         .send()
         .await
-        .map_err(|e| conn.error("PutPublicAccessBlock", e))?;
+        .map_err(|e| conn.error_in(Service::S3, "PutPublicAccessBlock", e))?;
     let sse = built(
         ServerSideEncryptionByDefault::builder()
             .sse_algorithm(ServerSideEncryption::Aes256)
@@ -239,7 +239,7 @@ async fn configure_bucket(conn: &Connection, bucket: &str) -> Result<(), AwsErro
         .server_side_encryption_configuration(encryption)
         .send()
         .await
-        .map_err(|e| conn.error("PutBucketEncryption", e))?;
+        .map_err(|e| conn.error_in(Service::S3, "PutBucketEncryption", e))?;
     let ownership = built(
         OwnershipControls::builder()
             .rules(built(
@@ -256,7 +256,7 @@ async fn configure_bucket(conn: &Connection, bucket: &str) -> Result<(), AwsErro
         .ownership_controls(ownership)
         .send()
         .await
-        .map_err(|e| conn.error("PutBucketOwnershipControls", e))?;
+        .map_err(|e| conn.error_in(Service::S3, "PutBucketOwnershipControls", e))?;
     let tag = built(
         Tag::builder()
             .key(CREATED_BY_TAG.0)
@@ -272,13 +272,13 @@ async fn configure_bucket(conn: &Connection, bucket: &str) -> Result<(), AwsErro
         )?)
         .send()
         .await
-        .map_err(|e| conn.error("PutBucketTagging", e))?;
+        .map_err(|e| conn.error_in(Service::S3, "PutBucketTagging", e))?;
     s3.put_bucket_lifecycle_configuration()
         .bucket(bucket)
         .lifecycle_configuration(lifecycle()?)
         .send()
         .await
-        .map_err(|e| conn.error("PutBucketLifecycleConfiguration", e))?;
+        .map_err(|e| conn.error_in(Service::S3, "PutBucketLifecycleConfiguration", e))?;
     Ok(())
 }
 
@@ -387,7 +387,7 @@ async fn upload_multipart(
             key: key.clone(),
             detail: e.to_string(),
         })?;
-        let out = out.map_err(|e| conn.error("UploadPart", e))?;
+        let out = out.map_err(|e| conn.error_in(Service::S3, "UploadPart", e))?;
         let part = CompletedPart::builder()
             .part_number(n)
             .set_e_tag(out.e_tag().map(str::to_string))
@@ -418,7 +418,7 @@ async fn unfinished_upload(
         .prefix(key)
         .send()
         .await
-        .map_err(|e| conn.error("ListMultipartUploads", e))?;
+        .map_err(|e| conn.error_in(Service::S3, "ListMultipartUploads", e))?;
     Ok(out
         .uploads()
         .iter()
@@ -449,7 +449,7 @@ async fn uploaded_parts(
             .set_part_number_marker(marker.clone())
             .send()
             .await
-            .map_err(|e| conn.error("ListParts", e))?;
+            .map_err(|e| conn.error_in(Service::S3, "ListParts", e))?;
         for p in out.parts() {
             let Some(n) = p.part_number() else { continue };
             let part = CompletedPart::builder()
@@ -481,7 +481,7 @@ async fn create_upload(
         .tagging(format!("{}={}", CREATED_BY_TAG.0, CREATED_BY_TAG.1))
         .send()
         .await
-        .map_err(|e| conn.error("CreateMultipartUpload", e))?;
+        .map_err(|e| conn.error_in(Service::S3, "CreateMultipartUpload", e))?;
     out.upload_id()
         .map(str::to_string)
         .ok_or_else(|| ArtifactError::NoUploadId {
@@ -511,7 +511,7 @@ async fn complete_upload(
         )
         .send()
         .await
-        .map_err(|e| conn.error("CompleteMultipartUpload", e))?;
+        .map_err(|e| conn.error_in(Service::S3, "CompleteMultipartUpload", e))?;
     Ok(())
 }
 
@@ -537,7 +537,7 @@ pub async fn delete_function_artifacts(
         let out = match listed {
             Ok(out) => out,
             Err(e) => {
-                let err = conn.error("ListObjectsV2", e);
+                let err = conn.error_in(Service::S3, "ListObjectsV2", e);
                 return if is_missing(&err) {
                     Ok(removed)
                 } else {
@@ -552,7 +552,7 @@ pub async fn delete_function_artifacts(
                 .key(key)
                 .send()
                 .await
-                .map_err(|e| conn.error("DeleteObject", e))?;
+                .map_err(|e| conn.error_in(Service::S3, "DeleteObject", e))?;
             removed.push(format!("s3://{bucket}/{key}"));
         }
         token = out.next_continuation_token().map(str::to_string);
@@ -573,7 +573,7 @@ async fn abort_uploads(conn: &Connection, bucket: &str, prefix: &str) -> Result<
         .prefix(prefix)
         .send()
         .await
-        .map_err(|e| conn.error("ListMultipartUploads", e))?;
+        .map_err(|e| conn.error_in(Service::S3, "ListMultipartUploads", e))?;
     for u in out.uploads() {
         let (Some(key), Some(id)) = (u.key(), u.upload_id()) else {
             continue;
@@ -585,7 +585,7 @@ async fn abort_uploads(conn: &Connection, bucket: &str, prefix: &str) -> Result<
             .upload_id(id)
             .send()
             .await
-            .map_err(|e| conn.error("AbortMultipartUpload", e))?;
+            .map_err(|e| conn.error_in(Service::S3, "AbortMultipartUpload", e))?;
     }
     Ok(())
 }

@@ -16,6 +16,7 @@ pub enum Service {
     Iam,
     Sts,
     Logs,
+    S3,
 }
 
 impl Service {
@@ -26,6 +27,7 @@ impl Service {
             Service::Iam => "iam",
             Service::Sts => "sts",
             Service::Logs => "logs",
+            Service::S3 => "s3",
         }
     }
 
@@ -55,6 +57,7 @@ impl fmt::Display for Service {
             Service::Iam => "IAM",
             Service::Sts => "STS",
             Service::Logs => "CloudWatch Logs",
+            Service::S3 => "S3",
         })
     }
 }
