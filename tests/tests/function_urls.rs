@@ -120,7 +120,11 @@ with urllib.request.urlopen(r, timeout=30) as resp:
 /// Deploys `app.py:handler` as `name` and gives it a URL; the URL.
 fn deploy_with_url(home: &Path, app: &Path, name: &str, public: bool) -> String {
     let target = format!("{}:handler", app.display());
-    let out = run(home, None, &["deploy", &target, "--name", name, "--timeout", "2"]);
+    let out = run(
+        home,
+        None,
+        &["deploy", &target, "--name", name, "--timeout", "2"],
+    );
     assert!(out.status.success(), "{}", stderr(&out));
     let mut args = vec!["share", name, "--url", "--json"];
     if public {
@@ -229,7 +233,10 @@ async fn function_urls_answer_real_http_clients() {
         .await
         .unwrap();
     let again = curl(d, &[&format!("{private}echo")]);
-    assert_eq!(again.status, 403, "an AWS_IAM URL, served again after a restart");
+    assert_eq!(
+        again.status, 403,
+        "an AWS_IAM URL, served again after a restart"
+    );
     local.shutdown().await;
 }
 
