@@ -7,7 +7,8 @@
 //! One port serves the Lambda REST-JSON API (functions, versions, aliases, policies, function
 //! URL configs, layers, tags, invoke) and a CloudWatch Logs subset (`X-Amz-Target:
 //! Logs_20140328.*`). Each worker is a Python process with its own Runtime API listener, running
-//! awslambdaric or the built-in bootstrap.
+//! awslambdaric or the built-in bootstrap. Each function URL is served on a loopback port of
+//! its own (`urls/`).
 //!
 //! Environment: `LAMBDA_LS_LOCAL_DIR` (data directory, see [`default_data_dir`]),
 //! `LAMBDA_LS_PYTHON` (interpreter), `LAMBDA_LS_BOOTSTRAP` (`auto|awslambdaric|builtin`),
