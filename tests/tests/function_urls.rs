@@ -82,10 +82,11 @@ fn curl(dir: &Path, args: &[&str]) -> Answer {
     }
 }
 
-/// Runs a Python snippet with the test venv's interpreter; its stdout.
-fn python(script: &str, url: &str) -> String {
+/// Runs a Python snippet with the test venv's interpreter and arguments; its stdout.
+fn python(script: &str, args: &[&str]) -> String {
     let out = Command::new(test_venv().join("bin/python"))
-        .args(["-c", script, url])
+        .args(["-c", script])
+        .args(args)
         .output()
         .expect("run python");
     assert!(
@@ -102,6 +103,20 @@ req = urllib.request.Request(sys.argv[1] + "echo", data=json.dumps({"a": [1, 2]}
                              headers={"Content-Type": "application/json"}, method="POST")
 with urllib.request.urlopen(req, timeout=30) as r:
     print(json.dumps({"status": r.status, "event": json.loads(r.read())}))
+"#;
+
+/// The served event against an independent definition (aws-lambda-powertools' parser model)
+/// and against the catalog's function-url event, which is shaped as AWS delivers it.
+const SAME_SHAPE: &str = r#"
+import json, sys
+from aws_lambda_powertools.utilities.parser import models as m
+event, template = json.loads(sys.argv[1]), json.load(open(sys.argv[2]))
+m.LambdaFunctionUrlModel.model_validate(event)
+extra = set(event) - set(template) - {"cookies"}
+context = (set(event["requestContext"]) ^ set(template["requestContext"])) - {"authorizer"}
+http = set(event["requestContext"]["http"]) ^ set(template["requestContext"]["http"])
+assert not (extra or context or http), (extra, context, http)
+print("same shape")
 "#;
 
 const BOTOCORE_SIGNED: &str = r#"
@@ -179,11 +194,17 @@ async fn function_urls_answer_real_http_clients() {
     assert!(e.get("body").is_none());
 
     // POST with a JSON body, from Python's urllib.
-    let posted: Value = serde_json::from_str(&python(URLLIB_POST, &url)).unwrap();
+    let posted: Value = serde_json::from_str(&python(URLLIB_POST, &[&url])).unwrap();
     assert_eq!(posted["status"], 200);
     assert_eq!(posted["event"]["body"], r#"{"a": [1, 2]}"#);
     assert_eq!(posted["event"]["isBase64Encoded"], false);
     assert_eq!(posted["event"]["requestContext"]["http"]["method"], "POST");
+    let template = lambda_ls_tests::repo_root().join("server/deploy/events/function-url.json");
+    let template = template.display().to_string();
+    for event in [&e, &posted["event"]] {
+        let shape = python(SAME_SHAPE, &[&event.to_string(), &template]);
+        assert_eq!(shape.trim(), "same shape");
+    }
 
     // A binary body arrives base64-encoded.
     std::fs::write(d.join("bin"), [0u8, 159, 146, 150, 255]).unwrap();
@@ -280,9 +301,18 @@ async fn check_iam_url(home: &tempfile::TempDir, app: &Path, d: &Path) -> String
         signed.json()["requestContext"]["authorizer"]["iam"]["accessKey"],
         "local"
     );
-    let signed: Value = serde_json::from_str(&python(BOTOCORE_SIGNED, &url)).unwrap();
+    let signed: Value = serde_json::from_str(&python(BOTOCORE_SIGNED, &[&url])).unwrap();
     assert_eq!(signed["status"], 200);
     assert_eq!(signed["event"]["queryStringParameters"]["q"], "a b");
+    let template = lambda_ls_tests::repo_root().join("server/deploy/events/function-url.json");
+    let shape = python(
+        SAME_SHAPE,
+        &[
+            &signed["event"].to_string(),
+            &template.display().to_string(),
+        ],
+    );
+    assert_eq!(shape.trim(), "same shape");
     url
 }
 

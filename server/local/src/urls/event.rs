@@ -38,6 +38,12 @@ pub(super) fn request_event(
     headers.insert("x-forwarded-for".into(), peer.ip().to_string());
     headers.insert("x-forwarded-proto".into(), "http".into());
     headers.insert("x-forwarded-port".into(), port);
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    let secs = crate::time::now_millis() / 1000;
+    headers.insert(
+        "x-amzn-trace-id".into(),
+        format!("Root=1-{secs:08x}-{}", &id[..24]),
+    );
     let raw_query = parts.uri.query().unwrap_or("");
     let mut event = json!({
         "version": "2.0",
