@@ -33,6 +33,7 @@ pub const LIST_FUNCTIONS: &str = "lambda.listFunctions";
 pub const LIST_PROFILES: &str = "lambda.listProfiles";
 pub const SELECT_PROFILE: &str = "lambda.selectProfile";
 pub const OPEN_FILE: &str = "lambda.openFile";
+pub const OPEN_URL: &str = "lambda.openUrl";
 
 /// Every command, for the `executeCommandProvider` capability.
 pub const ALL: &[&str] = &[
@@ -44,6 +45,7 @@ pub const ALL: &[&str] = &[
     LIST_PROFILES,
     SELECT_PROFILE,
     OPEN_FILE,
+    OPEN_URL,
 ];
 
 #[derive(Debug, Deserialize)]
@@ -98,6 +100,12 @@ pub struct PathArgs {
     path: PathBuf,
 }
 
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UrlArgs {
+    url: String,
+}
+
 /// A parsed `workspace/executeCommand`.
 #[derive(Debug)]
 pub enum Request {
@@ -109,6 +117,7 @@ pub enum Request {
     ListProfiles,
     SelectProfile(ProfileArgs),
     OpenFile(PathArgs),
+    OpenUrl(UrlArgs),
 }
 
 impl Request {
@@ -130,6 +139,7 @@ impl Request {
             LIST_PROFILES => Request::ListProfiles,
             SELECT_PROFILE => Request::SelectProfile(arg(command, arguments)?),
             OPEN_FILE => Request::OpenFile(arg(command, arguments)?),
+            OPEN_URL => Request::OpenUrl(arg(command, arguments)?),
             other => {
                 return Err(Failure::input(format!(
                     "unknown command `{other}`; lambda-ls knows {}",
@@ -157,6 +167,10 @@ pub async fn execute(
         Request::OpenFile(args) => {
             shared.editor.show_document(&args.path).await;
             Ok(Value::Null)
+        }
+        Request::OpenUrl(args) => {
+            shared.editor.open_url(&args.url).await;
+            Ok(json!(args.url))
         }
     }
 }
