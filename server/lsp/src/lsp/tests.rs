@@ -2332,7 +2332,8 @@ async fn a_deployed_function_with_a_url_offers_open_url() {
         .wait_for("lambdaLs/profileChanged", |p| p["profile"] == "local")
         .await;
     let uri = client.open(&fixture, "app.py").await;
-    let target = json!({"uri": uri, "function": "handler"});
+    // Its own name: other tests deploy app.py's handler to the same local Lambda.
+    let target = json!({"uri": uri, "function": "handler", "name": "url-handler"});
     let first = client
         .command("lambda.deploy", target.clone())
         .await
@@ -2352,7 +2353,7 @@ async fn a_deployed_function_with_a_url_offers_open_url() {
     })
     .await
     .unwrap();
-    let url = share_url(&conn, "app-handler", UrlAuth::Public)
+    let url = share_url(&conn, "url-handler", UrlAuth::Public)
         .await
         .unwrap();
     let again = client.command("lambda.deploy", target).await.unwrap();
