@@ -939,8 +939,8 @@ class Bench:
             creds.write_text("[moto]\naws_access_key_id = AKIDBENCH\naws_secret_access_key = bench-secret\n\n"
                              "[counted]\naws_access_key_id = AKIDBENCH\naws_secret_access_key = bench-secret\n")
             env = self.env(AWS_CONFIG_FILE=cfg, AWS_SHARED_CREDENTIALS_FILE=creds)
-            # moto 5.2.1 fails CompleteMultipartUpload for the Rust SDK's parts (README, Not done yet).
-            for target, profile, endpoint in (("local Lambda", "local", f"http://127.0.0.1:{local_port}"),):
+            for target, profile, endpoint in (("local Lambda", "local", f"http://127.0.0.1:{local_port}"),
+                                              ("moto", "moto", f"http://127.0.0.1:{port}")):
                 self._s3_target(proj, inc, z, env, target, profile, endpoint, what, proxy)
         finally:
             proxy.close()
