@@ -16,6 +16,7 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use super::catalog;
 use super::convert::{self, ProfileChangedParams};
 use super::editor::{Answer, ClientToken};
 use super::failure::Failure;
@@ -33,6 +34,9 @@ pub const LIST_FUNCTIONS: &str = "lambda.listFunctions";
 pub const LIST_PROFILES: &str = "lambda.listProfiles";
 pub const SELECT_PROFILE: &str = "lambda.selectProfile";
 pub const OPEN_FILE: &str = "lambda.openFile";
+pub const LIST_EVENTS: &str = "lambda.listEvents";
+pub const CREATE_EVENT: &str = "lambda.createEvent";
+pub const PULL: &str = "lambda.pull";
 
 /// Every command, for the `executeCommandProvider` capability.
 pub const ALL: &[&str] = &[
@@ -44,6 +48,9 @@ pub const ALL: &[&str] = &[
     LIST_PROFILES,
     SELECT_PROFILE,
     OPEN_FILE,
+    LIST_EVENTS,
+    CREATE_EVENT,
+    PULL,
 ];
 
 #[derive(Debug, Deserialize)]
@@ -109,6 +116,9 @@ pub enum Request {
     ListProfiles,
     SelectProfile(ProfileArgs),
     OpenFile(PathArgs),
+    ListEvents(catalog::EventsArgs),
+    CreateEvent(catalog::CreateEventArgs),
+    Pull(catalog::PullArgs),
 }
 
 impl Request {
@@ -130,6 +140,9 @@ impl Request {
             LIST_PROFILES => Request::ListProfiles,
             SELECT_PROFILE => Request::SelectProfile(arg(command, arguments)?),
             OPEN_FILE => Request::OpenFile(arg(command, arguments)?),
+            LIST_EVENTS => Request::ListEvents(arg(command, arguments)?),
+            CREATE_EVENT => Request::CreateEvent(arg(command, arguments)?),
+            PULL => Request::Pull(arg(command, arguments)?),
             other => {
                 return Err(Failure::input(format!(
                     "unknown command `{other}`; lambda-ls knows {}",
@@ -158,20 +171,23 @@ pub async fn execute(
             shared.editor.show_document(&args.path).await;
             Ok(Value::Null)
         }
+        Request::ListEvents(args) => catalog::list_events(&shared, args).await,
+        Request::CreateEvent(args) => catalog::create_event(&shared, args).await,
+        Request::Pull(args) => catalog::pull_function(&shared, args).await,
     }
 }
 
-fn to_json<T: serde::Serialize>(value: &T) -> Value {
+pub(super) fn to_json<T: serde::Serialize>(value: &T) -> Value {
     serde_json::to_value(value).expect("results serialize to JSON")
 }
 
-fn path_of(uri: &str) -> Result<PathBuf, Failure> {
+pub(super) fn path_of(uri: &str) -> Result<PathBuf, Failure> {
     convert::file_path(uri)
         .ok_or_else(|| Failure::input(format!("{uri} is not a file on disk; save it first")))
 }
 
 /// Runs file work (reading, parsing, stat calls) off the async workers.
-async fn blocking<T: Send + 'static>(
+pub(super) async fn blocking<T: Send + 'static>(
     what: &str,
     f: impl FnOnce() -> T + Send + 'static,
 ) -> Result<T, Failure> {
@@ -189,12 +205,12 @@ async fn resolve(key: &FunctionKey, callable: bool) -> Result<ResolvedTarget, Fa
 }
 
 /// The selection the editor asked for, with the deploy core's fallback order.
-async fn selection(shared: &SharedRef) -> Result<Selection, Failure> {
+pub(super) async fn selection(shared: &SharedRef) -> Result<Selection, Failure> {
     let explicit = shared.with(|st| st.profile.clone())?;
     Ok(target::select(explicit.as_deref(), &shared.env).await?.1)
 }
 
-async fn connect(
+pub(super) async fn connect(
     shared: &SharedRef,
     selection: &Selection,
 ) -> Result<lambda_deploy::aws::Connection, Failure> {
