@@ -357,18 +357,52 @@ struct TagsInput {
     tags: Option<BTreeMap<String, String>>,
 }
 
+/// TagResource's Resource pattern (the API reference): an ARN, never a bare name.
+const TAG_RESOURCE_PATTERN: &str = r"arn:(aws[a-zA-Z-]*)?:lambda:[a-z]{2}((-gov)|(-iso(b?)))?-[a-z]+-\d{1}:\d{12}:(function:[a-zA-Z0-9-_]+(:(\$LATEST|[a-zA-Z0-9-_]+))?|layer:[a-zA-Z0-9-_]+)";
+
+/// Lambda's limit on tags per resource (Developer Guide, "Using tags on Lambda functions").
+const MAX_TAGS: usize = 50;
+
+/// The function a tags request names: a full, unqualified function ARN.
+fn tagged_function(arn: &str) -> Result<FunctionRef> {
+    let f = FunctionRef::parse(arn)
+        .ok()
+        .filter(|_| arn.starts_with("arn:"))
+        .ok_or_else(|| {
+            ApiError::validation(format!(
+                "1 validation error detected: Value '{arn}' at 'resource' failed to satisfy constraint: Member must satisfy regular expression pattern: {TAG_RESOURCE_PATTERN}"
+            ))
+        })?;
+    if f.qualifier.is_some() {
+        return Err(ApiError::invalid(
+            "Tags on function aliases and versions are not supported. Please specify a function ARN.",
+        ));
+    }
+    Ok(f)
+}
+
 /// ListTags, TagResource and UntagResource on a function ARN.
 pub(super) async fn tags(ctx: &Arc<Ctx>, req: &Req, arn: &str) -> Result<Reply> {
-    let f = FunctionRef::parse(arn)?;
+    let f = tagged_function(arn)?;
     match req.method {
         Method::GET => read_record(ctx, &f, |rec| {
             Ok(Reply::json(200, json!({ "Tags": rec.tags })))
         }),
         Method::POST => {
             let input: TagsInput = req.json()?;
+            let tags = input.tags.filter(|t| !t.is_empty()).ok_or_else(|| {
+                ApiError::invalid("An error occurred and the request cannot be processed.")
+            })?;
             ctx.registry
                 .mutate(&f.name, &f.arn(), |rec| {
-                    rec.tags.extend(input.tags.unwrap_or_default());
+                    let mut merged = rec.tags.clone();
+                    merged.extend(tags);
+                    if merged.len() > MAX_TAGS {
+                        return Err(ApiError::invalid(
+                            "Number of tags exceeds resource tag limit.",
+                        ));
+                    }
+                    rec.tags = merged;
                     Ok(())
                 })
                 .await?;
@@ -376,6 +410,11 @@ pub(super) async fn tags(ctx: &Arc<Ctx>, req: &Req, arn: &str) -> Result<Reply> 
         }
         Method::DELETE => {
             let keys = req.query_all("tagKeys");
+            if keys.is_empty() {
+                return Err(ApiError::validation(
+                    "1 validation error detected: Value null at 'tagKeys' failed to satisfy constraint: Member must not be null",
+                ));
+            }
             ctx.registry
                 .mutate(&f.name, &f.arn(), |rec| {
                     rec.tags.retain(|k, _| !keys.contains(&k.as_str()));
