@@ -193,7 +193,7 @@ struct ShareArgs {
     /// Create a function URL (AWS_IAM auth unless --public).
     #[arg(long, conflicts_with = "list")]
     url: bool,
-    /// With --url: anyone on the internet may call it (auth NONE).
+    /// With --url: anyone may call it, without credentials (auth NONE).
     #[arg(long, requires = "url")]
     public: bool,
     #[arg(long)]
@@ -529,8 +529,14 @@ async fn share(target: &Target, a: ShareArgs) -> Result<u8, OpError> {
     let grant = Grant::from_args(a.account, a.url, a.public, a.list)?;
     let conn = target.connect().await?;
     if grant == Grant::Url(lambda_deploy::maintain::UrlAuth::Public) {
+        // The local Lambda serves URLs on loopback only.
+        let who = if conn.info.local {
+            "this machine"
+        } else {
+            "the internet"
+        };
         eprintln!(
-            "warning: the URL of {} will be callable by anyone on the internet, without credentials",
+            "warning: the URL of {} will be callable by anyone on {who}, without credentials",
             a.name
         );
     }

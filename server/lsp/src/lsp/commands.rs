@@ -18,6 +18,7 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use super::catalog;
 use super::convert::{self, ProfileChangedParams};
 use super::editor::{Answer, ClientToken};
 use super::failure::Failure;
@@ -35,6 +36,10 @@ pub const LIST_PROFILES: &str = "lambda.listProfiles";
 pub const SELECT_PROFILE: &str = "lambda.selectProfile";
 pub const OPEN_FILE: &str = "lambda.openFile";
 pub const EVENT_FILES: &str = "lambda.eventFiles";
+pub const OPEN_URL: &str = "lambda.openUrl";
+pub const LIST_EVENTS: &str = "lambda.listEvents";
+pub const CREATE_EVENT: &str = "lambda.createEvent";
+pub const PULL: &str = "lambda.pull";
 
 /// Every command, for the `executeCommandProvider` capability.
 pub const ALL: &[&str] = &[
@@ -47,6 +52,10 @@ pub const ALL: &[&str] = &[
     SELECT_PROFILE,
     OPEN_FILE,
     EVENT_FILES,
+    OPEN_URL,
+    LIST_EVENTS,
+    CREATE_EVENT,
+    PULL,
 ];
 
 #[derive(Debug, Deserialize)]
@@ -105,6 +114,12 @@ pub struct PathArgs {
     path: PathBuf,
 }
 
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UrlArgs {
+    url: String,
+}
+
 /// A parsed `workspace/executeCommand`.
 #[derive(Debug)]
 pub enum Request {
@@ -117,6 +132,10 @@ pub enum Request {
     SelectProfile(ProfileArgs),
     OpenFile(PathArgs),
     EventFiles(FunctionArgs),
+    OpenUrl(UrlArgs),
+    ListEvents(catalog::EventsArgs),
+    CreateEvent(catalog::CreateEventArgs),
+    Pull(catalog::PullArgs),
 }
 
 impl Request {
@@ -139,6 +158,10 @@ impl Request {
             SELECT_PROFILE => Request::SelectProfile(arg(command, arguments)?),
             OPEN_FILE => Request::OpenFile(arg(command, arguments)?),
             EVENT_FILES => Request::EventFiles(arg(command, arguments)?),
+            OPEN_URL => Request::OpenUrl(arg(command, arguments)?),
+            LIST_EVENTS => Request::ListEvents(arg(command, arguments)?),
+            CREATE_EVENT => Request::CreateEvent(arg(command, arguments)?),
+            PULL => Request::Pull(arg(command, arguments)?),
             other => {
                 return Err(Failure::input(format!(
                     "unknown command `{other}`; lambda-ls knows {}",
@@ -167,6 +190,13 @@ pub async fn execute(
             shared.editor.show_document(&args.path).await;
             Ok(Value::Null)
         }
+        Request::OpenUrl(args) => {
+            shared.editor.open_url(&args.url).await;
+            Ok(json!(args.url))
+        }
+        Request::ListEvents(args) => catalog::list_events(&shared, args).await,
+        Request::CreateEvent(args) => catalog::create_event(&shared, args).await,
+        Request::Pull(args) => catalog::pull_function(&shared, args).await,
         Request::EventFiles(args) => event_files(args).await,
     }
 }
@@ -183,17 +213,17 @@ async fn event_files(args: FunctionArgs) -> Result<Value, Failure> {
     .await
 }
 
-fn to_json<T: serde::Serialize>(value: &T) -> Value {
+pub(super) fn to_json<T: serde::Serialize>(value: &T) -> Value {
     serde_json::to_value(value).expect("results serialize to JSON")
 }
 
-fn path_of(uri: &str) -> Result<PathBuf, Failure> {
+pub(super) fn path_of(uri: &str) -> Result<PathBuf, Failure> {
     convert::file_path(uri)
         .ok_or_else(|| Failure::input(format!("{uri} is not a file on disk; save it first")))
 }
 
 /// Runs file work (reading, parsing, stat calls) off the async workers.
-async fn blocking<T: Send + 'static>(
+pub(super) async fn blocking<T: Send + 'static>(
     what: &str,
     f: impl FnOnce() -> T + Send + 'static,
 ) -> Result<T, Failure> {
@@ -209,12 +239,12 @@ async fn resolve(key: &FunctionKey, callable: bool) -> Result<ResolvedTarget, Fa
 }
 
 /// The selection the editor asked for, with the deploy core's fallback order.
-async fn selection(shared: &SharedRef) -> Result<Selection, Failure> {
+pub(super) async fn selection(shared: &SharedRef) -> Result<Selection, Failure> {
     let explicit = shared.with(|st| st.profile.clone())?;
     Ok(target::select(explicit.as_deref(), &shared.env).await?.1)
 }
 
-async fn connect(
+pub(super) async fn connect(
     shared: &SharedRef,
     selection: &Selection,
 ) -> Result<lambda_deploy::aws::Connection, Failure> {
