@@ -34,6 +34,7 @@ pub const LIST_FUNCTIONS: &str = "lambda.listFunctions";
 pub const LIST_PROFILES: &str = "lambda.listProfiles";
 pub const SELECT_PROFILE: &str = "lambda.selectProfile";
 pub const OPEN_FILE: &str = "lambda.openFile";
+pub const OPEN_URL: &str = "lambda.openUrl";
 pub const LIST_EVENTS: &str = "lambda.listEvents";
 pub const CREATE_EVENT: &str = "lambda.createEvent";
 pub const PULL: &str = "lambda.pull";
@@ -48,6 +49,7 @@ pub const ALL: &[&str] = &[
     LIST_PROFILES,
     SELECT_PROFILE,
     OPEN_FILE,
+    OPEN_URL,
     LIST_EVENTS,
     CREATE_EVENT,
     PULL,
@@ -105,6 +107,12 @@ pub struct PathArgs {
     path: PathBuf,
 }
 
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UrlArgs {
+    url: String,
+}
+
 /// A parsed `workspace/executeCommand`.
 #[derive(Debug)]
 pub enum Request {
@@ -116,6 +124,7 @@ pub enum Request {
     ListProfiles,
     SelectProfile(ProfileArgs),
     OpenFile(PathArgs),
+    OpenUrl(UrlArgs),
     ListEvents(catalog::EventsArgs),
     CreateEvent(catalog::CreateEventArgs),
     Pull(catalog::PullArgs),
@@ -140,6 +149,7 @@ impl Request {
             LIST_PROFILES => Request::ListProfiles,
             SELECT_PROFILE => Request::SelectProfile(arg(command, arguments)?),
             OPEN_FILE => Request::OpenFile(arg(command, arguments)?),
+            OPEN_URL => Request::OpenUrl(arg(command, arguments)?),
             LIST_EVENTS => Request::ListEvents(arg(command, arguments)?),
             CREATE_EVENT => Request::CreateEvent(arg(command, arguments)?),
             PULL => Request::Pull(arg(command, arguments)?),
@@ -170,6 +180,10 @@ pub async fn execute(
         Request::OpenFile(args) => {
             shared.editor.show_document(&args.path).await;
             Ok(Value::Null)
+        }
+        Request::OpenUrl(args) => {
+            shared.editor.open_url(&args.url).await;
+            Ok(json!(args.url))
         }
         Request::ListEvents(args) => catalog::list_events(&shared, args).await,
         Request::CreateEvent(args) => catalog::create_event(&shared, args).await,

@@ -2319,6 +2319,71 @@ async fn create_sample_event_opens_the_file_where_the_client_can() {
     client.finish().await;
 }
 
+#[tokio::test]
+async fn a_deployed_function_with_a_url_offers_open_url() {
+    use lambda_deploy::aws::{Connection, Endpoint};
+    use lambda_deploy::maintain::{share_url, UrlAuth};
+    let _one_at_a_time = LOCAL_LAMBDA.lock().await;
+    let fixture = Fixture::new(PROJECT);
+    let mut caps = capabilities();
+    caps["window"]["showDocument"] = json!({"support": true});
+    let client = Client::start_with_caps(&fixture, no_aws(), Value::Null, json!({}), caps).await;
+    client
+        .wait_for("lambdaLs/profileChanged", |p| p["profile"] == "local")
+        .await;
+    let uri = client.open(&fixture, "app.py").await;
+    // Its own name: other tests deploy app.py's handler to the same local Lambda.
+    let target = json!({"uri": uri, "function": "handler", "name": "url-handler"});
+    let first = client
+        .command("lambda.deploy", target.clone())
+        .await
+        .unwrap();
+    assert!(first.get("url").is_none(), "{first}");
+    let lenses = client.lenses(&uri).await;
+    assert!(
+        !lenses.iter().any(|l| l.ends_with("Open URL")),
+        "{lenses:?}"
+    );
+
+    // Give it a URL on the local Lambda the server runs, as `lambda-ls share --url` does.
+    let dir = std::env::var("LAMBDA_LS_LOCAL_DIR").unwrap();
+    let endpoint = std::fs::read_to_string(PathBuf::from(dir).join("endpoint")).unwrap();
+    let conn = Connection::connect(&Endpoint::Local {
+        url: endpoint.trim().to_string(),
+    })
+    .await
+    .unwrap();
+    let url = share_url(&conn, "url-handler", UrlAuth::Public)
+        .await
+        .unwrap();
+    let again = client.command("lambda.deploy", target).await.unwrap();
+    assert_eq!(again["url"], url);
+    let lenses = client.lenses(&uri).await;
+    assert!(
+        lenses.iter().any(|l| l.ends_with(": Open URL")),
+        "{lenses:?}"
+    );
+    let actions = client
+        .actions(&uri, &json!({"line": 3, "character": 4}))
+        .await;
+    let open = actions
+        .iter()
+        .find(|a| a["title"] == "Open URL")
+        .expect("an Open URL action");
+    let opened = client
+        .command("lambda.openUrl", open["command"]["arguments"][0].clone())
+        .await
+        .unwrap();
+    assert_eq!(opened, json!(url));
+    let shown = client.seen("window/showDocument");
+    let last = &shown.last().expect("a showDocument request")["params"];
+    assert_eq!(
+        (&last["uri"], &last["external"]),
+        (&json!(url), &json!(true))
+    );
+    client.finish().await;
+}
+
 // ---------------------------------------------------------------------------------------------
 // The sample events catalog and pulling a deployed function, for the editor's pickers
 
