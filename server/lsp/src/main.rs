@@ -4,8 +4,6 @@
 
 mod cli;
 mod lsp;
-mod ops;
-mod target;
 
 use clap::Parser;
 
