@@ -41,6 +41,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+pub use api::LIVE_HEADER;
 pub use deps::{describe_run, LocalRun, RunError};
 pub use error::LocalError;
 

@@ -7,7 +7,9 @@ use std::time::SystemTime;
 use lambda_deploy::analysis;
 use lambda_deploy::aws::TargetInfo;
 use lambda_deploy::functions;
-use lambda_deploy::invoke::{self, FunctionError, InvokeError, InvokeKind, InvokeRequest};
+use lambda_deploy::invoke::{
+    self, FunctionError, InvokeError, InvokeKind, InvokeOutcome, InvokeRequest,
+};
 use lambda_deploy::maintain;
 use lambda_deploy::package::{self, ResolvedTarget};
 use lambda_deploy::profiles::{self, ProfileInfo, Selection};
@@ -21,6 +23,7 @@ use super::editor::{Answer, ClientToken};
 use super::failure::Failure;
 use super::features;
 use super::jobs::{self, DeployPlan};
+use super::live::{self, LiveArgs};
 use super::session::{FunctionKey, Invocation, Mark};
 use super::state::SharedRef;
 use crate::target;
@@ -44,6 +47,7 @@ pub const ALL: &[&str] = &[
     LIST_PROFILES,
     SELECT_PROFILE,
     OPEN_FILE,
+    live::LIVE,
 ];
 
 #[derive(Debug, Deserialize)]
@@ -109,6 +113,7 @@ pub enum Request {
     ListProfiles,
     SelectProfile(ProfileArgs),
     OpenFile(PathArgs),
+    Live(LiveArgs),
 }
 
 impl Request {
@@ -130,6 +135,7 @@ impl Request {
             LIST_PROFILES => Request::ListProfiles,
             SELECT_PROFILE => Request::SelectProfile(arg(command, arguments)?),
             OPEN_FILE => Request::OpenFile(arg(command, arguments)?),
+            live::LIVE => Request::Live(arg(command, arguments)?),
             other => {
                 return Err(Failure::input(format!(
                     "unknown command `{other}`; lambda-ls knows {}",
@@ -158,6 +164,7 @@ pub async fn execute(
             shared.editor.show_document(&args.path).await;
             Ok(Value::Null)
         }
+        Request::Live(args) => live::command(&shared, args).await,
     }
 }
 
@@ -189,12 +196,12 @@ async fn resolve(key: &FunctionKey, callable: bool) -> Result<ResolvedTarget, Fa
 }
 
 /// The selection the editor asked for, with the deploy core's fallback order.
-async fn selection(shared: &SharedRef) -> Result<Selection, Failure> {
+pub(super) async fn selection(shared: &SharedRef) -> Result<Selection, Failure> {
     let explicit = shared.with(|st| st.profile.clone())?;
     Ok(target::select(explicit.as_deref(), &shared.env).await?.1)
 }
 
-async fn connect(
+pub(super) async fn connect(
     shared: &SharedRef,
     selection: &Selection,
 ) -> Result<lambda_deploy::aws::Connection, Failure> {
@@ -310,25 +317,58 @@ async fn invoke_function(shared: &SharedRef, args: InvokeArgs) -> Result<Value, 
         Err(e) => return Err(e.into()),
     };
 
+    let shown = Shown {
+        profile,
+        key,
+        root,
+        name: &name,
+        event: request.payload,
+    };
+    show_outcome(shared, shown, &outcome).await?;
+    Ok(to_json(&outcome))
+}
+
+/// Whose result [`show_outcome`] shows.
+pub(super) struct Shown<'a> {
+    pub profile: &'a str,
+    pub key: Option<FunctionKey>,
+    /// The package root, against which stack frames are matched.
+    pub root: Option<PathBuf>,
+    pub name: &'a str,
+    /// The event it ran with (a live function's next event).
+    pub event: Vec<u8>,
+}
+
+/// Records an invoke and shows it: the error on the raising line, the inline result, the log.
+pub(super) async fn show_outcome(
+    shared: &SharedRef,
+    shown: Shown<'_>,
+    outcome: &InvokeOutcome,
+) -> Result<(), Failure> {
+    let Shown {
+        profile,
+        key,
+        root,
+        name,
+        event,
+    } = shown;
     let mark = match (&outcome.error, &key) {
         (Some(error), Some(key)) => Some(error_mark(shared, key, root, error, profile).await?),
         _ => None,
     };
     let invocation = Invocation {
         outcome: outcome.clone(),
+        event,
     };
-    let touched = shared.with(|st| {
-        st.session
-            .record_invoke(selection.profile_name(), key, invocation, mark)
-    })?;
-    let mut log = format!("{name} → {}", features::full_result(&outcome));
+    let touched = shared.with(|st| st.session.record_invoke(profile, key, invocation, mark))?;
+    let mut log = format!("{name} → {}", features::full_result(outcome));
     if let Some(tail) = &outcome.log_tail {
         log.push_str(&format!("\n--- log tail ---\n{}", tail.trim_end()));
     }
     shared.editor.info(&log).await;
     shared.publish_marks(&touched).await;
     shared.editor.refresh(true, true).await;
-    Ok(to_json(&outcome))
+    Ok(())
 }
 
 /// The button that deploys a function that is not on the target, then invokes it.
@@ -437,7 +477,7 @@ async fn is_callable(shared: &SharedRef, key: &FunctionKey) -> Result<bool, Fail
 }
 
 /// The event: given inline, from a file, else `events/<function>.json` when it exists, else `{}`.
-async fn payload(
+pub(super) async fn payload(
     inline: Option<Value>,
     file: Option<PathBuf>,
     key: Option<&FunctionKey>,

@@ -5,6 +5,7 @@
 //! - `features`: lenses, code actions, inline results and sample events, without protocol types.
 //! - `commands`: `workspace/executeCommand` ids, arguments and behaviour (see COMMANDS.md).
 //! - `jobs`: background deploys with progress, cancellation and coalescing.
+//! - `live`: live mode (redeploy and invoke on save), over `crate::live_loop`.
 //! - `confirm`: the question before the first deploy to an AWS profile.
 //! - `project_file`: `lambda.toml` in the editor: problems, key completion and hover, and which
 //!   functions it configures.
@@ -19,6 +20,7 @@ mod editor;
 mod failure;
 mod features;
 mod jobs;
+mod live;
 mod project_file;
 mod server;
 mod session;
