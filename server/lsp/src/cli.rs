@@ -81,6 +81,9 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Redeploy FILE.py:FUNCTION and invoke it again on every change to its package, printing
+    /// each result and log tail, until Ctrl-C (the local Lambda unless --aws).
+    Watch(crate::watch::WatchArgs),
     /// Invoke a deployed function.
     Invoke {
         name: String,
@@ -554,6 +557,14 @@ async fn dispatch(args: Args, local: &LocalHandle) -> Result<u8, Failure> {
             Ok(invoked
                 .as_ref()
                 .map_or(EXIT_OK, |i| if i.failed() { EXIT_FAILED } else { EXIT_OK }))
+        }
+        Some(Command::Watch(w)) => {
+            let (_, selection) = target::select(profile, &env).await?;
+            let conn = target::connect(&selection, region, &env, local).await?;
+            crate::watch::command(w, conn, emit)
+                .await
+                .map_err(|e| Failure::usage(e.to_string()))?;
+            Ok(EXIT_OK)
         }
         Some(Command::Invoke {
             name,

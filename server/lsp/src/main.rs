@@ -7,6 +7,7 @@ mod live_loop;
 mod lsp;
 mod ops;
 mod target;
+mod watch;
 
 use clap::Parser;
 
