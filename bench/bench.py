@@ -1351,8 +1351,8 @@ class Bench:
             write_app(100 + i)
             t, cp = run([self.venv / "bin" / "python-lambda-local", "-f", "handler", "-t", "30", "app.py",
                          "event.json"], env=env, cwd=proj, timeout=120)
-            if f"'v': {100 + i}" not in cp.stdout + cp.stderr:
-                raise Broken(f"python-lambda-local did not return v={100 + i}: {cp.stdout[-300:]}")
+            if f"'v': {100 + i}" not in (cp.stdout + cp.stderr).decode():
+                raise Broken(f"python-lambda-local did not return v={100 + i}: {cp.stdout[-300:]!r}")
             pll.append(t)
         self.report.details["live"] = {"saves_s": saves, "deploy_ms": deploys, "invoke_ms": invokes,
                                        "explicit_s": explicit, "pll_s": pll}
