@@ -1322,14 +1322,15 @@ class Bench:
                         return at
 
             result_of(0, 120)
-            saves, invokes, deploys = [], [], []
+            saves, invokes, deploys, packs = [], [], [], []
             for i in range(1, s.live_saves + 1):
                 write_app(i)
                 sent = time.perf_counter()
                 c.notify("textDocument/didSave", {"textDocument": {"uri": uri}})
                 saves.append(result_of(i, 60) - sent)
-                words = logged[-1].split()
+                words = logged[-1].replace("(", " ").split()
                 deploys.append(float(words[words.index("in") + 1]))
+                packs.append(float(words[words.index("packaged") + 2]))
                 invokes.append(float(words[-2]))
             c.request("workspace/executeCommand", {"command": "lambda.live", "arguments": [
                 {"uri": uri, "function": "handler", "on": False}]}, timeout=60)
@@ -1354,12 +1355,14 @@ class Bench:
             if f"'v': {100 + i}" not in (cp.stdout + cp.stderr).decode():
                 raise Broken(f"python-lambda-local did not return v={100 + i}: {cp.stdout[-300:]!r}")
             pll.append(t)
-        self.report.details["live"] = {"saves_s": saves, "deploy_ms": deploys, "invoke_ms": invokes,
+        self.report.details["live"] = {"saves_s": saves, "deploy_ms": deploys, "package_ms": packs,
+                                       "invoke_ms": invokes,
                                        "explicit_s": explicit, "pll_s": pll}
         m = med(saves)
         self.report.add(f"live loop: save → new inline result, package of {s.live_files:,} files "
                         f"(didSave → inlayHint/refresh, redeploy and first invoke included, {len(saves)} saves)",
-                        f"p50 {fmt_s(m)}, p90 {fmt_s(pct(saves, 90))} (redeploy p50 {fmt_ms(med(deploys))}, "
+                        f"p50 {fmt_s(m)}, p90 {fmt_s(pct(saves, 90))} (redeploy p50 {fmt_ms(med(deploys))} of "
+                        f"which packaging {fmt_ms(med(packs))}, "
                         f"first invoke p50 {fmt_ms(med(invokes))})",
                         f"explicit Deploy then Invoke through the server {fmt_s(med(explicit))}; "
                         f"python-lambda-local re-run {fmt_s(med(pll))}",

@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use lambda_deploy::analysis;
 use lambda_deploy::aws::Connection;
+use lambda_deploy::deploy::Progress;
 use lambda_deploy::invoke::{self, InvokeError, InvokeKind, InvokeOutcome, InvokeRequest};
 use lambda_deploy::package::{self, PackageError};
 use lambda_deploy::project::{ProjectError, Settings};
@@ -67,6 +68,8 @@ pub struct Round {
     /// Every file the package holds (absolute): a save of any of them starts a round.
     pub files: BTreeSet<PathBuf>,
     pub outcome: InvokeOutcome,
+    /// Resolving and packaging (part of `deploy_time`).
+    pub package_time: Duration,
     pub deploy_time: Duration,
     pub invoke_time: Duration,
 }
@@ -119,7 +122,17 @@ pub async fn round(
     spec.validate()?;
     let root = resolved.root.clone();
     let name = spec.name.clone();
-    let deployed = ops::run_deploy(conn, resolved, spec, &settings, &|_| {}).await?;
+    let packaged = std::sync::Mutex::new(None);
+    let report = |p: Progress| {
+        if matches!(p, Progress::Packaged { .. }) {
+            *packaged.lock().unwrap_or_else(|p| p.into_inner()) = Some(started.elapsed());
+        }
+    };
+    let deployed = ops::run_deploy(conn, resolved, spec, &settings, &report).await?;
+    let package_time = packaged
+        .into_inner()
+        .unwrap_or_else(|p| p.into_inner())
+        .unwrap_or_default();
     let files = deployed.files.iter().map(|f| root.join(f)).collect();
     let deploy_time = started.elapsed();
     let request = InvokeRequest {
@@ -134,6 +147,7 @@ pub async fn round(
         root,
         files,
         outcome,
+        package_time,
         deploy_time,
         invoke_time: started.elapsed() - deploy_time,
     })

@@ -151,9 +151,10 @@ impl Loop {
             eprintln!("--- log tail ---\n{}\n---", tail.trim_end());
         }
         eprintln!(
-            "{}: deployed in {} ms, invoked in {} ms",
+            "{}: deployed in {} ms (packaged in {} ms), invoked in {} ms",
             r.deployed.outcome.function_name,
             r.deploy_time.as_millis(),
+            r.package_time.as_millis(),
             r.invoke_time.as_millis()
         );
         (self.out)(outcome.to_string().trim_end());

@@ -281,13 +281,14 @@ async fn try_round(
     shared
         .editor
         .info(&format!(
-            "live: {name} {} in {} ms, invoked in {} ms",
+            "live: {name} {} in {} ms (packaged in {} ms), invoked in {} ms",
             match r.deployed.outcome.action {
                 DeployAction::Unchanged => "unchanged",
                 DeployAction::Created => "created",
                 _ => "redeployed",
             },
             r.deploy_time.as_millis(),
+            r.package_time.as_millis(),
             r.invoke_time.as_millis()
         ))
         .await;
