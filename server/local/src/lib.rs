@@ -31,6 +31,7 @@ mod s3;
 mod server;
 mod store;
 mod time;
+mod unpack;
 mod worker;
 
 use std::net::SocketAddr;

@@ -257,9 +257,10 @@ impl Registry {
     }
 
     async fn activate(&self, name: String, until: tokio::time::Instant) {
-        let Some((code, layers, revision)) = self.read(&name, |r| {
+        let Some((code, earlier, layers, revision)) = self.read(&name, |r| {
             (
                 r.latest.code_sha256.clone(),
+                r.active.as_ref().map(|a| a.code_sha256.clone()),
                 r.latest
                     .layers
                     .iter()
@@ -272,7 +273,7 @@ impl Registry {
         };
         let store = self.store.clone();
         let unpacked = tokio::task::spawn_blocking(move || {
-            store.ensure_unpacked(&code)?;
+            store.ensure_unpacked_from(&code, earlier.as_deref())?;
             for l in &layers {
                 store.ensure_unpacked(l)?;
             }
