@@ -16,6 +16,8 @@ struct Watch {
     child: Child,
     lines: mpsc::Receiver<String>,
     seen: Vec<String>,
+    /// Lines an expectation matched.
+    used: Vec<bool>,
 }
 
 impl Watch {
@@ -53,20 +55,30 @@ impl Watch {
             child,
             lines,
             seen: Vec::new(),
+            used: Vec::new(),
         }
     }
 
-    /// Waits for a line containing `needle`.
+    /// Waits for a line containing `needle` that no earlier expectation took. Stdout (results)
+    /// and stderr (log tails) arrive through two pipes, so their order is not guaranteed.
     fn expect(&mut self, needle: &str) {
         let deadline = Instant::now() + WAIT;
-        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+        let mut i = 0;
+        loop {
+            while i < self.seen.len() {
+                if !self.used[i] && self.seen[i].contains(needle) {
+                    self.used[i] = true;
+                    return;
+                }
+                i += 1;
+            }
+            let Some(left) = deadline.checked_duration_since(Instant::now()) else {
+                break;
+            };
             match self.lines.recv_timeout(left) {
                 Ok(line) => {
-                    let found = line.contains(needle);
                     self.seen.push(line);
-                    if found {
-                        return;
-                    }
+                    self.used.push(false);
                 }
                 Err(_) => break,
             }

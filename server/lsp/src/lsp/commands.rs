@@ -18,6 +18,7 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use super::catalog;
 use super::convert::{self, ProfileChangedParams};
 use super::editor::{Answer, ClientToken};
 use super::failure::Failure;
@@ -36,6 +37,10 @@ pub const LIST_FUNCTIONS: &str = "lambda.listFunctions";
 pub const LIST_PROFILES: &str = "lambda.listProfiles";
 pub const SELECT_PROFILE: &str = "lambda.selectProfile";
 pub const OPEN_FILE: &str = "lambda.openFile";
+pub const OPEN_URL: &str = "lambda.openUrl";
+pub const LIST_EVENTS: &str = "lambda.listEvents";
+pub const CREATE_EVENT: &str = "lambda.createEvent";
+pub const PULL: &str = "lambda.pull";
 
 /// Every command, for the `executeCommandProvider` capability.
 pub const ALL: &[&str] = &[
@@ -48,6 +53,10 @@ pub const ALL: &[&str] = &[
     SELECT_PROFILE,
     OPEN_FILE,
     live::LIVE,
+    OPEN_URL,
+    LIST_EVENTS,
+    CREATE_EVENT,
+    PULL,
 ];
 
 #[derive(Debug, Deserialize)]
@@ -102,6 +111,12 @@ pub struct PathArgs {
     path: PathBuf,
 }
 
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UrlArgs {
+    url: String,
+}
+
 /// A parsed `workspace/executeCommand`.
 #[derive(Debug)]
 pub enum Request {
@@ -114,6 +129,10 @@ pub enum Request {
     SelectProfile(ProfileArgs),
     OpenFile(PathArgs),
     Live(LiveArgs),
+    OpenUrl(UrlArgs),
+    ListEvents(catalog::EventsArgs),
+    CreateEvent(catalog::CreateEventArgs),
+    Pull(catalog::PullArgs),
 }
 
 impl Request {
@@ -136,6 +155,10 @@ impl Request {
             SELECT_PROFILE => Request::SelectProfile(arg(command, arguments)?),
             OPEN_FILE => Request::OpenFile(arg(command, arguments)?),
             live::LIVE => Request::Live(arg(command, arguments)?),
+            OPEN_URL => Request::OpenUrl(arg(command, arguments)?),
+            LIST_EVENTS => Request::ListEvents(arg(command, arguments)?),
+            CREATE_EVENT => Request::CreateEvent(arg(command, arguments)?),
+            PULL => Request::Pull(arg(command, arguments)?),
             other => {
                 return Err(Failure::input(format!(
                     "unknown command `{other}`; lambda-ls knows {}",
@@ -165,20 +188,27 @@ pub async fn execute(
             Ok(Value::Null)
         }
         Request::Live(args) => live::command(&shared, args).await,
+        Request::OpenUrl(args) => {
+            shared.editor.open_url(&args.url).await;
+            Ok(json!(args.url))
+        }
+        Request::ListEvents(args) => catalog::list_events(&shared, args).await,
+        Request::CreateEvent(args) => catalog::create_event(&shared, args).await,
+        Request::Pull(args) => catalog::pull_function(&shared, args).await,
     }
 }
 
-fn to_json<T: serde::Serialize>(value: &T) -> Value {
+pub(super) fn to_json<T: serde::Serialize>(value: &T) -> Value {
     serde_json::to_value(value).expect("results serialize to JSON")
 }
 
-fn path_of(uri: &str) -> Result<PathBuf, Failure> {
+pub(super) fn path_of(uri: &str) -> Result<PathBuf, Failure> {
     convert::file_path(uri)
         .ok_or_else(|| Failure::input(format!("{uri} is not a file on disk; save it first")))
 }
 
 /// Runs file work (reading, parsing, stat calls) off the async workers.
-async fn blocking<T: Send + 'static>(
+pub(super) async fn blocking<T: Send + 'static>(
     what: &str,
     f: impl FnOnce() -> T + Send + 'static,
 ) -> Result<T, Failure> {

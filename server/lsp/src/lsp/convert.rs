@@ -587,6 +587,16 @@ pub fn show_document(path: &Path) -> Option<ShowDocumentParams> {
     })
 }
 
+/// `window/showDocument` for a web address, opened outside the editor.
+pub fn show_url(url: &str) -> Option<ShowDocumentParams> {
+    Some(ShowDocumentParams {
+        uri: url.parse().ok()?,
+        external: Some(true),
+        take_focus: Some(true),
+        selection: None,
+    })
+}
+
 impl notification::Notification for ProfileChanged {
     type Params = ProfileChangedParams;
     const METHOD: &'static str = "lambdaLs/profileChanged";

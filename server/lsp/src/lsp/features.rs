@@ -133,6 +133,9 @@ pub fn lenses(file: &FileView, view: &SessionView, configured: &[String]) -> Vec
         } else {
             push("Live".into(), live::LIVE, live);
         }
+        if let Some(url) = deployed.and_then(|d| d.url.clone()) {
+            push("Open URL".into(), commands::OPEN_URL, json!({ "url": url }));
+        }
         if let Some(d) = deployed {
             push(
                 format!("deployed to {} · {}", d.target_label(), ago(d.at, view.now)),
@@ -189,6 +192,24 @@ pub fn actions(
         });
     }
     out
+}
+
+/// "Open URL" for a function whose deploy to `profile` found a function URL.
+pub fn open_url_action(
+    file: &FileView,
+    f: &PyFunction,
+    session: &Session,
+    profile: Option<&str>,
+) -> Option<Action> {
+    let url = profile
+        .and_then(|p| session.deployment_on(&file.key(f), p))?
+        .url
+        .clone()?;
+    Some(Action::Run(CommandCall {
+        title: "Open URL".into(),
+        command: commands::OPEN_URL,
+        argument: json!({ "url": url }),
+    }))
 }
 
 /// `events/<function>.json` beside the package root: where sample events live.

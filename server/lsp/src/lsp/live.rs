@@ -273,6 +273,7 @@ async fn try_round(
         target: r.deployed.outcome.target.clone(),
         root: r.root.clone(),
         at: SystemTime::now(),
+        url: r.deployed.outcome.url.clone(),
     };
     shared.with(|st| st.session.record_deploy(deployment))?;
     if let Some(e) = lock(&shared.live.entries).get_mut(&key) {

@@ -4,6 +4,7 @@
 //! - `convert`: every conversion between LSP types and ours (UTF-16 positions, lenses, hints…).
 //! - `features`: lenses, code actions, inline results and sample events, without protocol types.
 //! - `commands`: `workspace/executeCommand` ids, arguments and behaviour (see COMMANDS.md).
+//! - `catalog`: the sample events catalog and pulling a deployed function, for the editor.
 //! - `jobs`: background deploys with progress, cancellation and coalescing.
 //! - `live`: live mode (redeploy and invoke on save), over `crate::live_loop`.
 //! - `confirm`: the question before the first deploy to an AWS profile.
@@ -12,6 +13,7 @@
 //! - `documents`, `session`, `state`: open files, what this session learned, the shared state.
 //! - `editor`: what the server sends on its own (messages, diagnostics, progress, refreshes).
 
+mod catalog;
 mod commands;
 mod confirm;
 mod convert;
