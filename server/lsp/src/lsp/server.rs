@@ -340,20 +340,23 @@ impl LanguageServer for Backend {
     }
 
     async fn did_change_configuration(&self, params: DidChangeConfigurationParams) {
-        if let Some(on) = convert::settings_live(&params.settings) {
+        // Before any await: a save right after this notification already sees it.
+        let pushed_live = convert::settings_live(&params.settings);
+        if let Some(on) = pushed_live {
             self.shared.live.set_default(on);
         }
-        let setting = match convert::settings_profile(&params.settings) {
-            Some(setting) => Some(setting),
-            None => self
-                .shared
-                .editor
-                .pull_settings()
-                .await
-                .as_ref()
-                .and_then(convert::settings_profile),
+        // Clients that pull settings send none here: ask for them.
+        let settings = match convert::settings_profile(&params.settings) {
+            Some(_) => Some(params.settings),
+            None => self.shared.editor.pull_settings().await,
         };
-        let Some(profile) = setting else { return };
+        let pulled_live = settings.as_ref().and_then(convert::settings_live);
+        if let (None, Some(on)) = (pushed_live, pulled_live) {
+            self.shared.live.set_default(on);
+        }
+        let Some(profile) = settings.as_ref().and_then(convert::settings_profile) else {
+            return;
+        };
         match self.shared.with(|st| st.profile = profile) {
             Ok(()) => commands::announce(&self.shared).await,
             Err(f) => self.shared.editor.show(&f).await,

@@ -267,3 +267,33 @@ async fn live_mode_never_deploys_to_aws_unless_turned_on_for_that_profile() {
     assert!(!deploy_requests(&fake).is_empty());
     client.finish().await;
 }
+
+#[tokio::test]
+async fn live_by_default_makes_the_handlers_of_a_saved_file_live() {
+    let _one_at_a_time = LOCAL_LAMBDA.lock().await;
+    let fixture = Fixture::new(LIVE_PROJECT);
+    let client = Client::start(&fixture, no_aws(), Value::Null).await;
+    client
+        .wait_for("lambdaLs/profileChanged", |p| p["profile"] == "local")
+        .await;
+    let uri = client.open(&fixture, "app.py").await;
+    // Off (the default): a save deploys nothing.
+    save(&client, &fixture, "app.py", &app(1)).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(rounds(&client), 0);
+    assert!(client.lenses(&uri).await.contains(&"3: Live".to_string()));
+
+    client
+        .notify(
+            "workspace/didChangeConfiguration",
+            json!({"settings": {"lambdaLs": {"liveByDefault": true}}}),
+        )
+        .await;
+    save(&client, &fixture, "app.py", &app(2)).await;
+    wait_hint(&client, &uri, r#""says":"hello world","v":2"#).await;
+    assert!(client
+        .lenses(&uri)
+        .await
+        .contains(&"3: Stop Live".to_string()));
+    client.finish().await;
+}
