@@ -14,13 +14,11 @@ use std::time::{Duration, Instant};
 use lambda_deploy::analysis;
 use lambda_deploy::aws::Connection;
 use lambda_deploy::deploy::Progress;
-use lambda_deploy::invoke::{self, InvokeError, InvokeKind, InvokeOutcome, InvokeRequest};
-use lambda_deploy::package::{self, PackageError};
-use lambda_deploy::project::{ProjectError, Settings};
-use lambda_deploy::spec::SpecError;
+use lambda_deploy::invoke::{InvokeKind, InvokeOutcome, InvokeRequest};
+use lambda_deploy::project::Settings;
+use lambda_ops::deploy::{self, DeployRequest, Deployed};
+use lambda_ops::OpError;
 use tokio::sync::mpsc;
-
-use crate::ops::{self, PipelineError};
 
 /// The function a loop keeps live.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -47,22 +45,12 @@ pub enum LiveError {
     #[error(transparent)]
     Syntax(#[from] SyntaxError),
     #[error(transparent)]
-    Package(#[from] PackageError),
-    #[error(transparent)]
-    Project(#[from] ProjectError),
-    #[error(transparent)]
-    Spec(#[from] SpecError),
-    #[error(transparent)]
-    Pipeline(#[from] PipelineError),
-    #[error(transparent)]
-    Invoke(#[from] InvokeError),
-    #[error("the live round stopped unexpectedly: {0}")]
-    Stopped(#[from] tokio::task::JoinError),
+    Op(#[from] OpError),
 }
 
 /// What one round did.
 pub struct Round {
-    pub deployed: ops::Deployed,
+    pub deployed: Deployed,
     /// The package root, against which stack frames are matched.
     pub root: PathBuf,
     /// Every file the package holds (absolute): a save of any of them starts a round.
@@ -101,7 +89,8 @@ pub async fn check_syntax(paths: Vec<PathBuf>) -> Result<(), LiveError> {
         }
         Ok(())
     })
-    .await?
+    .await
+    .map_err(|e| OpError::stopped("checking the saved files", &e))?
     .map_err(LiveError::from)
 }
 
@@ -113,22 +102,23 @@ pub async fn round(
     event: Vec<u8>,
 ) -> Result<Round, LiveError> {
     let started = Instant::now();
-    let t = target.clone();
-    let mut resolved = tokio::task::spawn_blocking(move || {
-        package::resolve_target(&t.path, &t.function, t.callable)
-    })
-    .await??;
-    let (spec, settings) = ops::function_spec(&mut resolved, &Settings::default())?;
-    spec.validate()?;
-    let root = resolved.root.clone();
-    let name = spec.name.clone();
+    let request = DeployRequest {
+        file: target.path.clone(),
+        function: target.function.clone(),
+        callable: target.callable,
+        overrides: Settings::default(),
+    };
+    let plan =
+        deploy::off_the_workers("reading the function", move || deploy::plan(&request)).await??;
+    let root = plan.resolved.root.clone();
+    let name = plan.spec.name.clone();
     let packaged = std::sync::Mutex::new(None);
     let report = |p: Progress| {
         if matches!(p, Progress::Packaged { .. }) {
             *packaged.lock().unwrap_or_else(|p| p.into_inner()) = Some(started.elapsed());
         }
     };
-    let deployed = ops::run_deploy(conn, resolved, spec, &settings, &report).await?;
+    let deployed = deploy::run(conn, plan, &report).await?;
     let package_time = packaged
         .into_inner()
         .unwrap_or_else(|p| p.into_inner())
@@ -141,7 +131,7 @@ pub async fn round(
         kind: InvokeKind::RequestResponse,
         qualifier: None,
     };
-    let outcome = invoke::invoke(conn, &request).await?;
+    let outcome = lambda_ops::invoke::invoke(conn, &request).await?;
     Ok(Round {
         deployed,
         root,

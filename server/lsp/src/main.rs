@@ -5,8 +5,6 @@
 mod cli;
 mod live_loop;
 mod lsp;
-mod ops;
-mod target;
 mod watch;
 
 use clap::Parser;

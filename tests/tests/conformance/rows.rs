@@ -52,6 +52,12 @@ const PUBLISH_LAYER: Call = call(
     "/2018-10-31/layers/{fn}/versions",
     r#"{"Content":{"ZipFile":"{zip}"},"CompatibleRuntimes":["python3.12"]}"#,
 );
+const PUBLISH_ZEROS: Call = call(
+    "POST",
+    "/2018-10-31/layers/{fn}/versions",
+    r#"{"Content":{"ZipFile":"{zeros130}"}}"#,
+);
+const COMBINED_TOO_BIG: &str = "Function code combined with layers exceeds the maximum allowed size of 262144000 bytes. The actual size is ";
 const TAG: Call = call(
     "POST",
     "/2017-03-31/tags/arn:aws:lambda:us-east-1:{acct}:function:{fn}",
@@ -92,6 +98,7 @@ const fn ok(name: &'static str, setup: &'static [Step], call: Call, status: u16)
         message: None,
         checks: &[],
         moto: Moto::Right,
+        local_by_design: None,
     }
 }
 
@@ -112,6 +119,7 @@ const fn err(
         message: Some(message),
         checks: &[],
         moto: Moto::Right,
+        local_by_design: None,
     }
 }
 
@@ -131,6 +139,13 @@ const fn fails(
 
 const fn checks(row: Row, checks: &'static [super::Check]) -> Row {
     Row { checks, ..row }
+}
+
+const fn local_by_design(row: Row, why: &'static str) -> Row {
+    Row {
+        local_by_design: Some(why),
+        ..row
+    }
 }
 
 const fn moto_wrong(row: Row) -> Row {
@@ -1275,12 +1290,24 @@ pub static ROWS: &[Row] = &[
             201,
         )),
         &[
-            ("/FunctionUrl", Matches(r"https://[a-z0-9]+\.lambda-url\.us-east-1\.on\.aws/")),
             ("/FunctionArn", Eq(r#""arn:aws:lambda:us-east-1:{acct}:function:{fn}""#)),
             ("/AuthType", Eq(r#""NONE""#)),
             ("/CreationTime", Present),
             ("/LastModifiedTime", Absent),
         ],
+    ),
+    // [API] FunctionUrlConfig: FunctionUrl is `https://<url-id>.lambda-url.<region>.on.aws/`.
+    local_by_design(
+        checks(
+            moto_wrong(ok(
+                "CreateFunctionUrlConfig's address",
+                READY,
+                call("POST", "/2021-10-31/functions/{fn}/url", r#"{"AuthType":"NONE"}"#),
+                201,
+            )),
+            &[("/FunctionUrl", Matches(r"https://[a-z0-9]+\.lambda-url\.us-east-1\.on\.aws/"))],
+        ),
+        "function URLs are served over plain HTTP on a loopback port of their own",
     ),
     // [LS] update/delete_function_url_config: no configuration is "The resource you requested
     // does not exist."
@@ -1318,4 +1345,45 @@ pub static ROWS: &[Row] = &[
         "ResourceNotFoundException",
         "Function not found: arn:aws:lambda:us-east-1:{acct}:function:{fn}",
     )),
+    // ---- code and layers together ----
+    // [seen] AWS's answer in public deploy logs and notes, e.g. "InvalidParameterValueException:
+    // Function code combined with layers exceeds the maximum allowed size of 262144000 bytes.
+    // The actual size is 318068249 bytes." (CloudFormation and Terraform output); [API] Developer
+    // Guide, "Lambda quotas": 250 MB unzipped for the function and all its layers.
+    checks(
+        moto_wrong(fails(
+            "CreateFunction whose code and layers pass 250 MB together",
+            &[Step::Call(PUBLISH_ZEROS)],
+            call(
+                "POST",
+                "/2015-03-31/functions",
+                r#"{"FunctionName":"{fn}","Runtime":"python3.12","Role":"{role}","Handler":"app.handler","Code":{"ZipFile":"{zeros130}"},"Layers":["arn:aws:lambda:us-east-1:{acct}:layer:{fn}:1"]}"#,
+            ),
+            400,
+            "InvalidParameterValueException",
+        )),
+        &[("/message", Prefix(COMBINED_TOO_BIG))],
+    ),
+    checks(
+        moto_wrong(fails(
+            "UpdateFunctionConfiguration adding layers past 250 MB",
+            &[
+                Step::Call(PUBLISH_ZEROS),
+                Step::Call(call(
+                    "POST",
+                    "/2015-03-31/functions",
+                    r#"{"FunctionName":"{fn}","Runtime":"python3.12","Role":"{role}","Handler":"app.handler","Code":{"ZipFile":"{zeros130}"}}"#,
+                )),
+                Step::WaitReady,
+            ],
+            call(
+                "PUT",
+                "/2015-03-31/functions/{fn}/configuration",
+                r#"{"Layers":["arn:aws:lambda:us-east-1:{acct}:layer:{fn}:1"]}"#,
+            ),
+            400,
+            "InvalidParameterValueException",
+        )),
+        &[("/message", Prefix(COMBINED_TOO_BIG))],
+    ),
 ];

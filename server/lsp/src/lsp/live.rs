@@ -340,12 +340,7 @@ impl From<LiveError> for Failure {
     fn from(e: LiveError) -> Self {
         match e {
             LiveError::Syntax(s) => Failure::input(s.to_string()),
-            LiveError::Package(p) => p.into(),
-            LiveError::Project(p) => p.into(),
-            LiveError::Spec(s) => s.into(),
-            LiveError::Pipeline(p) => p.into(),
-            LiveError::Invoke(i) => i.into(),
-            LiveError::Stopped(j) => Failure::stopped("the live round", &j),
+            LiveError::Op(o) => o.into(),
         }
     }
 }

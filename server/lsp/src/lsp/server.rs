@@ -28,7 +28,7 @@ use super::live;
 use super::project_file;
 use super::session::FunctionKey;
 use super::state::{Shared, SharedRef, State};
-use crate::target::LocalHandle;
+use lambda_ops::LocalHandle;
 
 pub struct Backend {
     shared: SharedRef,
@@ -402,7 +402,7 @@ impl LanguageServer for Backend {
                 let Some(function) = file.functions.iter().find(|f| f.contains_line(line)) else {
                     return Vec::new();
                 };
-                let events = features::events_file(file.path, &function.name);
+                let events = lambda_ops::event::events_file(file.path, &function.name);
                 let mut actions = features::actions(file, function, &events, events.is_file());
                 let profile = st.current_profile();
                 actions.extend(features::open_url_action(

@@ -16,7 +16,7 @@ use super::failure::Failure;
 use super::jobs::Jobs;
 use super::live::Live;
 use super::session::Session;
-use crate::target::LocalHandle;
+use lambda_ops::LocalHandle;
 
 #[derive(Default)]
 pub struct State {

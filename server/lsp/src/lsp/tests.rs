@@ -17,7 +17,7 @@ use tokio::io::{
 };
 use tokio::sync::{oneshot, Notify};
 
-use crate::target::LocalHandle;
+use lambda_ops::LocalHandle;
 
 mod live;
 
