@@ -65,6 +65,11 @@ class Sizes:
     pylsp_deadline: float
     inits: int
     pylsp_inits: int
+    # The live loop: files in the package, saves timed, explicit deploy+invoke rounds, peer runs.
+    live_files: int = 1000
+    live_saves: int = 20
+    live_explicit: int = 5
+    live_pll: int = 5
     # Packages over 50 MB: real wheels from PyPI (full) or incompressible bytes (quick, no download).
     s3_wheels: tuple = ()
     s3_blob_bytes: int = 0
@@ -81,7 +86,7 @@ QUICK = Sizes(
     zip_files=400, zip_bytes=4_000_000, zip_runs=2, redeploys=1, warm_invokes=50, warmup=5,
     sdk_invokes=20, pll_calls=2, cold_rounds=2, map_inputs=40, map_concurrency=(2, 4),
     lsp_lines=2_000, lsp_edits=20, pylsp_edits=3, pylsp_deadline=30.0, inits=2, pylsp_inits=1,
-    s3_blob_bytes=54_000_000,
+    s3_blob_bytes=54_000_000, live_files=100, live_saves=3, live_explicit=1, live_pll=1,
 )
 
 
@@ -539,14 +544,13 @@ class LspClient:
                 continue
             if "method" in msg and "id" in msg:
                 # A request from the server, answered at once as an editor would: configuration
-                # gets nulls, everything else null.
+                # gets nulls, everything else null. `wait_for` can still see it.
                 items = (msg.get("params") or {}).get("items")
                 result = [None] * len(items) if msg["method"] == "workspace/configuration" and items else None
                 try:
                     self.send({"jsonrpc": "2.0", "id": msg["id"], "result": result})
                 except OSError:
                     pass
-                continue
             self.msgs.put((at, msg))
 
     def send(self, msg):
@@ -584,6 +588,23 @@ class LspClient:
                     raise Broken(f"{method} failed: {msg['error']}")
                 self.last_at = at
                 return at - since, msg.get("result")
+
+    def wait_for(self, pred, timeout, what):
+        """The arrival time of the next message from the server that satisfies `pred`."""
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            try:
+                item = self.msgs.get(timeout=max(left, 0.001))
+            except queue.Empty:
+                raise Broken(f"no {what} within {timeout} s") from None
+            if item is None:
+                raise Broken(f"the server exited ({self.proc.poll()}) while waiting for {what}")
+            at, msg = item
+            if pred(msg):
+                return at, msg
+            if left <= 0:
+                raise Broken(f"no {what} within {timeout} s")
 
     def rss_kb(self) -> int:
         for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
@@ -1258,6 +1279,104 @@ class Bench:
                         f"pylsp {fmt_s(med(p['init_s']))}", f"{med(p['init_s']) / med(o['init_s']):.0f}× faster",
                         "< 50 ms", med(o["init_s"]) < 0.05)
 
+    # ---- 5. the live loop ---------------------------------------------------------------------
+
+    def live(self):
+        s = self.sizes
+        proj = self.tmp / "live-proj"
+        make_zip_tree(proj / "pkg", s.live_files - 1, s.live_files * 2_000)
+        (proj / "lambda.toml").write_text('[[function]]\ntarget = "app.py:handler"\nname = "bench-live"\n'
+                                          'include = ["pkg"]\n')
+        app = proj / "app.py"
+
+        def write_app(v):
+            app.write_text(f"def handler(event, context):\n    return {{\"v\": {v}, \"n\": event.get(\"n\")}}\n")
+
+        write_app(0)
+        (proj / "event.json").write_text('{"n": 7}')
+        env = self.env()
+        c = LspClient([self.ls, "lsp"], env, proj, self.logs / "live.log")
+        uri = app.as_uri()
+        params = initialize_params(proj)
+        params["capabilities"]["workspace"]["inlayHint"] = {"refreshSupport": True}
+        is_refresh = lambda m: m.get("method") == "workspace/inlayHint/refresh"  # noqa: E731
+        try:
+            c.request("initialize", params, timeout=60)
+            c.notify("initialized", {})
+            c.notify("textDocument/didOpen", {"textDocument": {"uri": uri, "languageId": "python", "version": 1,
+                                                               "text": app.read_text()}})
+            c.request("workspace/executeCommand", {"command": "lambda.live", "arguments": [
+                {"uri": uri, "function": "handler", "payload": {"n": 7}}]}, timeout=120)
+            logged = []
+
+            def result_of(v, timeout):
+                """When the inline result with v arrived (the refresh that brought it)."""
+                def refresh_or_log(m):
+                    if m.get("method") == "window/logMessage" and " invoked in " in m["params"]["message"]:
+                        logged.append(m["params"]["message"])
+                    return is_refresh(m)
+                deadline = time.monotonic() + timeout
+                while True:
+                    at, _ = c.wait_for(refresh_or_log, max(deadline - time.monotonic(), 0.01), f"result v={v}")
+                    if self.live_hint(c, uri, v):
+                        return at
+
+            result_of(0, 120)
+            saves, invokes, deploys, packs = [], [], [], []
+            for i in range(1, s.live_saves + 1):
+                write_app(i)
+                sent = time.perf_counter()
+                c.notify("textDocument/didSave", {"textDocument": {"uri": uri}})
+                saves.append(result_of(i, 60) - sent)
+                words = logged[-1].replace("(", " ").split()
+                deploys.append(float(words[words.index("in") + 1]))
+                packs.append(float(words[words.index("packaged") + 2]))
+                invokes.append(float(words[-2]))
+            c.request("workspace/executeCommand", {"command": "lambda.live", "arguments": [
+                {"uri": uri, "function": "handler", "on": False}]}, timeout=60)
+            explicit = []
+            for i in range(s.live_saves + 1, s.live_saves + 1 + s.live_explicit):
+                write_app(i)
+                sent = time.perf_counter()
+                c.request("workspace/executeCommand", {"command": "lambda.deploy", "arguments": [
+                    {"uri": uri, "function": "handler"}]}, timeout=120)
+                _, out = c.request("workspace/executeCommand", {"command": "lambda.invoke", "arguments": [
+                    {"uri": uri, "function": "handler", "payload": {"n": 7}}]}, timeout=120)
+                explicit.append(c.last_at - sent)
+                if (out or {}).get("payload", {}).get("v") != i:
+                    raise Broken(f"the explicit deploy+invoke returned {out}, not v={i}")
+        finally:
+            c.close()
+        pll = []
+        for i in range(s.live_pll):
+            write_app(100 + i)
+            t, cp = run([self.venv / "bin" / "python-lambda-local", "-f", "handler", "-t", "30", "app.py",
+                         "event.json"], env=env, cwd=proj, timeout=120)
+            if f"'v': {100 + i}" not in (cp.stdout + cp.stderr).decode():
+                raise Broken(f"python-lambda-local did not return v={100 + i}: {cp.stdout[-300:]!r}")
+            pll.append(t)
+        self.report.details["live"] = {"saves_s": saves, "deploy_ms": deploys, "package_ms": packs,
+                                       "invoke_ms": invokes,
+                                       "explicit_s": explicit, "pll_s": pll}
+        m = med(saves)
+        self.report.add(f"live loop: save → new inline result, package of {s.live_files:,} files "
+                        f"(didSave → inlayHint/refresh, redeploy and first invoke included, {len(saves)} saves)",
+                        f"p50 {fmt_s(m)}, p90 {fmt_s(pct(saves, 90))} (redeploy p50 {fmt_ms(med(deploys))} of "
+                        f"which packaging {fmt_ms(med(packs))}, "
+                        f"first invoke p50 {fmt_ms(med(invokes))})",
+                        f"explicit Deploy then Invoke through the server {fmt_s(med(explicit))}; "
+                        f"python-lambda-local re-run {fmt_s(med(pll))}",
+                        f"{med(explicit) / m:.1f}× faster than Deploy+Invoke", "≤ 100 ms p50", m <= 0.1)
+        self.report.add("first invoke of new code in the live loop (cold start, SDK round trip included)",
+                        f"p50 {fmt_ms(med(invokes))}", "—", "—", "≤ 15 ms p50", med(invokes) <= 15)
+
+    @staticmethod
+    def live_hint(c, uri, v):
+        """Whether the inline result shows v (and ran with the event given)."""
+        _, hints = c.request("textDocument/inlayHint", {"textDocument": {"uri": uri}, "range": {
+            "start": {"line": 0, "character": 0}, "end": {"line": 99, "character": 0}}}, timeout=30)
+        return any(f'"n":7,"v":{v}}}' in str(h.get("label")) for h in hints or [])
+
     @staticmethod
     def check_lsp_result(name, result, lenses):
         if name == "lambda-ls":
@@ -1365,7 +1484,7 @@ def main():
     ap.add_argument("--bench-bin", required=True)
     ap.add_argument("--venv", required=True)
     ap.add_argument("--rie", required=True)
-    ap.add_argument("--only", default="", help="comma-separated: packaging,deploys,s3,local,lsp")
+    ap.add_argument("--only", default="", help="comma-separated: packaging,deploys,s3,local,lsp,live")
     ap.add_argument("--keep", action="store_true", help="keep the temp dir (logs, data dirs)")
     ap.add_argument("--no-readme", action="store_true")
     args = ap.parse_args()
@@ -1407,6 +1526,7 @@ def main():
             section("s3", bench.s3)
         section("local", bench.local)
         section("lsp", bench.lsp)
+        section("live", bench.live)
     finally:
         total = time.perf_counter() - started
         if report.broken and args.keep is False:

@@ -174,9 +174,11 @@ async def test_code_lenses_over_handlers_and_callables(client: LanguageClient, p
         (3, "Deploy"),
         (3, "Invoke"),
         (3, "Logs"),
+        (3, "Live"),
         (9, "Deploy"),
         (9, "Invoke"),
         (9, "Logs"),
+        (9, "Live"),
         (13, "Deploy as Lambda (callable)"),
     ]
     assert lenses[0].command.command == "lambda.deploy"
@@ -236,6 +238,62 @@ async def test_invoke_result_is_an_inlay_hint(client: LanguageClient, project, r
     assert hints[0].label.endswith(" ms")
     assert any("Hello, pytest!" in m.message for m in client.log_messages)
     assert "codeLens" in client.refreshes
+    no_spec_warnings(recwarn)
+
+
+async def hint_with(client: LanguageClient, uri: str, text: str) -> str:
+    """Waits until the inline result on `uri` contains `text`; returns the label."""
+    for _ in range(TIMEOUT * 10):
+        hints = await client.text_document_inlay_hint_async(
+            types.InlayHintParams(
+                text_document=types.TextDocumentIdentifier(uri=uri),
+                range=types.Range(
+                    start=types.Position(line=0, character=0),
+                    end=types.Position(line=30, character=0),
+                ),
+            )
+        )
+        for h in hints or []:
+            if text in h.label:
+                return h.label
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"no inline result with {text}")
+
+
+def save(client: LanguageClient, path: pathlib.Path, text: str):
+    path.write_text(text)
+    client.text_document_did_save(
+        types.DidSaveTextDocumentParams(text_document=types.TextDocumentIdentifier(uri=path.as_uri()))
+    )
+
+
+async def test_live_mode_follows_saves_and_keeps_the_result_on_a_syntax_error(
+    client: LanguageClient, project, recwarn
+):
+    uri = open_file(client, project, "app.py")
+    app = project / "app.py"
+    on = await command(
+        client, "lambda.live", {"uri": uri, "function": "handler", "payload": {"name": "live"}}
+    )
+    assert on == {"live": True, "function": "handler", "profile": "local"}
+    await hint_with(client, uri, '"body":"Hello, live!"')
+
+    save(client, app, app.read_text().replace('f"Hello, {name}!"', 'f"Bye, {name}!"'))
+    await hint_with(client, uri, '"body":"Bye, live!"')
+
+    save(client, app, app.read_text().replace("def handler(event, context):", "def handler(event, context)"))
+    for _ in range(TIMEOUT * 10):
+        if any(d.message.startswith("SyntaxError") for d in client.diagnostics.get(uri, [])):
+            break
+        await asyncio.sleep(0.1)
+    (diagnostic,) = client.diagnostics[uri]
+    assert diagnostic.severity == types.DiagnosticSeverity.Error
+    # Not deployed: the previous code still answers, and its result stays.
+    await hint_with(client, uri, '"body":"Bye, live!"')
+    outcome = await command(
+        client, "lambda.invoke", {"uri": uri, "function": "handler", "payload": {"name": "again"}}
+    )
+    assert outcome["payload"]["body"] == "Bye, again!"
     no_spec_warnings(recwarn)
 
 
@@ -398,6 +456,7 @@ async def test_lambda_toml_is_registered_checked_completed_and_documented(
         (13, "Deploy"),
         (13, "Invoke"),
         (13, "Logs"),
+        (13, "Live"),
     ]
     no_spec_warnings(recwarn)
 

@@ -150,7 +150,7 @@ local ok, err = xpcall(function()
     for _, lens in ipairs(lenses) do
       table.insert(titles, lens.range.start.line .. ': ' .. lens.command.title)
     end
-    eq(titles, { '3: Deploy', '3: Invoke', '3: Logs', '9: Deploy', '9: Invoke', '9: Logs' }, 'lenses')
+    eq(titles, { '3: Deploy', '3: Invoke', '3: Logs', '3: Live', '9: Deploy', '9: Invoke', '9: Logs', '9: Live' }, 'lenses')
   end)
 
   local function lens(line, title)
@@ -196,6 +196,27 @@ local ok, err = xpcall(function()
       end
       return false
     end)
+  end)
+
+  step('the Live lens redeploys and invokes again when the buffer is written', function()
+    local live = lens(3, 'Live')
+    local argument = vim.deepcopy(live.arguments[1])
+    argument.payload = { name = 'live' }
+    eq(ok_command(live.command, argument, py).live, true, 'live')
+    vim.api.nvim_buf_call(py, function()
+      vim.cmd([[%s/"statusCode": 200/"statusCode": 201/]])
+      vim.cmd('write')
+    end)
+    wait('the new result after :write', function()
+      for _, m in ipairs(messages) do
+        if m:find('"statusCode": 201', 1, true) and m:find('Hello, live!', 1, true) then
+          return true
+        end
+      end
+      return false
+    end)
+    argument.on = false
+    eq(ok_command(live.command, argument, py).live, false, 'live off')
   end)
 
   step('the configured function deploys and invokes under its lambda.toml name', function()

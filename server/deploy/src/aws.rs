@@ -185,6 +185,22 @@ impl Connection {
         })
     }
 
+    /// This connection with `name: value` added to every control-plane Lambda call, for an
+    /// extension a non-AWS endpoint (the embedded local Lambda) understands. A connection to
+    /// AWS is returned unchanged: nothing unknown is ever sent there.
+    pub fn with_local_header(mut self, name: &'static str, value: &'static str) -> Connection {
+        if self.info.local {
+            let config = self
+                .lambda
+                .config()
+                .to_builder()
+                .interceptor(ExtraHeader { name, value })
+                .build();
+            self.lambda = aws_sdk_lambda::Client::from_conf(config);
+        }
+        self
+    }
+
     /// Resolves credentials now, so an editor can warn before the user deploys.
     pub async fn check_credentials(&self) -> Result<(), AwsError> {
         use aws_credential_types::provider::ProvideCredentials;
@@ -242,6 +258,32 @@ impl Connection {
         R: std::fmt::Debug + Send + Sync + 'static,
     {
         AwsError::from_sdk(self.call(service, operation), err)
+    }
+}
+
+/// Adds one header to every request of a client ([`Connection::with_local_header`]).
+#[derive(Debug)]
+struct ExtraHeader {
+    name: &'static str,
+    value: &'static str,
+}
+
+impl aws_smithy_runtime_api::client::interceptors::Intercept for ExtraHeader {
+    fn name(&self) -> &'static str {
+        "ExtraHeader"
+    }
+
+    fn modify_before_signing(
+        &self,
+        context: &mut aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextMut<'_>,
+        _: &aws_smithy_runtime_api::client::runtime_components::RuntimeComponents,
+        _: &mut aws_smithy_types::config_bag::ConfigBag,
+    ) -> Result<(), aws_smithy_runtime_api::box_error::BoxError> {
+        context
+            .request_mut()
+            .headers_mut()
+            .insert(self.name, self.value);
+        Ok(())
     }
 }
 

@@ -196,8 +196,11 @@ pub struct RunError(String);
 
 /// How a local Lambda of this machine and environment (`LAMBDA_LS_PYTHON`, PATH, pyenv) runs a
 /// function of `runtime` whose packages are installed in `site_dirs`, without running it.
+/// The interpreter it chooses is probed once per process, as the runner's is: every deploy to
+/// the local Lambda describes its run, and a probe starts Python (a live save would pay for it).
 pub async fn describe_run(runtime: &str, site_dirs: Vec<PathBuf>) -> Result<LocalRun, RunError> {
-    let python = crate::python::Python::new(None, crate::Bootstrap::BuiltIn);
+    static PYTHON: std::sync::OnceLock<crate::python::Python> = std::sync::OnceLock::new();
+    let python = PYTHON.get_or_init(|| crate::python::Python::new(None, crate::Bootstrap::BuiltIn));
     let launch = python.launch(runtime).await.map_err(RunError)?;
     let build = launch.build.clone();
     let packages = tokio::task::spawn_blocking(move || scan(&site_dirs, &build))

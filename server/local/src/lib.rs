@@ -32,6 +32,7 @@ mod s3;
 mod server;
 mod store;
 mod time;
+mod unpack;
 mod urls;
 mod worker;
 
@@ -43,6 +44,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+pub use api::LIVE_HEADER;
 pub use deps::{describe_run, LocalRun, RunError};
 pub use error::LocalError;
 

@@ -246,10 +246,21 @@ impl Registry {
         tokio::spawn(async move { registry.activate(name, until).await });
     }
 
+    /// Activates `$LATEST` as soon as its code is unpacked, without the update window, and
+    /// resolves when it is Active (or Failed): for code updates from lambda-ls's live loop only
+    /// (see `api::functions::LIVE_HEADER`). A task of its own, so a client that hangs up
+    /// mid-way never leaves the function InProgress.
+    pub(crate) async fn activate_now(self: &Arc<Self>, name: String) {
+        let registry = self.clone();
+        let now = tokio::time::Instant::now();
+        let _ = tokio::spawn(async move { registry.activate(name, now).await }).await;
+    }
+
     async fn activate(&self, name: String, until: tokio::time::Instant) {
-        let Some((code, layers, revision)) = self.read(&name, |r| {
+        let Some((code, earlier, layers, revision)) = self.read(&name, |r| {
             (
                 r.latest.code_sha256.clone(),
+                r.active.as_ref().map(|a| a.code_sha256.clone()),
                 r.latest
                     .layers
                     .iter()
@@ -262,7 +273,7 @@ impl Registry {
         };
         let store = self.store.clone();
         let unpacked = tokio::task::spawn_blocking(move || {
-            store.ensure_unpacked(&code)?;
+            store.ensure_unpacked_from(&code, earlier.as_deref())?;
             for l in &layers {
                 store.ensure_unpacked(l)?;
             }

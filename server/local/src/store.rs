@@ -222,9 +222,32 @@ impl Store {
     /// Extraction goes to a temporary sibling that is renamed into place, so a half-extracted
     /// tree is never mistaken for a complete one.
     pub(crate) fn ensure_unpacked(&self, sha_hex: &str) -> Result<PathBuf, String> {
+        self.ensure_unpacked_from(sha_hex, None)
+    }
+
+    /// [`Store::ensure_unpacked`], reusing the files of `earlier`'s tree (the code it replaces)
+    /// that are unchanged (`unpack::unpack_reusing`).
+    pub(crate) fn ensure_unpacked_from(
+        &self,
+        sha_hex: &str,
+        earlier: Option<&str>,
+    ) -> Result<PathBuf, String> {
         let dest = self.unpacked(sha_hex);
         if dest.is_dir() {
             return Ok(dest);
+        }
+        if let Some(earlier) = earlier.filter(|e| self.unpacked(e).is_dir()) {
+            let tmp = self
+                .unpacked_dir()
+                .join(format!(".tmp-{}", uuid::Uuid::new_v4().simple()));
+            let (zip, earlier_zip) = (self.code_path(sha_hex), self.code_path(earlier));
+            let reused =
+                crate::unpack::unpack_reusing(&zip, &earlier_zip, &self.unpacked(earlier), &tmp);
+            match reused {
+                Ok(true) => return self.finish_unpack(&tmp, dest),
+                Ok(false) => {}
+                Err(e) => tracing::debug!("unpacking {sha_hex} from scratch: {e}"),
+            }
         }
         let zip_path = self.code_path(sha_hex);
         let file = File::open(&zip_path)
@@ -238,8 +261,13 @@ impl Store {
             let _ = fs::remove_dir_all(&tmp);
             return Err(format!("Could not unzip uploaded file: {e}"));
         }
-        if let Err(e) = fs::rename(&tmp, &dest) {
-            let _ = fs::remove_dir_all(&tmp);
+        self.finish_unpack(&tmp, dest)
+    }
+
+    /// Moves a finished tree into place.
+    fn finish_unpack(&self, tmp: &Path, dest: PathBuf) -> Result<PathBuf, String> {
+        if let Err(e) = fs::rename(tmp, &dest) {
+            let _ = fs::remove_dir_all(tmp);
             // Another task may have finished the same extraction first.
             if !dest.is_dir() {
                 return Err(format!("cannot create {}: {e}", dest.display()));

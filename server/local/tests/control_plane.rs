@@ -943,3 +943,68 @@ async fn the_update_window_is_configurable() {
     .await;
     h.shutdown().await;
 }
+
+/// lambda-ls's live loop (`x-lambda-ls-live`) gets its code update answered once the new code
+/// serves, without the update window; the same update without the header keeps the window, and
+/// until a live update completes the previous code keeps serving.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn live_code_updates_skip_the_update_window_and_only_they_do() {
+    let h = Harness::start_with(Bootstrap::BuiltIn, None, |c| {
+        c.update_window = Duration::from_millis(1500)
+    })
+    .await;
+    bounded(60, async {
+        let code = |v: u32| {
+            let text = format!("def handler(e, c):\n    return {v}\n");
+            json!({ "ZipFile": b64(&zip(&[("app.py", text.as_str())])) })
+        };
+        assert_eq!(
+            h.create(
+                "live",
+                &[("app.py", "def handler(e, c):\n    return 1\n")],
+                json!({})
+            )
+            .await
+            .status,
+            201
+        );
+        h.wait_active("live").await;
+        let addr = h.addr;
+        let update = |v: u32, live: bool| {
+            let mut headers = vec![("content-type", "application/json")];
+            if live {
+                headers.push((lambda_local::LIVE_HEADER, "1"));
+            }
+            let body = code(v).to_string();
+            async move {
+                call(
+                    addr,
+                    "PUT",
+                    "/2015-03-31/functions/live/code",
+                    &headers,
+                    body,
+                )
+                .await
+            }
+        };
+        let r = update(2, true).await;
+        assert_eq!(r.status, 200, "{}", r.json());
+        assert_eq!(r.json()["LastUpdateStatus"], "Successful", "{}", r.json());
+        assert_eq!(h.invoke("live", json!({}), false).await.body.as_ref(), b"2");
+
+        let r = update(3, false).await;
+        assert_eq!(r.json()["LastUpdateStatus"], "InProgress", "{}", r.json());
+        // Inside the window: still the previous code, and AWS's 409 for another change.
+        assert_eq!(h.invoke("live", json!({}), false).await.body.as_ref(), b"2");
+        let r = update(4, true).await;
+        assert_eq!(
+            (r.status, error_type(&r).as_str()),
+            (409, "ResourceConflictException")
+        );
+        h.wait_for("live", |c| c["LastUpdateStatus"] == "Successful")
+            .await;
+        assert_eq!(h.invoke("live", json!({}), false).await.body.as_ref(), b"3");
+    })
+    .await;
+    h.shutdown().await;
+}

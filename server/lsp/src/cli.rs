@@ -66,6 +66,9 @@ enum Command {
     Deploy(DeployArgs),
     /// Write exactly the zip that `deploy` would upload.
     Package(PackageArgs),
+    /// Redeploy FILE.py:FUNCTION and invoke it again on every change to its package, printing
+    /// each result and log tail, until Ctrl-C (the local Lambda unless --aws).
+    Watch(crate::watch::WatchArgs),
     /// Invoke a deployed function.
     Invoke(InvokeArgs),
     /// List the functions of the account and region.
@@ -362,6 +365,13 @@ async fn dispatch(args: Args, local: &LocalHandle) -> Result<u8, OpError> {
         Some(Command::Profiles { json }) => profiles(&target, json).await,
         Some(Command::Deploy(a)) => deploy(&target, a).await,
         Some(Command::Package(a)) => package(a).await,
+        Some(Command::Watch(w)) => {
+            let conn = target.connect().await?;
+            crate::watch::command(w, conn, render::emit)
+                .await
+                .map_err(|e| OpError::Usage(e.to_string()))?;
+            Ok(EXIT_OK)
+        }
         Some(Command::Invoke(a)) => invoke(&target, a).await,
         Some(Command::List { json }) => {
             let conn = target.connect().await?;

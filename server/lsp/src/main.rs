@@ -3,7 +3,9 @@
 #![deny(clippy::print_stdout)]
 
 mod cli;
+mod live_loop;
 mod lsp;
+mod watch;
 
 use clap::Parser;
 

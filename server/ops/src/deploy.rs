@@ -123,6 +123,8 @@ pub struct Deployed {
     pub outcome: DeployOutcome,
     pub warnings: Vec<String>,
     pub local_run: Option<lambda_local::LocalRun>,
+    /// The zip's file names (relative to the package root): what a live loop watches.
+    pub files: Vec<String>,
 }
 
 /// Package → requirements layer (built once per requirements hash, published once) → deploy →
@@ -196,6 +198,7 @@ pub async fn run(
         outcome,
         warnings: pkg.warnings,
         local_run,
+        files: pkg.files,
     })
 }
 

@@ -671,6 +671,12 @@ pub(super) fn list_versions(ctx: &Arc<Ctx>, req: &Req, id: &str) -> Result<Reply
     Ok(Reply::json(200, out))
 }
 
+/// lambda-ls's extension for its live loop (save → result): an `UpdateFunctionCode` carrying it
+/// takes effect as soon as the code is unpacked, skipping the update window, and is answered
+/// then, so the loop needs no polling. AWS clients never send it; every other change keeps the
+/// window (AWS fidelity).
+pub const LIVE_HEADER: &str = "x-lambda-ls-live";
+
 pub(super) async fn update_code(ctx: &Arc<Ctx>, req: &Req, id: &str) -> Result<Reply> {
     let f = function_ref(req, id)?;
     let input: UpdateCodeInput = req.json()?;
@@ -731,6 +737,11 @@ pub(super) async fn update_code(ctx: &Arc<Ctx>, req: &Req, id: &str) -> Result<R
             Ok(shown)
         })
         .await?;
+    if req.header(LIVE_HEADER).is_some() && input.publish != Some(true) {
+        // The live loop: answer once the new code serves, with the state it is in by then.
+        ctx.registry.activate_now(f.name.clone()).await;
+        return read_record(ctx, &f, |rec| Ok(Reply::json(200, rec.latest.to_json())));
+    }
     ctx.registry.schedule_activation(f.name.clone());
     Ok(Reply::json(200, shown.to_json()))
 }

@@ -3,6 +3,7 @@
 mod access;
 mod aliases;
 mod functions;
+pub use functions::LIVE_HEADER;
 mod invoke;
 mod layers;
 

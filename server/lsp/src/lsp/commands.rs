@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use lambda_deploy::analysis;
 use lambda_deploy::aws::TargetInfo;
-use lambda_deploy::invoke::{FunctionError, InvokeKind, InvokeRequest};
+use lambda_deploy::invoke::{FunctionError, InvokeKind, InvokeOutcome, InvokeRequest};
 use lambda_deploy::package::{self, ResolvedTarget};
 use lambda_deploy::profiles::{self, ProfileInfo, Selection};
 use lambda_deploy::project::Settings;
@@ -24,6 +24,7 @@ use super::editor::{Answer, ClientToken};
 use super::failure::Failure;
 use super::features;
 use super::jobs::{self, DeployPlan};
+use super::live::{self, LiveArgs};
 use super::session::{FunctionKey, Invocation, Mark};
 use super::state::SharedRef;
 
@@ -56,6 +57,7 @@ pub const ALL: &[&str] = &[
     LIST_EVENTS,
     CREATE_EVENT,
     PULL,
+    live::LIVE,
 ];
 
 #[derive(Debug, Deserialize)]
@@ -136,6 +138,7 @@ pub enum Request {
     ListEvents(catalog::EventsArgs),
     CreateEvent(catalog::CreateEventArgs),
     Pull(catalog::PullArgs),
+    Live(LiveArgs),
 }
 
 impl Request {
@@ -162,6 +165,7 @@ impl Request {
             LIST_EVENTS => Request::ListEvents(arg(command, arguments)?),
             CREATE_EVENT => Request::CreateEvent(arg(command, arguments)?),
             PULL => Request::Pull(arg(command, arguments)?),
+            live::LIVE => Request::Live(arg(command, arguments)?),
             other => {
                 return Err(Failure::input(format!(
                     "unknown command `{other}`; lambda-ls knows {}",
@@ -198,6 +202,7 @@ pub async fn execute(
         Request::CreateEvent(args) => catalog::create_event(&shared, args).await,
         Request::Pull(args) => catalog::pull_function(&shared, args).await,
         Request::EventFiles(args) => event_files(args).await,
+        Request::Live(args) => live::command(&shared, args).await,
     }
 }
 
@@ -344,13 +349,7 @@ async fn invoke_function(shared: &SharedRef, args: InvokeArgs) -> Result<Value, 
     let root = known
         .map(|d| d.root)
         .or_else(|| key.as_ref().map(|k| package::package_root(&k.path)));
-    let source = match (args.payload, args.event_file, &key) {
-        (Some(v), _, _) => Payload::Inline(v.to_string().into_bytes()),
-        (None, Some(file), _) => Payload::File(file),
-        (None, None, Some(k)) => Payload::FileIfExists(event::events_file(&k.path, &k.function)),
-        (None, None, None) => Payload::Empty,
-    };
-    let payload = blocking("reading the event", move || source.read()).await??;
+    let payload = payload(args.payload, args.event_file, key.as_ref()).await?;
     let conn = connect(shared, &selection).await?;
     let request = InvokeRequest {
         function: name.clone(),
@@ -366,25 +365,73 @@ async fn invoke_function(shared: &SharedRef, args: InvokeArgs) -> Result<Value, 
         Err(e) => return Err(e.into()),
     };
 
+    let shown = Shown {
+        profile,
+        key,
+        root,
+        name: &name,
+        event: request.payload,
+    };
+    show_outcome(shared, shown, &outcome).await?;
+    Ok(to_json(&outcome))
+}
+
+/// Whose result [`show_outcome`] shows.
+pub(super) struct Shown<'a> {
+    pub profile: &'a str,
+    pub key: Option<FunctionKey>,
+    /// The package root, against which stack frames are matched.
+    pub root: Option<PathBuf>,
+    pub name: &'a str,
+    /// The event it ran with (a live function's next event).
+    pub event: Vec<u8>,
+}
+
+/// Records an invoke and shows it: the error on the raising line, the inline result, the log.
+pub(super) async fn show_outcome(
+    shared: &SharedRef,
+    shown: Shown<'_>,
+    outcome: &InvokeOutcome,
+) -> Result<(), Failure> {
+    let Shown {
+        profile,
+        key,
+        root,
+        name,
+        event,
+    } = shown;
     let mark = match (&outcome.error, &key) {
         (Some(error), Some(key)) => Some(error_mark(shared, key, root, error, profile).await?),
         _ => None,
     };
     let invocation = Invocation {
         outcome: outcome.clone(),
+        event,
     };
-    let touched = shared.with(|st| {
-        st.session
-            .record_invoke(selection.profile_name(), key, invocation, mark)
-    })?;
-    let mut log = format!("{name} → {}", features::full_result(&outcome));
+    let touched = shared.with(|st| st.session.record_invoke(profile, key, invocation, mark))?;
+    let mut log = format!("{name} → {}", features::full_result(outcome));
     if let Some(tail) = &outcome.log_tail {
         log.push_str(&format!("\n--- log tail ---\n{}", tail.trim_end()));
     }
     shared.editor.info(&log).await;
     shared.publish_marks(&touched).await;
     shared.editor.refresh(true, true).await;
-    Ok(to_json(&outcome))
+    Ok(())
+}
+
+/// The event: given inline, from a file, else `events/<function>.json` when it exists, else `{}`.
+pub(super) async fn payload(
+    inline: Option<Value>,
+    file: Option<PathBuf>,
+    key: Option<&FunctionKey>,
+) -> Result<Vec<u8>, Failure> {
+    let source = match (inline, file, key) {
+        (Some(v), _, _) => Payload::Inline(v.to_string().into_bytes()),
+        (None, Some(file), _) => Payload::File(file),
+        (None, None, Some(k)) => Payload::FileIfExists(event::events_file(&k.path, &k.function)),
+        (None, None, None) => Payload::Empty,
+    };
+    Ok(blocking("reading the event", move || source.read()).await??)
 }
 
 /// The button that deploys a function that is not on the target, then invokes it.

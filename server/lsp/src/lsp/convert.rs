@@ -495,6 +495,12 @@ pub fn settings_profile(settings: &Value) -> Option<Option<String>> {
     }
 }
 
+/// `lambdaLs.liveByDefault`: whether the handlers of a saved file go live by themselves.
+pub fn settings_live(settings: &Value) -> Option<bool> {
+    let section = settings.get("lambdaLs").unwrap_or(settings);
+    section.get("liveByDefault")?.as_bool()
+}
+
 pub fn configuration_request() -> Vec<ConfigurationItem> {
     vec![ConfigurationItem {
         scope_uri: None,

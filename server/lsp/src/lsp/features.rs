@@ -2,6 +2,7 @@
 //! inline results, sample events, and where an invoke error points. No protocol types here:
 //! `convert` turns these into LSP values.
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
@@ -11,6 +12,7 @@ use lambda_deploy::invoke::{InvokeOutcome, StackFrame};
 use serde_json::{json, Value};
 
 use super::commands;
+use super::live;
 use super::session::{ago, FunctionKey, Session};
 
 /// The longest inline result label, in characters.
@@ -70,20 +72,26 @@ impl FileView<'_> {
     }
 }
 
+/// What the session knows, as the lenses show it.
+pub struct SessionView<'a> {
+    pub session: &'a Session,
+    /// The selected profile.
+    pub profile: Option<&'a str>,
+    pub now: SystemTime,
+    /// The functions in live mode.
+    pub live: &'a HashSet<FunctionKey>,
+}
+
 /// Lenses over each deployable function: actions, then what the session knows. Functions that
 /// `lambda.toml` configures (`configured`) are handlers whatever their signature.
-pub fn lenses(
-    file: &FileView,
-    session: &Session,
-    profile: Option<&str>,
-    now: SystemTime,
-    configured: &[String],
-) -> Vec<Lens> {
+pub fn lenses(file: &FileView, view: &SessionView, configured: &[String]) -> Vec<Lens> {
     let mut out = Vec::new();
     for f in file.functions {
         let key = file.key(f);
         // Only the selected profile's deploy: another target's state is not this one's.
-        let deployed = profile.and_then(|p| session.deployment_on(&key, p));
+        let deployed = view
+            .profile
+            .and_then(|p| view.session.deployment_on(&key, p));
         let mut push = |title: String, command: &'static str, argument: Value| {
             out.push(Lens {
                 line: f.def_line,
@@ -115,12 +123,22 @@ pub fn lenses(
         // The server finds the Lambda name when the lens is clicked, for the profile then
         // selected: the deploy of this session, else lambda.toml's `name`, else the default.
         push("Logs".into(), commands::LOGS, file.target(f));
+        let mut live = file.target(f);
+        if kind == FunctionKind::Callable {
+            live["callable"] = json!(true);
+        }
+        if view.live.contains(&key) {
+            live["on"] = json!(false);
+            push("Stop Live".into(), live::LIVE, live);
+        } else {
+            push("Live".into(), live::LIVE, live);
+        }
         if let Some(url) = deployed.and_then(|d| d.url.clone()) {
             push("Open URL".into(), commands::OPEN_URL, json!({ "url": url }));
         }
         if let Some(d) = deployed {
             push(
-                format!("deployed to {} · {}", d.target_label(), ago(d.at, now)),
+                format!("deployed to {} · {}", d.target_label(), ago(d.at, view.now)),
                 commands::LOGS,
                 file.target(f),
             );

@@ -6,6 +6,7 @@
 //! - `commands`: `workspace/executeCommand` ids, arguments and behaviour (see COMMANDS.md).
 //! - `catalog`: the sample events catalog and pulling a deployed function, for the editor.
 //! - `jobs`: background deploys with progress, cancellation and coalescing.
+//! - `live`: live mode (redeploy and invoke on save), over `crate::live_loop`.
 //! - `confirm`: the question before the first deploy to an AWS profile.
 //! - `project_file`: `lambda.toml` in the editor: problems, key completion and hover, and which
 //!   functions it configures.
@@ -21,6 +22,7 @@ mod editor;
 mod failure;
 mod features;
 mod jobs;
+mod live;
 mod project_file;
 mod server;
 mod session;

@@ -10,7 +10,8 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::SystemTime;
 
-use lambda_deploy::profiles::ProfileEnv;
+use lambda_deploy::analysis::FunctionKind;
+use lambda_deploy::profiles::{ProfileEnv, LOCAL_PROFILE};
 use serde_json::Value;
 use tower_lsp_server::jsonrpc::{self, Result};
 use tower_lsp_server::ls_types::*;
@@ -23,7 +24,9 @@ use super::documents::{Document, Kind};
 use super::editor::ClientToken;
 use super::failure::Failure;
 use super::features::{self, FileView, Lens};
+use super::live;
 use super::project_file;
+use super::session::FunctionKey;
 use super::state::{Shared, SharedRef, State};
 use lambda_ops::LocalHandle;
 
@@ -187,15 +190,16 @@ async fn file_lenses(shared: &SharedRef, uri: &Uri) -> std::result::Result<Vec<L
             Vec::new()
         }
     };
+    let live = shared.live.keys();
     shared.with(|st| {
         with_file(st, uri, |file, _| {
-            features::lenses(
-                file,
-                &st.session,
-                st.current_profile(),
-                SystemTime::now(),
-                &configured,
-            )
+            let view = features::SessionView {
+                session: &st.session,
+                profile: st.current_profile(),
+                now: SystemTime::now(),
+                live: &live,
+            };
+            features::lenses(file, &view, &configured)
         })
     })
 }
@@ -242,6 +246,9 @@ impl LanguageServer for Backend {
         self.shared.editor.register_project_files().await;
         // Clients that pull settings may never push them: ask once at start.
         let pulled = self.shared.editor.pull_settings().await;
+        if let Some(on) = pulled.as_ref().and_then(convert::settings_live) {
+            self.shared.live.set_default(on);
+        }
         if let Some(profile) = pulled.as_ref().and_then(convert::settings_profile) {
             if let Err(f) = self.shared.with(|st| st.profile = profile) {
                 self.shared.editor.show(&f).await;
@@ -252,6 +259,7 @@ impl LanguageServer for Backend {
 
     async fn shutdown(&self) -> Result<()> {
         self.shared.jobs.cancel_all();
+        self.shared.live.stop_all();
         Ok(())
     }
 
@@ -310,6 +318,9 @@ impl LanguageServer for Backend {
         if let Err(f) = saved {
             self.shared.editor.show(&f).await;
         }
+        if let Some(path) = convert::file_path(params.text_document.uri.as_str()) {
+            live::saved(&self.shared, &path).await;
+        }
     }
 
     async fn did_close(&self, params: DidCloseTextDocumentParams) {
@@ -329,17 +340,23 @@ impl LanguageServer for Backend {
     }
 
     async fn did_change_configuration(&self, params: DidChangeConfigurationParams) {
-        let setting = match convert::settings_profile(&params.settings) {
-            Some(setting) => Some(setting),
-            None => self
-                .shared
-                .editor
-                .pull_settings()
-                .await
-                .as_ref()
-                .and_then(convert::settings_profile),
+        // Before any await: a save right after this notification already sees it.
+        let pushed_live = convert::settings_live(&params.settings);
+        if let Some(on) = pushed_live {
+            self.shared.live.set_default(on);
+        }
+        // Clients that pull settings send none here: ask for them.
+        let settings = match convert::settings_profile(&params.settings) {
+            Some(_) => Some(params.settings),
+            None => self.shared.editor.pull_settings().await,
         };
-        let Some(profile) = setting else { return };
+        let pulled_live = settings.as_ref().and_then(convert::settings_live);
+        if let (None, Some(on)) = (pushed_live, pulled_live) {
+            self.shared.live.set_default(on);
+        }
+        let Some(profile) = settings.as_ref().and_then(convert::settings_profile) else {
+            return;
+        };
         match self.shared.with(|st| st.profile = profile) {
             Ok(()) => commands::announce(&self.shared).await,
             Err(f) => self.shared.editor.show(&f).await,
@@ -379,6 +396,7 @@ impl LanguageServer for Backend {
     async fn code_action(&self, params: CodeActionParams) -> Result<Option<CodeActionResponse>> {
         let (uri, line) = (params.text_document.uri, params.range.start.line as usize);
         let can_create = self.shared.editor.caps().create_files;
+        let live = self.shared.live.keys();
         let actions = self.shared.with(|st| {
             with_file(st, &uri, |file, _| {
                 let Some(function) = file.functions.iter().find(|f| f.contains_line(line)) else {
@@ -394,6 +412,14 @@ impl LanguageServer for Backend {
                     profile,
                 ));
                 actions.retain(|a| can_create || !matches!(a, features::Action::CreateFile { .. }));
+                if function.kind != FunctionKind::Private {
+                    let key = FunctionKey {
+                        path: file.path.to_path_buf(),
+                        function: function.name.clone(),
+                    };
+                    let aws = st.current_profile().filter(|p| *p != LOCAL_PROFILE);
+                    actions.push(live::action(function, file.uri, live.contains(&key), aws));
+                }
                 actions
             })
         });

@@ -45,6 +45,8 @@ impl Deployment {
 #[derive(Debug, Clone)]
 pub struct Invocation {
     pub outcome: InvokeOutcome,
+    /// The event it ran with: what a live function runs with next.
+    pub event: Vec<u8>,
 }
 
 /// An invoke error shown on a line of a file until that function succeeds or the line is edited.
@@ -105,8 +107,24 @@ impl Session {
         invocation: Invocation,
         mark: Option<Mark>,
     ) -> Vec<PathBuf> {
+        let touched = self.replace_marks(profile, key.as_ref(), mark);
+        if let Some(key) = key {
+            self.invocations
+                .insert((profile.to_string(), key), invocation);
+        }
+        touched
+    }
+
+    /// Replaces the function's marks on `profile` with `mark` (a live function's code that does
+    /// not parse keeps its last result). Returns the files whose marks changed.
+    pub fn replace_marks(
+        &mut self,
+        profile: &str,
+        key: Option<&FunctionKey>,
+        mark: Option<Mark>,
+    ) -> Vec<PathBuf> {
         let mut touched = Vec::new();
-        if let Some(key) = &key {
+        if let Some(key) = key {
             self.marks.retain(|m| {
                 let stale = &m.key == key && m.profile == profile;
                 if stale && !touched.contains(&m.path) {
@@ -120,10 +138,6 @@ impl Session {
                 touched.push(mark.path.clone());
             }
             self.marks.push(mark);
-        }
-        if let Some(key) = key {
-            self.invocations
-                .insert((profile.to_string(), key), invocation);
         }
         touched
     }
@@ -254,6 +268,7 @@ mod tests {
         };
         let inv = || Invocation {
             outcome: outcome.clone(),
+            event: b"{}".to_vec(),
         };
         s.record_invoke("local", Some(key("a")), inv(), Some(failed("local")));
         assert!(s.invocation(&key("a"), "local").is_some());

@@ -14,6 +14,7 @@ use super::documents::Document;
 use super::editor::Editor;
 use super::failure::Failure;
 use super::jobs::Jobs;
+use super::live::Live;
 use super::session::Session;
 use lambda_ops::LocalHandle;
 
@@ -56,6 +57,7 @@ pub struct Shared {
     pub env: ProfileEnv,
     pub local: LocalHandle,
     pub jobs: Jobs,
+    pub live: Live,
     /// One deploy question at a time: a second deploy to the same profile waits for the first
     /// answer instead of asking again. Held across the question only, never with `state`.
     pub asking: tokio::sync::Mutex<()>,
@@ -74,6 +76,7 @@ impl Shared {
             env,
             local,
             jobs: Jobs::default(),
+            live: Live::default(),
             asking: tokio::sync::Mutex::new(()),
             state: Mutex::new(State {
                 profile,

@@ -19,6 +19,8 @@ use tokio::sync::{oneshot, Notify};
 
 use lambda_ops::LocalHandle;
 
+mod live;
+
 /// Every wait in these tests is bounded by this.
 const TIMEOUT: Duration = Duration::from_secs(90);
 
@@ -508,6 +510,7 @@ def _helper(x):
             "0: Deploy",
             "0: Invoke",
             "0: Logs",
+            "0: Live",
             "4: Deploy as Lambda (callable)",
         ],
     ),
@@ -533,9 +536,11 @@ def _private_handler(event, context):
             "3: Deploy",
             "3: Invoke",
             "3: Logs",
+            "3: Live",
             "12: Deploy",
             "12: Invoke",
             "12: Logs",
+            "12: Live",
         ],
     ),
     (
@@ -597,6 +602,10 @@ async fn lens_commands_carry_their_arguments() {
                 json!({"uri": uri, "function": "handler"})
             ),
             (
+                json!("lambda.live"),
+                json!({"uri": uri, "function": "handler"})
+            ),
+            (
                 json!("lambda.deploy"),
                 json!({"uri": uri, "function": "add", "callable": true})
             ),
@@ -637,12 +646,15 @@ async fn lenses_follow_incremental_edits() {
             "1: Deploy",
             "1: Invoke",
             "1: Logs",
+            "1: Live",
             "5: Deploy",
             "5: Invoke",
             "5: Logs",
+            "5: Live",
             "9: Deploy",
             "9: Invoke",
             "9: Logs",
+            "9: Live",
         ]
     );
     let lenses = client
@@ -653,7 +665,7 @@ async fn lenses_follow_incremental_edits() {
         .await
         .unwrap();
     assert_eq!(lenses[0]["command"]["arguments"][0]["function"], "entry");
-    assert_eq!(lenses[6]["command"]["arguments"][0]["function"], "tail");
+    assert_eq!(lenses[8]["command"]["arguments"][0]["function"], "tail");
     // The server's text is the editor's: an invoke hint or lens would land on these lines.
     let text = client
         .request(
@@ -685,6 +697,7 @@ def handler(event, context):
             "Deploy handler as Lambda",
             "Invoke Lambda",
             "Create sample event",
+            "Turn live mode on (redeploy and invoke on save)",
         ],
     ),
     (
@@ -705,6 +718,7 @@ def a$0dd(a, b=1):
             "Deploy function as Lambda (wrap callable)",
             "Invoke Lambda",
             "Invoke with event…",
+            "Turn live mode on (redeploy and invoke on save)",
         ],
     ),
     (
@@ -979,7 +993,7 @@ async fn bad_commands_are_errors_and_the_server_keeps_serving() {
             .contains("no top-level function `nested`"),
         "{err}"
     );
-    assert_eq!(client.lenses(&uri).await.len(), 4);
+    assert_eq!(client.lenses(&uri).await.len(), 5);
     client.finish().await;
 }
 
@@ -993,7 +1007,7 @@ async fn a_panicking_handler_does_not_end_the_server() {
         .await
         .unwrap_err();
     assert_eq!(err["code"], -32603, "{err}");
-    assert_eq!(client.lenses(&uri).await.len(), 4);
+    assert_eq!(client.lenses(&uri).await.len(), 5);
     client.finish().await;
 }
 
@@ -1040,7 +1054,7 @@ async fn a_deploy_runs_in_the_background_and_can_be_cancelled() {
         assert_eq!(begin["value"]["title"], "Deploying app-handler");
         assert_eq!(begin["value"]["cancellable"], true);
         // The deploy is stuck on the silent endpoint; other requests are still answered.
-        assert_eq!(client.lenses(&uri).await.len(), 4);
+        assert_eq!(client.lenses(&uri).await.len(), 5);
         client
             .notify(
                 "window/workDoneProgress/cancel",
@@ -1676,9 +1690,11 @@ async fn functions_configured_in_lambda_toml_are_handlers_for_lenses() {
         "0: Deploy",
         "0: Invoke",
         "0: Logs",
+        "0: Live",
         "4: Deploy",
         "4: Invoke",
         "4: Logs",
+        "4: Live",
     ];
     assert_eq!(client.lenses(&app).await, configured);
     let lenses = client
@@ -1689,7 +1705,7 @@ async fn functions_configured_in_lambda_toml_are_handlers_for_lenses() {
         .await
         .unwrap();
     assert_eq!(
-        lenses[3]["command"]["arguments"][0],
+        lenses[4]["command"]["arguments"][0],
         json!({"uri": app, "function": "add"})
     );
 
@@ -1717,6 +1733,7 @@ async fn functions_configured_in_lambda_toml_are_handlers_for_lenses() {
             "0: Deploy",
             "0: Invoke",
             "0: Logs",
+            "0: Live",
             "4: Deploy as Lambda (callable)"
         ]
     );
@@ -1760,7 +1777,7 @@ async fn configured_functions_deploy_invoke_and_log_under_their_configured_name(
     let app = client.open(&fixture, "app.py").await;
     assert_eq!(
         client.lenses(&app).await,
-        ["0: Deploy", "0: Invoke", "0: Logs"]
+        ["0: Deploy", "0: Invoke", "0: Logs", "0: Live"]
     );
     let target = json!({"uri": app, "function": "add"});
     // Invoke before any deploy in this session names the configured function.
