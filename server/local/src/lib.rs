@@ -20,6 +20,7 @@
 
 mod api;
 mod body;
+pub mod debug;
 mod deps;
 mod error;
 mod logs;
@@ -208,6 +209,7 @@ impl LocalLambda {
             registry: registry.clone(),
             logs: logs.clone(),
             endpoint: format!("http://{addr}"),
+            debugger: debug::Debugger::default(),
         });
         let (closed_tx, closed) = watch::channel(false);
         let gate = Arc::new(server::Gate::new(addr.port()));

@@ -33,6 +33,7 @@ pub const LIST_FUNCTIONS: &str = "lambda.listFunctions";
 pub const LIST_PROFILES: &str = "lambda.listProfiles";
 pub const SELECT_PROFILE: &str = "lambda.selectProfile";
 pub const OPEN_FILE: &str = "lambda.openFile";
+pub const DEBUG: &str = "lambda.debug";
 
 /// Every command, for the `executeCommandProvider` capability.
 pub const ALL: &[&str] = &[
@@ -44,16 +45,17 @@ pub const ALL: &[&str] = &[
     LIST_PROFILES,
     SELECT_PROFILE,
     OPEN_FILE,
+    DEBUG,
 ];
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct DeployArgs {
-    uri: String,
-    function: String,
+    pub(super) uri: String,
+    pub(super) function: String,
     #[serde(default)]
-    callable: bool,
-    name: Option<String>,
+    pub(super) callable: bool,
+    pub(super) name: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -109,6 +111,7 @@ pub enum Request {
     ListProfiles,
     SelectProfile(ProfileArgs),
     OpenFile(PathArgs),
+    Debug(super::debug::DebugArgs),
 }
 
 impl Request {
@@ -130,6 +133,7 @@ impl Request {
             LIST_PROFILES => Request::ListProfiles,
             SELECT_PROFILE => Request::SelectProfile(arg(command, arguments)?),
             OPEN_FILE => Request::OpenFile(arg(command, arguments)?),
+            DEBUG => Request::Debug(arg(command, arguments)?),
             other => {
                 return Err(Failure::input(format!(
                     "unknown command `{other}`; lambda-ls knows {}",
@@ -154,6 +158,7 @@ pub async fn execute(
         Request::ListFunctions => list_functions(&shared).await,
         Request::ListProfiles => list_profiles(&shared).await,
         Request::SelectProfile(args) => select_profile(&shared, args).await,
+        Request::Debug(args) => super::debug::debug(&shared, args, token).await,
         Request::OpenFile(args) => {
             shared.editor.show_document(&args.path).await;
             Ok(Value::Null)
@@ -161,11 +166,11 @@ pub async fn execute(
     }
 }
 
-fn to_json<T: serde::Serialize>(value: &T) -> Value {
+pub(super) fn to_json<T: serde::Serialize>(value: &T) -> Value {
     serde_json::to_value(value).expect("results serialize to JSON")
 }
 
-fn path_of(uri: &str) -> Result<PathBuf, Failure> {
+pub(super) fn path_of(uri: &str) -> Result<PathBuf, Failure> {
     convert::file_path(uri)
         .ok_or_else(|| Failure::input(format!("{uri} is not a file on disk; save it first")))
 }
@@ -189,7 +194,7 @@ async fn resolve(key: &FunctionKey, callable: bool) -> Result<ResolvedTarget, Fa
 }
 
 /// The selection the editor asked for, with the deploy core's fallback order.
-async fn selection(shared: &SharedRef) -> Result<Selection, Failure> {
+pub(super) async fn selection(shared: &SharedRef) -> Result<Selection, Failure> {
     let explicit = shared.with(|st| st.profile.clone())?;
     Ok(target::select(explicit.as_deref(), &shared.env).await?.1)
 }
@@ -206,6 +211,15 @@ async fn deploy(
     args: DeployArgs,
     token: Option<ClientToken>,
 ) -> Result<Value, Failure> {
+    Ok(to_json(&deploy_function(shared, args, token).await?))
+}
+
+/// Deploys a function of a file to the selected target, as its Deploy lens does.
+pub(super) async fn deploy_function(
+    shared: &SharedRef,
+    args: DeployArgs,
+    token: Option<ClientToken>,
+) -> Result<lambda_deploy::deploy::DeployOutcome, Failure> {
     let key = FunctionKey {
         path: path_of(&args.uri)?,
         function: args.function,
@@ -235,7 +249,7 @@ async fn deploy(
         settings,
         selection,
     };
-    Ok(to_json(&jobs::deploy(shared, plan, token).await?))
+    jobs::deploy(shared, plan, token).await
 }
 
 /// The Lambda name of a function in a file on the selected profile: the name this session
@@ -309,7 +323,19 @@ async fn invoke_function(shared: &SharedRef, args: InvokeArgs) -> Result<Value, 
         }
         Err(e) => return Err(e.into()),
     };
+    show_outcome(shared, profile, &name, key, root, &outcome).await?;
+    Ok(to_json(&outcome))
+}
 
+/// An invoke's outcome in the editor: the inline result, the error mark, the log.
+pub(super) async fn show_outcome(
+    shared: &SharedRef,
+    profile: &str,
+    name: &str,
+    key: Option<FunctionKey>,
+    root: Option<PathBuf>,
+    outcome: &lambda_deploy::invoke::InvokeOutcome,
+) -> Result<(), Failure> {
     let mark = match (&outcome.error, &key) {
         (Some(error), Some(key)) => Some(error_mark(shared, key, root, error, profile).await?),
         _ => None,
@@ -317,18 +343,15 @@ async fn invoke_function(shared: &SharedRef, args: InvokeArgs) -> Result<Value, 
     let invocation = Invocation {
         outcome: outcome.clone(),
     };
-    let touched = shared.with(|st| {
-        st.session
-            .record_invoke(selection.profile_name(), key, invocation, mark)
-    })?;
-    let mut log = format!("{name} → {}", features::full_result(&outcome));
+    let touched = shared.with(|st| st.session.record_invoke(profile, key, invocation, mark))?;
+    let mut log = format!("{name} → {}", features::full_result(outcome));
     if let Some(tail) = &outcome.log_tail {
         log.push_str(&format!("\n--- log tail ---\n{}", tail.trim_end()));
     }
     shared.editor.info(&log).await;
     shared.publish_marks(&touched).await;
     shared.editor.refresh(true, true).await;
-    Ok(to_json(&outcome))
+    Ok(())
 }
 
 /// The button that deploys a function that is not on the target, then invokes it.
@@ -437,7 +460,7 @@ async fn is_callable(shared: &SharedRef, key: &FunctionKey) -> Result<bool, Fail
 }
 
 /// The event: given inline, from a file, else `events/<function>.json` when it exists, else `{}`.
-async fn payload(
+pub(super) async fn payload(
     inline: Option<Value>,
     file: Option<PathBuf>,
     key: Option<&FunctionKey>,

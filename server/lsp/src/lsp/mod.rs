@@ -4,6 +4,7 @@
 //! - `convert`: every conversion between LSP types and ours (UTF-16 positions, lenses, hints…).
 //! - `features`: lenses, code actions, inline results and sample events, without protocol types.
 //! - `commands`: `workspace/executeCommand` ids, arguments and behaviour (see COMMANDS.md).
+//! - `debug`: `lambda.debug`, a debug invocation on the local Lambda (debugpy) and where to attach.
 //! - `jobs`: background deploys with progress, cancellation and coalescing.
 //! - `confirm`: the question before the first deploy to an AWS profile.
 //! - `project_file`: `lambda.toml` in the editor: problems, key completion and hover, and which
@@ -14,6 +15,7 @@
 mod commands;
 mod confirm;
 mod convert;
+mod debug;
 mod documents;
 mod editor;
 mod failure;

@@ -380,12 +380,14 @@ impl LanguageServer for Backend {
         let (uri, line) = (params.text_document.uri, params.range.start.line as usize);
         let can_create = self.shared.editor.caps().create_files;
         let actions = self.shared.with(|st| {
+            let local = features::targets_local(st.current_profile());
             with_file(st, &uri, |file, _| {
                 let Some(function) = file.functions.iter().find(|f| f.contains_line(line)) else {
                     return Vec::new();
                 };
                 let events = features::events_file(file.path, &function.name);
-                let mut actions = features::actions(file, function, &events, events.is_file());
+                let mut actions =
+                    features::actions(file, function, &events, events.is_file(), local);
                 actions.retain(|a| can_create || !matches!(a, features::Action::CreateFile { .. }));
                 actions
             })

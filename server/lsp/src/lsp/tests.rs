@@ -507,8 +507,10 @@ def _helper(x):
         &[
             "0: Deploy",
             "0: Invoke",
+            "0: Debug",
             "0: Logs",
             "4: Deploy as Lambda (callable)",
+            "4: Debug",
         ],
     ),
     (
@@ -532,9 +534,11 @@ def _private_handler(event, context):
         &[
             "3: Deploy",
             "3: Invoke",
+            "3: Debug",
             "3: Logs",
             "12: Deploy",
             "12: Invoke",
+            "12: Debug",
             "12: Logs",
         ],
     ),
@@ -636,12 +640,15 @@ async fn lenses_follow_incremental_edits() {
         vec![
             "1: Deploy",
             "1: Invoke",
+            "1: Debug",
             "1: Logs",
             "5: Deploy",
             "5: Invoke",
+            "5: Debug",
             "5: Logs",
             "9: Deploy",
             "9: Invoke",
+            "9: Debug",
             "9: Logs",
         ]
     );
@@ -653,7 +660,7 @@ async fn lenses_follow_incremental_edits() {
         .await
         .unwrap();
     assert_eq!(lenses[0]["command"]["arguments"][0]["function"], "entry");
-    assert_eq!(lenses[6]["command"]["arguments"][0]["function"], "tail");
+    assert_eq!(lenses[8]["command"]["arguments"][0]["function"], "tail");
     // The server's text is the editor's: an invoke hint or lens would land on these lines.
     let text = client
         .request(
@@ -684,6 +691,7 @@ def handler(event, context):
         &[
             "Deploy handler as Lambda",
             "Invoke Lambda",
+            "Debug locally (breakpoints)",
             "Create sample event",
         ],
     ),
@@ -705,6 +713,7 @@ def a$0dd(a, b=1):
             "Deploy function as Lambda (wrap callable)",
             "Invoke Lambda",
             "Invoke with event…",
+            "Debug locally (breakpoints)",
         ],
     ),
     (
@@ -1675,9 +1684,11 @@ async fn functions_configured_in_lambda_toml_are_handlers_for_lenses() {
     let configured = [
         "0: Deploy",
         "0: Invoke",
+        "0: Debug",
         "0: Logs",
         "4: Deploy",
         "4: Invoke",
+        "4: Debug",
         "4: Logs",
     ];
     assert_eq!(client.lenses(&app).await, configured);
@@ -1689,7 +1700,7 @@ async fn functions_configured_in_lambda_toml_are_handlers_for_lenses() {
         .await
         .unwrap();
     assert_eq!(
-        lenses[3]["command"]["arguments"][0],
+        lenses[4]["command"]["arguments"][0],
         json!({"uri": app, "function": "add"})
     );
 
@@ -1716,8 +1727,10 @@ async fn functions_configured_in_lambda_toml_are_handlers_for_lenses() {
         [
             "0: Deploy",
             "0: Invoke",
+            "0: Debug",
             "0: Logs",
-            "4: Deploy as Lambda (callable)"
+            "4: Deploy as Lambda (callable)",
+            "4: Debug"
         ]
     );
     // An edit that leaves the targets alone asks for nothing.
