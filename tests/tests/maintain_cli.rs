@@ -160,7 +160,7 @@ fn publish_share_logs_and_map_on_the_local_lambda() {
     );
     let out = run(home.path(), None, &["share", "hello", "--url", "--public"]);
     assert!(
-        stderr(&out).contains("callable by anyone on the internet"),
+        stderr(&out).contains("callable by anyone on this machine"),
         "{}",
         stderr(&out)
     );

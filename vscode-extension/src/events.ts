@@ -86,7 +86,16 @@ export function validateJson(text: string): string | undefined {
 export type EventChoice =
   | { kind: "file"; path: string }
   | { kind: "json"; text: string }
+  | { kind: "template"; trigger: string }
   | { kind: "enter" };
+
+/** One entry of the server's sample events catalog (`lambda.listEvents`). */
+export interface Trigger {
+  name: string;
+  title: string;
+  /** The function's `event` annotation names this trigger (the server lists it first). */
+  annotated: boolean;
+}
 
 export interface EventPickItem {
   label: string;
@@ -95,9 +104,19 @@ export interface EventPickItem {
   choice: EventChoice;
 }
 
-/** The picker's rows: the last event first (when it still applies), saved files, "Enter JSON…". */
-export function eventPickItems(files: EventFile[], last: LastEvent | undefined): EventPickItem[] {
+/**
+ * The picker's rows: a template matching the `event` annotation first, the last event (when it
+ * still applies), saved files, the other templates of the catalog, "Enter JSON…". The server
+ * sends `triggers` only when the function has no saved event.
+ */
+export function eventPickItems(files: EventFile[], last: LastEvent | undefined, triggers: Trigger[] = []): EventPickItem[] {
   const items: EventPickItem[] = [];
+  const template = (t: Trigger): EventPickItem => ({
+    label: `$(symbol-event) ${t.title}`,
+    description: t.annotated ? "matches the event's type annotation" : "sample event",
+    choice: { kind: "template", trigger: t.name },
+  });
+  items.push(...triggers.filter((t) => t.annotated).map(template));
   if (last?.kind === "json") {
     items.push({
       label: "$(history) Last event",
@@ -116,6 +135,7 @@ export function eventPickItems(files: EventFile[], last: LastEvent | undefined):
       choice: { kind: "file", path: f.path },
     });
   }
+  items.push(...triggers.filter((t) => !t.annotated).map(template));
   items.push({
     label: "$(edit) Enter JSON…",
     description: "type the event",

@@ -27,6 +27,7 @@ import { ResultDecorations, ServerHint } from "./decorations";
 import {
   EventChoice,
   LastEvent,
+  Trigger,
   eventPickItems,
   findEventFiles,
   lastEventKey,
@@ -54,6 +55,7 @@ import {
   statusText,
   statusTooltip,
 } from "./profile";
+import { DeployedFunction, Pulled, functionPickItems, pullDir, pullSummary } from "./pull";
 import { bundledPath, resolveServerPath } from "./serverPath";
 
 /** The server's command ids (registered by the language client itself: never again here). */
@@ -64,6 +66,10 @@ const SERVER = {
   listProfiles: "lambda.listProfiles",
   selectProfile: "lambda.selectProfile",
   debug: "lambda.debug",
+  listFunctions: "lambda.listFunctions",
+  listEvents: "lambda.listEvents",
+  createEvent: "lambda.createEvent",
+  pull: "lambda.pull",
 } as const;
 
 /** `lambdaLs/confirmDeploy`: the question before the first deploy of a session to an AWS profile. */
@@ -145,6 +151,7 @@ class Controller implements vscode.Disposable {
         },
       }),
     );
+    command("lambdaLs.openDeployedFunction", () => this.openDeployedFunction());
     command("lambdaLs.showOutput", () => this.output.show(true));
     command("lambdaLs.restartServer", () => this.restart());
     this.disposables.push(
@@ -576,13 +583,22 @@ class Controller implements vscode.Disposable {
     const files = await findEventFiles(path.dirname(file.fsPath), root, target.function, (d) => fs.promises.readdir(d));
     const key = lastEventKey(target.uri, target.function);
     const last = this.context.workspaceState.get<LastEvent>(key);
-    const items = eventPickItems(files, last);
+    // No saved event: the server's catalog of sample events, the annotated trigger first.
+    const triggers = files.length ? [] : await this.sampleEvents(target);
+    const items = eventPickItems(files, last, triggers);
     const picked = await vscode.window.showQuickPick(items, {
       title: `Invoke ${target.function} with event`,
-      placeHolder: files.length ? "A saved event, or type one" : `No events/${target.function}*.json yet: type the event`,
+      placeHolder: files.length
+        ? "A saved event, or type one"
+        : `No events/${target.function}*.json yet: a sample event (saved there), or type one`,
     });
     if (!picked) return undefined;
     let choice: EventChoice = picked.choice;
+    if (choice.kind === "template") {
+      // The server writes the template as a new events file and opens it.
+      const created = await this.execute<{ path: string }>(SERVER.createEvent, { ...target, trigger: choice.trigger });
+      choice = { kind: "file", path: created.path };
+    }
     if (choice.kind === "enter") {
       const text = await vscode.window.showInputBox({
         title: `Event for ${target.function}`,
@@ -597,6 +613,59 @@ class Controller implements vscode.Disposable {
     const remembered: LastEvent = choice.kind === "file" ? { kind: "file", path: choice.path } : { kind: "json", text: choice.text };
     await this.context.workspaceState.update(key, remembered);
     return toEvent(remembered);
+  }
+
+  private async sampleEvents(target: FunctionArgs): Promise<Trigger[]> {
+    try {
+      const listed = await this.execute<{ triggers: Trigger[] }>(SERVER.listEvents, { uri: target.uri, function: target.function });
+      return listed.triggers;
+    } catch {
+      // An older server without the catalog: the picker still offers "Enter JSON…".
+      return [];
+    }
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Open Deployed Function…
+
+  /** Lists the selected target's functions, pulls the chosen one into a workspace folder. */
+  private async openDeployedFunction(): Promise<void> {
+    const folders = vscode.workspace.workspaceFolders ?? [];
+    if (!folders.length) {
+      void vscode.window.showInformationMessage("Lambda: open a folder first; a deployed function is pulled into it.");
+      return;
+    }
+    try {
+      const functions = await vscode.window.withProgress(
+        { location: vscode.ProgressLocation.Window, title: "Lambda: listing functions" },
+        () => this.execute<DeployedFunction[]>(SERVER.listFunctions, {}),
+      );
+      if (!functions.length) {
+        void vscode.window.showInformationMessage("Lambda: the selected profile has no functions to open.");
+        return;
+      }
+      const picked = await vscode.window.showQuickPick(functionPickItems(functions), {
+        title: "Lambda: open a deployed function",
+        placeHolder: "Its code and a lambda.toml go into a new folder of the workspace",
+        matchOnDescription: true,
+      });
+      if (!picked) return;
+      const folder =
+        folders.length === 1 ? folders[0] : await vscode.window.showWorkspaceFolderPick({ placeHolder: `Folder to pull ${picked.name} into` });
+      if (!folder) return;
+      const root = folder.uri.fsPath;
+      const dir = pullDir(root, picked.name, (p) => fs.existsSync(p));
+      const pulled = await vscode.window.withProgress(
+        { location: vscode.ProgressLocation.Notification, title: `Lambda: pulling ${picked.name}` },
+        () => this.execute<Pulled>(SERVER.pull, { name: picked.name, dir }),
+      );
+      const summary = pullSummary(pulled, root);
+      this.output.appendLine(summary.line);
+      if (summary.warning) void vscode.window.showWarningMessage(`Lambda: ${summary.warning}`);
+      else void vscode.window.setStatusBarMessage(`$(check) ${summary.line}`, 15000);
+    } catch (e) {
+      this.reportFailure("open a deployed function", e);
+    }
   }
 
   private async invoke(args: FunctionArgs): Promise<InvokeOutcome | undefined> {

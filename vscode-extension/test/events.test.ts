@@ -107,6 +107,35 @@ describe("event picker", () => {
     expect(items).toHaveLength(3);
   });
 
+  it("offers the catalog's templates, the annotated trigger first, when nothing is saved", () => {
+    const triggers = [
+      { name: "sqs", title: "SQS messages", annotated: true },
+      { name: "alb", title: "Application Load Balancer", annotated: false },
+      { name: "direct", title: "Direct invoke (any JSON)", annotated: false },
+    ];
+    const items = eventPickItems([], { kind: "json", text: "{}" }, triggers);
+    expect(items.map((i) => i.label)).toEqual([
+      "$(symbol-event) SQS messages",
+      "$(history) Last event",
+      "$(symbol-event) Application Load Balancer",
+      "$(symbol-event) Direct invoke (any JSON)",
+      "$(edit) Enter JSON…",
+    ]);
+    expect(items[0]).toMatchObject({
+      description: "matches the event's type annotation",
+      choice: { kind: "template", trigger: "sqs" },
+    });
+    expect(items[2].choice).toEqual({ kind: "template", trigger: "alb" });
+    // Without an annotation the catalog keeps the server's order, after the last event.
+    const plain = eventPickItems([], undefined, triggers.map((t) => ({ ...t, annotated: false })));
+    expect(plain.map((i) => i.choice)).toEqual([
+      { kind: "template", trigger: "sqs" },
+      { kind: "template", trigger: "alb" },
+      { kind: "template", trigger: "direct" },
+      { kind: "enter" },
+    ]);
+  });
+
   it("remembers per function", () => {
     expect(lastEventKey("file:///ws/a.py", "f")).not.toBe(lastEventKey("file:///ws/a.py", "g"));
     expect(lastEventKey("file:///ws/a.py", "f")).not.toBe(lastEventKey("file:///ws/b.py", "f"));

@@ -491,6 +491,12 @@ async fn create_upload(
         })
 }
 
+/// CompleteMultipartUpload. When its answer is an error, the object may still have been
+/// assembled: S3 can fail a Complete after it has started answering 200, a connection can drop
+/// after S3 finished, and some S3 implementations answer success in a form the SDK cannot
+/// read (moto 5.2.1 names the root element `CompleteMultipartUploadResponse` where S3's is
+/// `CompleteMultipartUploadResult`). The key is content-addressed, so an object there of
+/// exactly the zip's size is this zip: HeadObject decides, and the first error stands otherwise.
 async fn complete_upload(
     conn: &Connection,
     bucket: &str,
@@ -498,8 +504,10 @@ async fn complete_upload(
     upload_id: &str,
     done: DoneParts,
 ) -> Result<(), AwsError> {
+    let total: u64 = done.values().map(|(size, _)| size).sum();
     let parts: Vec<CompletedPart> = done.into_values().map(|(_, p)| p).collect();
-    conn.s3
+    let completed = conn
+        .s3
         .complete_multipart_upload()
         .bucket(bucket)
         .key(key)
@@ -510,9 +518,17 @@ async fn complete_upload(
                 .build(),
         )
         .send()
-        .await
-        .map_err(|e| conn.error_in(Service::S3, "CompleteMultipartUpload", e))?;
-    Ok(())
+        .await;
+    match completed {
+        Ok(_) => Ok(()),
+        Err(e) => {
+            let err = conn.error_in(Service::S3, "CompleteMultipartUpload", e);
+            match object_size(conn, bucket, key).await {
+                Ok(Some(size)) if size == total => Ok(()),
+                _ => Err(err),
+            }
+        }
+    }
 }
 
 /// Deletes every artifact (and unfinished upload) lambda-ls stored for this function; returns

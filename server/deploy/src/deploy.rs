@@ -145,6 +145,9 @@ pub struct DeployOutcome {
     /// Set when the zip went through the S3 artifacts bucket (over the direct-upload limit).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub artifact: Option<StagedArtifact>,
+    /// The function URL of an updated function that has one, so it can be opened at once.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
 }
 
 impl fmt::Display for DeployOutcome {
@@ -165,7 +168,11 @@ impl fmt::Display for DeployOutcome {
             self.runtime,
             self.handler,
             human_bytes(self.code_size),
-        )
+        )?;
+        match &self.url {
+            Some(url) => write!(f, "; url {url}"),
+            None => Ok(()),
+        }
     }
 }
 
@@ -262,7 +269,13 @@ pub async fn deploy(
             (current, action)
         }
     };
+    // A function just created has no URL yet; asking would only cost a call.
+    let url = match action {
+        DeployAction::Created => None,
+        _ => crate::maintain::function_url(conn, &spec.name).await,
+    };
     Ok(DeployOutcome {
+        url,
         function_name: spec.name.clone(),
         function_arn: config.function_arn().unwrap_or_default().to_string(),
         action,

@@ -168,6 +168,27 @@ pub async fn share_with_account(
 }
 
 /// Creates (or keeps) a function URL; returns it.
+/// The function's URL, if it has one and the caller may read it. Best effort: a deploy must not
+/// fail because the caller lacks `lambda:GetFunctionUrlConfig`.
+pub async fn function_url(conn: &Connection, function: &str) -> Option<String> {
+    match conn
+        .lambda
+        .get_function_url_config()
+        .function_name(function)
+        .send()
+        .await
+    {
+        Ok(out) => Some(out.function_url),
+        Err(e) => {
+            let err = conn.error("GetFunctionUrlConfig", e);
+            if !err.is_not_found() {
+                tracing::debug!("cannot read the URL of {function}: {err}");
+            }
+            None
+        }
+    }
+}
+
 pub async fn share_url(
     conn: &Connection,
     function: &str,

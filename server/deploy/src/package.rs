@@ -287,6 +287,9 @@ pub struct Package {
     pub unzipped_size: u64,
     pub files: Vec<String>,
     pub warnings: Vec<String>,
+    /// Unzipped size of each top-level folder or file, largest first (for the combined limit).
+    #[serde(skip)]
+    pub parts: Vec<(String, u64)>,
 }
 
 /// Collects the files, writes the deterministic zip and checks Lambda's size limits.
@@ -365,10 +368,11 @@ pub fn build_bundle(req: &PackageRequest, vendor: Option<&Path>) -> Result<Packa
         });
     }
     let unzipped_size: u64 = entries.iter().map(ZipEntry::size).sum();
+    let parts = largest_top_level(&entries, usize::MAX);
     if unzipped_size > MAX_UNZIPPED_BYTES {
         return Err(PackageError::TooLargeUnzipped {
             size: unzipped_size,
-            largest: largest_top_level(&entries, 3),
+            largest: parts.into_iter().take(3).collect(),
         });
     }
     let names: Vec<String> = {
@@ -391,7 +395,53 @@ pub fn build_bundle(req: &PackageRequest, vendor: Option<&Path>) -> Result<Packa
         files: names,
         warnings,
         bytes,
+        parts,
     })
+}
+
+/// Lambda's 250 MB applies to a function and its layers together: checks `pkg` with the layer
+/// zips it will run with, naming the largest parts of all of them (a layer's by its package
+/// under `python/`).
+pub fn check_with_layers(pkg: &Package, layer_zips: &[PathBuf]) -> Result<(), PackageError> {
+    let mut parts = pkg.parts.clone();
+    for zip_path in layer_zips {
+        parts.extend(layer_parts(zip_path)?);
+    }
+    let size: u64 = parts.iter().map(|(_, s)| s).sum();
+    if size <= MAX_UNZIPPED_BYTES {
+        return Ok(());
+    }
+    parts.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    parts.truncate(3);
+    Err(PackageError::TooLargeUnzipped {
+        size,
+        largest: parts,
+    })
+}
+
+/// A layer zip's unzipped sizes by top-level package, read from its central directory.
+fn layer_parts(zip_path: &Path) -> Result<Vec<(String, u64)>, PackageError> {
+    let read_error = |e: std::io::Error| PackageError::Read {
+        path: zip_path.to_owned(),
+        source: e,
+    };
+    let file = std::fs::File::open(zip_path).map_err(read_error)?;
+    let mut archive = zip::ZipArchive::new(file)
+        .map_err(|e| read_error(std::io::Error::new(std::io::ErrorKind::InvalidData, e)))?;
+    let mut sizes: BTreeMap<String, u64> = BTreeMap::new();
+    for i in 0..archive.len() {
+        let entry = archive
+            .by_index_raw(i)
+            .map_err(|e| read_error(std::io::Error::new(std::io::ErrorKind::InvalidData, e)))?;
+        let name = entry.name();
+        let inner = name.strip_prefix("python/").unwrap_or(name);
+        let top = match inner.split_once('/') {
+            Some((dir, _)) => format!("{dir}/ (layer)"),
+            None => format!("{inner} (layer)"),
+        };
+        *sizes.entry(top).or_default() += entry.size();
+    }
+    Ok(sizes.into_iter().collect())
 }
 
 impl Package {
@@ -890,6 +940,53 @@ mod tests {
         .to_string();
         assert!(
             err.contains("the largest parts are numpy/ (153.0 MB), pandas/ (102.0 MB)"),
+            "{err}"
+        );
+    }
+
+    /// A layer zip whose `python/NAME/x.so` entries declare `sizes` (stored, so the file is as
+    /// big as they are: sparse bytes of zeros compress, but stored entries keep the test honest).
+    fn layer_zip(dir: &Path, sizes: &[(&str, u64)]) -> PathBuf {
+        let path = dir.join("layer.zip");
+        let mut w = zip::ZipWriter::new(std::fs::File::create(&path).unwrap());
+        let opts = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Deflated)
+            .large_file(true);
+        for (name, size) in sizes {
+            w.start_file(format!("python/{name}/x.so"), opts).unwrap();
+            let chunk = vec![0u8; 1024 * 1024];
+            for _ in 0..(size / (1024 * 1024)) {
+                std::io::Write::write_all(&mut w, &chunk).unwrap();
+            }
+        }
+        w.finish().unwrap();
+        path
+    }
+
+    #[test]
+    fn the_unzipped_limit_counts_the_function_and_its_layers_together() {
+        let dir = tempfile::tempdir().unwrap();
+        write(
+            dir.path(),
+            "h.py",
+            "def handler(event, context):\n    return 1\n",
+        );
+        std::fs::create_dir_all(dir.path().join("models")).unwrap();
+        let f = std::fs::File::create(dir.path().join("models/m.bin")).unwrap();
+        f.set_len(100 * 1024 * 1024).unwrap();
+        let t = resolve_target(&dir.path().join("h.py"), "handler", false).unwrap();
+        let pkg = build_package(&PackageRequest {
+            target: t,
+            includes: vec![dir.path().join("models")],
+        })
+        .unwrap();
+        // Each within 250 MB alone: the function 100 MB, the layer 140 MB, then 160 MB.
+        let fits = layer_zip(dir.path(), &[("numpy", 80 << 20), ("scipy", 60 << 20)]);
+        check_with_layers(&pkg, &[fits]).unwrap();
+        let over = layer_zip(dir.path(), &[("numpy", 80 << 20), ("scipy", 80 << 20)]);
+        let err = check_with_layers(&pkg, &[over]).unwrap_err().to_string();
+        assert!(
+            err.contains("260.0 MB unzipped, over Lambda's 250 MB limit for a function and its layers; the largest parts are models/ (100.0 MB), numpy/ (layer) (80.0 MB), scipy/ (layer) (80.0 MB)"),
             "{err}"
         );
     }

@@ -7,7 +7,8 @@
 //! One port serves the Lambda REST-JSON API (functions, versions, aliases, policies, function
 //! URL configs, layers, tags, invoke) and a CloudWatch Logs subset (`X-Amz-Target:
 //! Logs_20140328.*`). Each worker is a Python process with its own Runtime API listener, running
-//! awslambdaric or the built-in bootstrap.
+//! awslambdaric or the built-in bootstrap. Each function URL is served on a loopback port of
+//! its own (`urls/`).
 //!
 //! Environment: `LAMBDA_LS_LOCAL_DIR` (data directory, see [`default_data_dir`]),
 //! `LAMBDA_LS_PYTHON` (interpreter), `LAMBDA_LS_BOOTSTRAP` (`auto|awslambdaric|builtin`),
@@ -32,6 +33,7 @@ mod s3;
 mod server;
 mod store;
 mod time;
+mod urls;
 mod worker;
 
 use std::net::SocketAddr;
@@ -161,6 +163,7 @@ pub fn default_data_dir() -> PathBuf {
 #[derive(Debug)]
 pub struct LocalLambda {
     addr: SocketAddr,
+    ctx: Arc<api::Ctx>,
     runner: Arc<pool::Runner>,
     logs: Arc<logs::Logs>,
     server: JoinHandle<()>,
@@ -210,7 +213,10 @@ impl LocalLambda {
             logs: logs.clone(),
             endpoint: format!("http://{addr}"),
             debugger: debug::Debugger::default(),
+            urls: urls::Urls::default(),
         });
+        ctx.urls.reconcile(&ctx).await;
+        let served = ctx.clone();
         let (closed_tx, closed) = watch::channel(false);
         let gate = Arc::new(server::Gate::new(addr.port()));
         let server = tokio::spawn(async move {
@@ -222,20 +228,24 @@ impl LocalLambda {
                 }
             }
             let _closed = Closed(closed_tx);
-            server::serve(listener, ctx, gate).await;
+            server::serve(listener, served, gate).await;
         });
         let period =
             (cfg.idle_timeout / 4).clamp(Duration::from_millis(100), Duration::from_secs(30));
+        let tended = ctx.clone();
         let reaper = tokio::spawn(async move {
             let mut tick = tokio::time::interval(period);
             loop {
                 tick.tick().await;
                 registry.reap_idle();
+                // A deleted function or alias takes its URL, and its listener, with it.
+                tended.urls.reconcile(&tended).await;
             }
         });
         tracing::info!("local Lambda listening on http://{addr}");
         Ok(LocalLambda {
             addr,
+            ctx,
             runner,
             logs,
             server,
@@ -266,6 +276,7 @@ impl LocalLambda {
     pub async fn shutdown(self) {
         self.server.abort();
         self.reaper.abort();
+        self.ctx.urls.close_all();
         self.runner.stop_all().await;
         self.logs.flush().await;
     }
@@ -276,6 +287,7 @@ impl Drop for LocalLambda {
         let _ = std::fs::remove_file(&self.endpoint_file);
         self.server.abort();
         self.reaper.abort();
+        self.ctx.urls.close_all();
         self.runner.kill_all();
     }
 }

@@ -243,7 +243,14 @@ impl Policy {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct UrlConfig {
+    /// `http://127.0.0.1:PORT/` where it is served (older records: AWS's form, never served).
     pub url: String,
+    /// AWS's `<url-id>`, the event's `apiId`; empty in records written before URLs were served.
+    #[serde(default)]
+    pub id: String,
+    /// The loopback port last served on, asked for again after a restart.
+    #[serde(default)]
+    pub port: Option<u16>,
     pub auth_type: String,
     pub cors: Option<Value>,
     pub invoke_mode: String,
@@ -252,6 +259,15 @@ pub(crate) struct UrlConfig {
 }
 
 impl UrlConfig {
+    /// AWS's `<url-id>`: stored, or the first label of an AWS-form URL.
+    pub(crate) fn url_id(&self) -> String {
+        if !self.id.is_empty() {
+            return self.id.clone();
+        }
+        let host = self.url.trim_start_matches("https://");
+        host.split('.').next().unwrap_or_default().to_string()
+    }
+
     pub(crate) fn to_json(&self, function_arn: &str) -> Value {
         let mut v = json!({
             "FunctionUrl": self.url,

@@ -2,6 +2,8 @@
 //! CloudWatch Logs API, the S3 subset or code downloads.
 
 use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -37,9 +39,9 @@ impl Gate {
         }
     }
 
-    /// A page on another site can reach 127.0.0.1 through a DNS name it controls (rebinding);
-    /// its requests then carry that name as Host, or its own Origin. Both are refused.
-    fn admits(&self, req: &Request<Incoming>) -> Result<(), String> {
+    /// Only this machine's loopback names as Host: a page on another site that reaches
+    /// 127.0.0.1 through a DNS name it controls (rebinding) sends that name instead.
+    pub(crate) fn admits_host<B>(&self, req: &Request<B>) -> Result<(), String> {
         let host = req
             .headers()
             .get(hyper::header::HOST)
@@ -55,6 +57,12 @@ impl Gate {
                 ))
             }
         }
+        Ok(())
+    }
+
+    /// [`Gate::admits_host`], and no Origin but a local page's: the API is not for web pages.
+    fn admits(&self, req: &Request<Incoming>) -> Result<(), String> {
+        self.admits_host(req)?;
         if let Some(origin) = req.headers().get(hyper::header::ORIGIN) {
             let origin = origin.to_str().unwrap_or("");
             if !local_origin(origin) {
@@ -240,20 +248,33 @@ async fn download(ctx: &Ctx, file: &str) -> Reply {
 
 /// Accepts connections until aborted; aborting also ends every open connection.
 pub(crate) async fn serve(listener: TcpListener, ctx: Arc<Ctx>, gate: Arc<Gate>) {
+    accept_loop(listener, move |req, _peer| {
+        let ctx = ctx.clone();
+        let gate = gate.clone();
+        async move { handle(ctx, gate, req).await }
+    })
+    .await
+}
+
+/// Serves HTTP/1.1 on `listener` with `handle` until aborted; aborting also ends every open
+/// connection. Shared by the API port and the function URL ports.
+pub(crate) async fn accept_loop<F, Fut>(listener: TcpListener, handle: F)
+where
+    F: Fn(Request<Incoming>, SocketAddr) -> Fut + Clone + Send + Sync + 'static,
+    Fut: Future<Output = Response<Full<Bytes>>> + Send + 'static,
+{
     let mut conns = JoinSet::new();
     loop {
         tokio::select! {
             accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => {
+                Ok((stream, peer)) => {
                     // Small JSON answers must not wait for Nagle's algorithm.
                     let _ = stream.set_nodelay(true);
-                    let ctx = ctx.clone();
-                    let gate = gate.clone();
+                    let handle = handle.clone();
                     conns.spawn(async move {
                         let service = hyper::service::service_fn(move |req| {
-                            let ctx = ctx.clone();
-                            let gate = gate.clone();
-                            async move { Ok::<_, Infallible>(handle(ctx, gate, req).await) }
+                            let answer = handle(req, peer);
+                            async move { Ok::<_, Infallible>(answer.await) }
                         });
                         let _ = hyper::server::conn::http1::Builder::new()
                             .serve_connection(hyper_util::rt::TokioIo::new(stream), service)

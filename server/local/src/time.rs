@@ -71,6 +71,19 @@ pub(crate) fn iso_micros(ms: i64) -> String {
     )
 }
 
+/// `02/Jan/2024:03:04:05 +0000`, the `requestContext.time` of function URL events.
+pub(crate) fn clf_timestamp(ms: i64) -> String {
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let c = civil(ms);
+    let month = MONTHS[(c.month - 1).clamp(0, 11) as usize];
+    format!(
+        "{:02}/{month}/{:04}:{:02}:{:02}:{:02} +0000",
+        c.day, c.year, c.hour, c.minute, c.second
+    )
+}
+
 /// `2024/01/02`, the date prefix of Lambda log stream names.
 pub(crate) fn date_path(ms: i64) -> String {
     let c = civil(ms);
@@ -88,6 +101,7 @@ mod tests {
         assert_eq!(rfc3339_millis(ms), "2024-03-01T00:00:00.123Z");
         assert_eq!(iso_micros(ms), "2024-03-01T00:00:00.123000Z");
         assert_eq!(date_path(ms - 1000), "2024/02/29");
+        assert_eq!(clf_timestamp(ms), "01/Mar/2024:00:00:00 +0000");
         assert_eq!(lambda_timestamp(0), "1970-01-01T00:00:00.000+0000");
     }
 }

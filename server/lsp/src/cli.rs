@@ -153,7 +153,7 @@ enum Command {
         /// Create a function URL (AWS_IAM auth unless --public).
         #[arg(long, conflicts_with = "list")]
         url: bool,
-        /// With --url: anyone on the internet may call it (auth NONE).
+        /// With --url: anyone may call it, without credentials (auth NONE).
         #[arg(long, requires = "url")]
         public: bool,
         #[arg(long)]
@@ -719,7 +719,13 @@ async fn dispatch(args: Args, local: &LocalHandle) -> Result<u8, Failure> {
                 maintain::share_with_account(&conn, &name, account).await?;
             } else if url {
                 let auth = if public {
-                    eprintln!("warning: the URL of {name} will be callable by anyone on the internet, without credentials");
+                    // The local Lambda serves URLs on loopback only.
+                    let who = if conn.info.local {
+                        "this machine"
+                    } else {
+                        "the internet"
+                    };
+                    eprintln!("warning: the URL of {name} will be callable by anyone on {who}, without credentials");
                     UrlAuth::Public
                 } else {
                     UrlAuth::AwsIam

@@ -123,6 +123,13 @@ pub async fn run_deploy(
         bytes: pkg.size,
         code_sha256: pkg.code_sha256.clone(),
     });
+    // Lambda's 250 MB is for the function and its layers together.
+    let layer_zips: Vec<_> = built
+        .iter()
+        .filter(|_| settings.bundle_requirements != Some(true))
+        .map(|b| b.zip.clone())
+        .collect();
+    package::check_with_layers(&pkg, &layer_zips).map_err(PackagingError::Package)?;
     // The installed requirements, where the local Lambda will find them (layer or bundle).
     let site_dirs: Vec<_> = built.iter().map(|b| b.dir.join("python")).collect();
     if let Some(built) = built.filter(|_| settings.bundle_requirements != Some(true)) {

@@ -16,8 +16,8 @@ use hyper::HeaderMap;
 use serde_json::Value;
 use sha2::Digest;
 
-/// A request template; `{fn}`, `{acct}`, `{zip}`, `{zip2}`, `{zipsha}`, `{role}` and `{big}`
-/// are filled in per row and backend.
+/// A request template; `{fn}`, `{acct}`, `{zip}`, `{zip2}`, `{zipsha}`, `{role}`, `{big}` and
+/// `{tags51}` are filled in per row and backend.
 #[derive(Debug, Clone, Copy)]
 pub struct Call {
     pub method: &'static str,
@@ -49,7 +49,7 @@ pub enum Want {
 }
 
 /// Where an expectation looks: `/json/pointer` into the body (a `[Key=value]` segment picks
-/// the array element whose Key is value), `header:name`, or `report` (the REPORT line of the
+/// the array element whose Key is value, a number the element at that index), `header:name`, or `report` (the REPORT line of the
 /// decoded `X-Amz-Log-Result`).
 pub type Check = (&'static str, Want);
 
@@ -121,6 +121,15 @@ impl Vars {
                     "arn:aws:iam::123456789012:role/lambda-role".to_string(),
                 ),
                 ("{big}", "x".repeat(4090)),
+                (
+                    "{tags51}",
+                    serde_json::to_string(
+                        &(0..51)
+                            .map(|i| (format!("k{i}"), "v".to_string()))
+                            .collect::<std::collections::BTreeMap<_, _>>(),
+                    )
+                    .expect("tags JSON"),
+                ),
             ],
         }
     }
@@ -210,7 +219,7 @@ async fn wait_ready(backend: &Backend, vars: &Vars) {
     }
 }
 
-/// Follows a `/a/[Key=value]/b` path through JSON.
+/// Follows a `/a/[Key=value]/0/b` path through JSON (a number indexes an array).
 fn select<'a>(mut v: &'a Value, path: &str, vars: &Vars) -> Option<&'a Value> {
     for seg in path.split('/').skip(1) {
         v = match seg.strip_prefix('[').and_then(|s| s.strip_suffix(']')) {
@@ -219,7 +228,10 @@ fn select<'a>(mut v: &'a Value, path: &str, vars: &Vars) -> Option<&'a Value> {
                 let want = vars.fill(want);
                 v.as_array()?.iter().find(|e| e[key] == want.as_str())?
             }
-            None => v.get(seg)?,
+            None => match (v, seg.parse::<usize>()) {
+                (Value::Array(a), Ok(i)) => a.get(i)?,
+                _ => v.get(seg)?,
+            },
         };
     }
     Some(v)

@@ -46,6 +46,22 @@ const ADD_PERMISSION: Call = call(
     r#"{"StatementId":"s1","Action":"lambda:InvokeFunction","Principal":"s3.amazonaws.com"}"#,
 );
 const INVOKE: Call = call("POST", "/2015-03-31/functions/{fn}/invocations", "{}");
+/// The row's function name doubles as its layer name.
+const PUBLISH_LAYER: Call = call(
+    "POST",
+    "/2018-10-31/layers/{fn}/versions",
+    r#"{"Content":{"ZipFile":"{zip}"},"CompatibleRuntimes":["python3.12"]}"#,
+);
+const TAG: Call = call(
+    "POST",
+    "/2017-03-31/tags/arn:aws:lambda:us-east-1:{acct}:function:{fn}",
+    r#"{"Tags":{"team":"data","stage":"dev"}}"#,
+);
+const LIST_TAGS: Call = call(
+    "GET",
+    "/2017-03-31/tags/arn:aws:lambda:us-east-1:{acct}:function:{fn}",
+    "",
+);
 
 const NONE: &[Step] = &[];
 const CREATED: &[Step] = &[Step::Call(CREATE)];
@@ -57,6 +73,9 @@ const ALIASED: &[Step] = &[
     Step::Call(PUBLISH),
     Step::Call(ALIAS_LIVE),
 ];
+const LAYER_V1: &[Step] = &[Step::Call(PUBLISH_LAYER)];
+const LAYER_V2: &[Step] = &[Step::Call(PUBLISH_LAYER), Step::Call(PUBLISH_LAYER)];
+const TAGGED: &[Step] = &[Step::Call(CREATE), Step::WaitReady, Step::Call(TAG)];
 const WITH_POLICY: &[Step] = &[
     Step::Call(CREATE),
     Step::WaitReady,
@@ -758,5 +777,545 @@ pub static ROWS: &[Row] = &[
                 r"REPORT RequestId: [0-9a-f-]{36}\tDuration: \d+\.\d{2} ms\tBilled Duration: \d+ ms\tMemory Size: 128 MB\tMax Memory Used: \d+ MB\t(Init Duration: \d+\.\d{2} ms\t)?",
             ),
         )],
+    )),
+    // ---- layers ----
+    // [API] PublishLayerVersion response syntax: Content (Location, CodeSha256, CodeSize),
+    // LayerArn, LayerVersionArn, Version (the first is 1), CreatedDate, CompatibleRuntimes.
+    checks(
+        ok("PublishLayerVersion answer", NONE, PUBLISH_LAYER, 201),
+        &[
+            ("/Version", Eq("1")),
+            ("/LayerArn", Eq(r#""arn:aws:lambda:us-east-1:{acct}:layer:{fn}""#)),
+            ("/LayerVersionArn", Eq(r#""arn:aws:lambda:us-east-1:{acct}:layer:{fn}:1""#)),
+            ("/Content/CodeSha256", Eq(r#""{zipsha}""#)),
+            ("/Content/CodeSize", Present),
+            ("/Content/Location", Present),
+            ("/CreatedDate", Present),
+            ("/CompatibleRuntimes", Eq(r#"["python3.12"]"#)),
+        ],
+    ),
+    // [API] PublishLayerVersion: "Each time you call PublishLayerVersion with the same layer
+    // name, a new version is created" (even with the same content).
+    checks(
+        ok("PublishLayerVersion again makes version 2", LAYER_V1, PUBLISH_LAYER, 201),
+        &[("/Version", Eq("2"))],
+    ),
+    // Version numbers are never reused: [LS] publish_layer_version counts on from
+    // next_version, which DeleteLayerVersion does not lower.
+    checks(
+        ok(
+            "PublishLayerVersion after deleting the last version",
+            &[
+                Step::Call(PUBLISH_LAYER),
+                Step::Call(call("DELETE", "/2018-10-31/layers/{fn}/versions/1", "")),
+            ],
+            PUBLISH_LAYER,
+            201,
+        ),
+        &[("/Version", Eq("2"))],
+    ),
+    // [API] PublishLayerVersion: LayerName "Pattern:
+    // (arn:[a-zA-Z0-9-]+:lambda:[a-zA-Z0-9-]+:\d{12}:layer:[a-zA-Z0-9-_]+)|[a-zA-Z0-9-_]+".
+    checks(
+        moto_wrong(fails(
+            "PublishLayerVersion with a dot in the layer name",
+            NONE,
+            call(
+                "POST",
+                "/2018-10-31/layers/a.b/versions",
+                r#"{"Content":{"ZipFile":"{zip}"}}"#,
+            ),
+            400,
+            "ValidationException",
+        )),
+        &[(
+            "/message",
+            Prefix("1 validation error detected: Value 'a.b' at 'layerName' failed to satisfy constraint: Member must satisfy regular expression pattern: "),
+        )],
+    ),
+    // [API] PublishLayerVersion: Content "Required: Yes"; AWS's request validation words a
+    // missing member "Value null at '...' ... Member must not be null" ([LS] untag_resource).
+    moto_wrong(err(
+        "PublishLayerVersion without Content",
+        NONE,
+        call("POST", "/2018-10-31/layers/{fn}/versions", "{}"),
+        400,
+        "ValidationException",
+        "1 validation error detected: Value null at 'content' failed to satisfy constraint: Member must not be null",
+    )),
+    // [API] PublishLayerVersion: CompatibleRuntimes items are Runtime enum values; [LS]
+    // validate_layer_runtimes_and_architectures answers ValidationException.
+    checks(
+        moto_wrong(fails(
+            "PublishLayerVersion with an unknown runtime",
+            NONE,
+            call(
+                "POST",
+                "/2018-10-31/layers/{fn}/versions",
+                r#"{"Content":{"ZipFile":"{zip}"},"CompatibleRuntimes":["python9"]}"#,
+            ),
+            400,
+            "ValidationException",
+        )),
+        &[(
+            "/message",
+            Prefix("1 validation error detected: Value '[python9]' at 'compatibleRuntimes' failed to satisfy constraint: Member must satisfy constraint: [Member must satisfy enum value set: "),
+        )],
+    ),
+    // [API] GetLayerVersion response: the same shape as PublishLayerVersion's.
+    checks(
+        ok(
+            "GetLayerVersion answer",
+            LAYER_V1,
+            call("GET", "/2018-10-31/layers/{fn}/versions/1", ""),
+            200,
+        ),
+        &[
+            ("/Version", Eq("1")),
+            ("/LayerVersionArn", Eq(r#""arn:aws:lambda:us-east-1:{acct}:layer:{fn}:1""#)),
+            ("/Content/CodeSha256", Eq(r#""{zipsha}""#)),
+            ("/Content/Location", Present),
+        ],
+    ),
+    // [API] GetLayerVersion Errors: ResourceNotFoundException 404; [LS] get_layer_version:
+    // "The resource you requested does not exist." for a missing layer or version.
+    moto_wrong(err(
+        "GetLayerVersion of a missing version",
+        LAYER_V1,
+        call("GET", "/2018-10-31/layers/{fn}/versions/7", ""),
+        404,
+        "ResourceNotFoundException",
+        "The resource you requested does not exist.",
+    )),
+    moto_wrong(err(
+        "GetLayerVersion of a missing layer",
+        NONE,
+        call("GET", "/2018-10-31/layers/{fn}/versions/1", ""),
+        404,
+        "ResourceNotFoundException",
+        "The resource you requested does not exist.",
+    )),
+    // [LS] get_layer_version: version numbers start at 1.
+    moto_wrong(err(
+        "GetLayerVersion 0",
+        LAYER_V1,
+        call("GET", "/2018-10-31/layers/{fn}/versions/0", ""),
+        400,
+        "InvalidParameterValueException",
+        "Layer Version Cannot be less than 1",
+    )),
+    // [API] GetLayerVersionByArn: GET /2018-10-31/layers?find=LayerVersion&Arn=ARN.
+    checks(
+        moto_wrong(ok(
+            "GetLayerVersionByArn answer",
+            LAYER_V1,
+            call(
+                "GET",
+                "/2018-10-31/layers?find=LayerVersion&Arn=arn:aws:lambda:us-east-1:{acct}:layer:{fn}:1",
+                "",
+            ),
+            200,
+        )),
+        &[
+            ("/Version", Eq("1")),
+            ("/LayerArn", Eq(r#""arn:aws:lambda:us-east-1:{acct}:layer:{fn}""#)),
+        ],
+    ),
+    // [API] GetLayerVersionByArn: Arn "Pattern: arn:[a-zA-Z0-9-]+:lambda:[a-zA-Z0-9-]+:\d{12}:
+    // layer:[a-zA-Z0-9-_]+:[0-9]+" (a version is required); [LS] get_layer_version_by_arn.
+    checks(
+        moto_wrong(fails(
+            "GetLayerVersionByArn without a version",
+            LAYER_V1,
+            call(
+                "GET",
+                "/2018-10-31/layers?find=LayerVersion&Arn=arn:aws:lambda:us-east-1:{acct}:layer:{fn}",
+                "",
+            ),
+            400,
+            "ValidationException",
+        )),
+        &[(
+            "/message",
+            Prefix("1 validation error detected: Value 'arn:aws:lambda:us-east-1:{acct}:layer:{fn}' at 'arn' failed to satisfy constraint: Member must satisfy regular expression pattern: "),
+        )],
+    ),
+    moto_wrong(err(
+        "GetLayerVersionByArn of a missing version",
+        LAYER_V1,
+        call(
+            "GET",
+            "/2018-10-31/layers?find=LayerVersion&Arn=arn:aws:lambda:us-east-1:{acct}:layer:{fn}:9",
+            "",
+        ),
+        404,
+        "ResourceNotFoundException",
+        "The resource you requested does not exist.",
+    )),
+    // [API] ListLayerVersions: newest first; its items (LayerVersionsListItem) have no Content
+    // nor LayerArn.
+    checks(
+        moto_wrong(ok(
+            "ListLayerVersions answer",
+            LAYER_V2,
+            call("GET", "/2018-10-31/layers/{fn}/versions", ""),
+            200,
+        )),
+        &[
+            ("/LayerVersions/0/Version", Eq("2")),
+            ("/LayerVersions/1/Version", Eq("1")),
+            ("/LayerVersions/2", Absent),
+            (
+                "/LayerVersions/0/LayerVersionArn",
+                Eq(r#""arn:aws:lambda:us-east-1:{acct}:layer:{fn}:2""#),
+            ),
+            ("/LayerVersions/0/Content", Absent),
+            ("/LayerVersions/0/LayerArn", Absent),
+        ],
+    ),
+    // [LS] list_layer_versions: a layer that does not exist lists nothing (no error).
+    checks(
+        ok(
+            "ListLayerVersions of a missing layer",
+            NONE,
+            call("GET", "/2018-10-31/layers/{fn}/versions", ""),
+            200,
+        ),
+        &[("/LayerVersions", Eq("[]"))],
+    ),
+    // [API] ListLayerVersions: CompatibleRuntime is a Runtime enum value.
+    moto_wrong(fails(
+        "ListLayerVersions with an unknown CompatibleRuntime",
+        LAYER_V1,
+        call("GET", "/2018-10-31/layers/{fn}/versions?CompatibleRuntime=python9", ""),
+        400,
+        "ValidationException",
+    )),
+    // [API] ListLayerVersions: MaxItems "Valid Range: Minimum value of 1. Maximum value of 50."
+    moto_wrong(err(
+        "ListLayerVersions with MaxItems 0",
+        LAYER_V1,
+        call("GET", "/2018-10-31/layers/{fn}/versions?MaxItems=0", ""),
+        400,
+        "ValidationException",
+        "1 validation error detected: Value '0' at 'maxItems' failed to satisfy constraint: Member must have value greater than or equal to 1",
+    )),
+    // [API] ListLayers: each layer with its latest version (LatestMatchingVersion).
+    checks(
+        moto_wrong(ok(
+            "ListLayers answer",
+            LAYER_V2,
+            call("GET", "/2018-10-31/layers", ""),
+            200,
+        )),
+        &[
+            (
+                "/Layers/[LayerName={fn}]/LayerArn",
+                Eq(r#""arn:aws:lambda:us-east-1:{acct}:layer:{fn}""#),
+            ),
+            ("/Layers/[LayerName={fn}]/LatestMatchingVersion/Version", Eq("2")),
+            ("/Layers/[LayerName={fn}]/LatestMatchingVersion/Content", Absent),
+        ],
+    ),
+    // [API] DeleteLayerVersion: 204; [LS] delete_layer_version: a missing version is no error.
+    moto_wrong(ok(
+        "DeleteLayerVersion answer",
+        LAYER_V1,
+        call("DELETE", "/2018-10-31/layers/{fn}/versions/1", ""),
+        204,
+    )),
+    moto_wrong(ok(
+        "DeleteLayerVersion of a missing version",
+        NONE,
+        call("DELETE", "/2018-10-31/layers/{fn}/versions/3", ""),
+        204,
+    )),
+    // [LS] delete_layer_version: version numbers start at 1.
+    moto_wrong(err(
+        "DeleteLayerVersion 0",
+        NONE,
+        call("DELETE", "/2018-10-31/layers/{fn}/versions/0", ""),
+        400,
+        "InvalidParameterValueException",
+        "Layer Version Cannot be less than 1",
+    )),
+    moto_wrong(err(
+        "GetLayerVersion after DeleteLayerVersion",
+        &[
+            Step::Call(PUBLISH_LAYER),
+            Step::Call(call("DELETE", "/2018-10-31/layers/{fn}/versions/1", "")),
+        ],
+        call("GET", "/2018-10-31/layers/{fn}/versions/1", ""),
+        404,
+        "ResourceNotFoundException",
+        "The resource you requested does not exist.",
+    )),
+    // ---- tags ----
+    // [API] TagResource: 204, no body.
+    moto_wrong(ok("TagResource answer", READY, TAG, 204)),
+    // [API] ListTags response: {"Tags": {...}}.
+    checks(
+        ok("ListTags answer", TAGGED, LIST_TAGS, 200),
+        &[("/Tags", Eq(r#"{"team":"data","stage":"dev"}"#))],
+    ),
+    checks(
+        ok("ListTags of a function without tags", READY, LIST_TAGS, 200),
+        &[("/Tags", Eq("{}"))],
+    ),
+    // [API] UntagResource: DELETE with tagKeys in the query, 204.
+    checks(
+        ok(
+            "ListTags after UntagResource",
+            &[
+                Step::Call(CREATE),
+                Step::WaitReady,
+                Step::Call(TAG),
+                Step::Call(call(
+                    "DELETE",
+                    "/2017-03-31/tags/arn:aws:lambda:us-east-1:{acct}:function:{fn}?tagKeys=team",
+                    "",
+                )),
+            ],
+            LIST_TAGS,
+            200,
+        ),
+        &[("/Tags", Eq(r#"{"stage":"dev"}"#))],
+    ),
+    ok(
+        "UntagResource answer",
+        TAGGED,
+        call(
+            "DELETE",
+            "/2017-03-31/tags/arn:aws:lambda:us-east-1:{acct}:function:{fn}?tagKeys=team&tagKeys=stage",
+            "",
+        ),
+        204,
+    ),
+    // [API] GetFunction response: Tags, the function's tags.
+    checks(
+        ok(
+            "GetFunction of a tagged function",
+            TAGGED,
+            call("GET", "/2015-03-31/functions/{fn}", ""),
+            200,
+        ),
+        &[("/Tags", Eq(r#"{"team":"data","stage":"dev"}"#))],
+    ),
+    // [API] TagResource Errors: ResourceNotFoundException; [LS] _get_function's message.
+    err(
+        "TagResource of a missing function",
+        NONE,
+        TAG,
+        404,
+        "ResourceNotFoundException",
+        "Function not found: arn:aws:lambda:us-east-1:{acct}:function:{fn}",
+    ),
+    err(
+        "ListTags of a missing function",
+        NONE,
+        LIST_TAGS,
+        404,
+        "ResourceNotFoundException",
+        "Function not found: arn:aws:lambda:us-east-1:{acct}:function:{fn}",
+    ),
+    // [API] TagResource: Resource is an ARN ("Pattern: arn:(aws[a-zA-Z-]*):lambda:..."); a
+    // bare name fails the pattern ([LS] tag_resource).
+    checks(
+        moto_wrong(fails(
+            "TagResource with a name instead of an ARN",
+            READY,
+            call("POST", "/2017-03-31/tags/{fn}", r#"{"Tags":{"team":"data"}}"#),
+            400,
+            "ValidationException",
+        )),
+        &[(
+            "/message",
+            Prefix("1 validation error detected: Value '{fn}' at 'resource' failed to satisfy constraint: Member must satisfy regular expression pattern: arn:"),
+        )],
+    ),
+    // [LS] tag_resource: tags belong to the function, not to a version or alias.
+    moto_wrong(err(
+        "TagResource of a version ARN",
+        PUBLISHED,
+        call(
+            "POST",
+            "/2017-03-31/tags/arn:aws:lambda:us-east-1:{acct}:function:{fn}:1",
+            r#"{"Tags":{"team":"data"}}"#,
+        ),
+        400,
+        "InvalidParameterValueException",
+        "Tags on function aliases and versions are not supported. Please specify a function ARN.",
+    )),
+    // [LS] tag_resource: no tags at all.
+    moto_wrong(err(
+        "TagResource without tags",
+        READY,
+        call(
+            "POST",
+            "/2017-03-31/tags/arn:aws:lambda:us-east-1:{acct}:function:{fn}",
+            r#"{"Tags":{}}"#,
+        ),
+        400,
+        "InvalidParameterValueException",
+        "An error occurred and the request cannot be processed.",
+    )),
+    // [API] Developer Guide, "Using tags on Lambda functions": at most 50 tags per resource;
+    // [LS] _store_tags's message.
+    moto_wrong(err(
+        "TagResource past 50 tags",
+        READY,
+        call(
+            "POST",
+            "/2017-03-31/tags/arn:aws:lambda:us-east-1:{acct}:function:{fn}",
+            r#"{"Tags":{tags51}}"#,
+        ),
+        400,
+        "InvalidParameterValueException",
+        "Number of tags exceeds resource tag limit.",
+    )),
+    // [API] UntagResource: TagKeys "Required: Yes"; [LS] untag_resource's message.
+    moto_wrong(err(
+        "UntagResource without tagKeys",
+        TAGGED,
+        call(
+            "DELETE",
+            "/2017-03-31/tags/arn:aws:lambda:us-east-1:{acct}:function:{fn}",
+            "",
+        ),
+        400,
+        "ValidationException",
+        "1 validation error detected: Value null at 'tagKeys' failed to satisfy constraint: Member must not be null",
+    )),
+    // ---- account settings ----
+    // [API] GetAccountSettings response; the values are Lambda's default quotas (Developer
+    // Guide, "Lambda quotas": 75 GB code storage, 50 MB zipped, 250 MB unzipped, 1,000
+    // concurrent executions).
+    checks(
+        moto_wrong(ok(
+            "GetAccountSettings answer",
+            READY,
+            call("GET", "/2016-08-19/account-settings", ""),
+            200,
+        )),
+        &[
+            ("/AccountLimit/TotalCodeSize", Eq("80530636800")),
+            ("/AccountLimit/CodeSizeZipped", Eq("52428800")),
+            ("/AccountLimit/CodeSizeUnzipped", Eq("262144000")),
+            ("/AccountLimit/ConcurrentExecutions", Eq("1000")),
+            ("/AccountLimit/UnreservedConcurrentExecutions", Present),
+            ("/AccountUsage/FunctionCount", Present),
+            ("/AccountUsage/TotalCodeSize", Present),
+        ],
+    ),
+    // ---- the rest of the function operations ----
+    // [API] ListAliases response: Aliases, each an AliasConfiguration.
+    checks(
+        ok(
+            "ListAliases answer",
+            ALIASED,
+            call("GET", "/2015-03-31/functions/{fn}/aliases", ""),
+            200,
+        ),
+        &[
+            (
+                "/Aliases/[Name=live]/AliasArn",
+                Eq(r#""arn:aws:lambda:us-east-1:{acct}:function:{fn}:live""#),
+            ),
+            ("/Aliases/[Name=live]/FunctionVersion", Eq(r#""1""#)),
+            ("/Aliases/[Name=live]/RevisionId", Present),
+        ],
+    ),
+    // [API] ListAliases Errors: ResourceNotFoundException; [LS] _get_function's message.
+    err(
+        "ListAliases of a missing function",
+        NONE,
+        call("GET", "/2015-03-31/functions/{fn}/aliases", ""),
+        404,
+        "ResourceNotFoundException",
+        "Function not found: arn:aws:lambda:us-east-1:{acct}:function:{fn}",
+    ),
+    // [API] DeleteFunction: 204; Errors: ResourceNotFoundException.
+    ok(
+        "DeleteFunction answer",
+        READY,
+        call("DELETE", "/2015-03-31/functions/{fn}", ""),
+        204,
+    ),
+    err(
+        "DeleteFunction of a missing function",
+        NONE,
+        call("DELETE", "/2015-03-31/functions/{fn}", ""),
+        404,
+        "ResourceNotFoundException",
+        "Function not found: arn:aws:lambda:us-east-1:{acct}:function:{fn}",
+    ),
+    err(
+        "UpdateFunctionCode of a missing function",
+        NONE,
+        UPDATE_CODE,
+        404,
+        "ResourceNotFoundException",
+        "Function not found: arn:aws:lambda:us-east-1:{acct}:function:{fn}",
+    ),
+    err(
+        "GetFunctionConfiguration of a missing function",
+        NONE,
+        call("GET", "/2015-03-31/functions/{fn}/configuration", ""),
+        404,
+        "ResourceNotFoundException",
+        "Function not found: arn:aws:lambda:us-east-1:{acct}:function:{fn}",
+    ),
+    // [API] CreateFunctionUrlConfig response: FunctionUrl, FunctionArn, AuthType,
+    // CreationTime, InvokeMode; no LastModifiedTime (that is GetFunctionUrlConfig's).
+    checks(
+        moto_wrong(ok(
+            "CreateFunctionUrlConfig answer",
+            READY,
+            call("POST", "/2021-10-31/functions/{fn}/url", r#"{"AuthType":"NONE"}"#),
+            201,
+        )),
+        &[
+            ("/FunctionUrl", Matches(r"https://[a-z0-9]+\.lambda-url\.us-east-1\.on\.aws/")),
+            ("/FunctionArn", Eq(r#""arn:aws:lambda:us-east-1:{acct}:function:{fn}""#)),
+            ("/AuthType", Eq(r#""NONE""#)),
+            ("/CreationTime", Present),
+            ("/LastModifiedTime", Absent),
+        ],
+    ),
+    // [LS] update/delete_function_url_config: no configuration is "The resource you requested
+    // does not exist."
+    moto_wrong(err(
+        "UpdateFunctionUrlConfig without one",
+        READY,
+        call("PUT", "/2021-10-31/functions/{fn}/url", r#"{"AuthType":"AWS_IAM"}"#),
+        404,
+        "ResourceNotFoundException",
+        "The resource you requested does not exist.",
+    )),
+    moto_wrong(err(
+        "DeleteFunctionUrlConfig without one",
+        READY,
+        call("DELETE", "/2021-10-31/functions/{fn}/url", ""),
+        404,
+        "ResourceNotFoundException",
+        "The resource you requested does not exist.",
+    )),
+    // [API] ListFunctionUrlConfigs response: FunctionUrlConfigs (required, so present empty).
+    checks(
+        moto_wrong(ok(
+            "ListFunctionUrlConfigs without any",
+            READY,
+            call("GET", "/2021-10-31/functions/{fn}/urls", ""),
+            200,
+        )),
+        &[("/FunctionUrlConfigs", Eq("[]"))],
+    ),
+    moto_wrong(err(
+        "ListFunctionUrlConfigs of a missing function",
+        NONE,
+        call("GET", "/2021-10-31/functions/{fn}/urls", ""),
+        404,
+        "ResourceNotFoundException",
+        "Function not found: arn:aws:lambda:us-east-1:{acct}:function:{fn}",
     )),
 ];

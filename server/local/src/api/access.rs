@@ -11,7 +11,7 @@ use super::{check_revision, function_ref, read_record, Ctx, Reply, Req, Result};
 use crate::error::ApiError;
 use crate::model::{function_arn, FunctionRecord, FunctionRef, Policy, UrlConfig, LATEST};
 use crate::time::{iso_micros, now_millis};
-use crate::REGION;
+use crate::urls::Urls;
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "PascalCase")]
@@ -243,13 +243,21 @@ pub(super) async fn url_config(ctx: &Arc<Ctx>, req: &Req, id: &str) -> Result<Re
             .read(&f.name, |rec| {
                 let key = qualifier_key(rec, &f)?;
                 let url = rec.urls.get(&key).ok_or_else(missing)?;
-                Ok(Reply::json(200, url.to_json(&resource_arn(&f.name, &key))))
+                Ok(Reply::json(200, url_json(ctx, &f.name, &key, url)))
             })
             .unwrap_or_else(|| Err(missing())),
         Method::POST => {
             let input: UrlInput = req.json()?;
             check_url_input(&input, true)?;
-            let (url, arn) = ctx
+            // The loopback port is taken before the config is stored, so a stored URL is
+            // always one that can be served.
+            let listener = Urls::bind(None).await.map_err(|e| {
+                ApiError::service(format!(
+                    "cannot open a loopback port for the function URL: {e}"
+                ))
+            })?;
+            let port = listener.local_addr().map(|a| a.port()).unwrap_or_default();
+            let (url, arn, key) = ctx
                 .registry
                 .mutate(&f.name, &f.arn(), |rec| {
                     let key = qualifier_key(rec, &f)?;
@@ -261,20 +269,20 @@ pub(super) async fn url_config(ctx: &Arc<Ctx>, req: &Req, id: &str) -> Result<Re
                     }
                     let now = iso_micros(now_millis());
                     let url = UrlConfig {
-                        url: format!(
-                            "https://{}.lambda-url.{REGION}.on.aws/",
-                            uuid::Uuid::new_v4().simple()
-                        ),
+                        url: crate::urls::address(port),
+                        id: uuid::Uuid::new_v4().simple().to_string(),
+                        port: Some(port),
                         auth_type: input.auth_type.clone().unwrap_or_default(),
                         cors: input.cors.clone(),
                         invoke_mode: input.invoke_mode.clone().unwrap_or_else(|| "BUFFERED".into()),
                         creation_time: now.clone(),
                         last_modified_time: now,
                     };
-                    rec.urls.insert(key, url.clone());
-                    Ok((url, arn))
+                    rec.urls.insert(key.clone(), url.clone());
+                    Ok((url, arn, key))
                 })
                 .await?;
+            ctx.urls.serve(ctx, &f.name, &key, listener);
             let mut out = url.to_json(&arn);
             if let Some(o) = out.as_object_mut() {
                 o.remove("LastModifiedTime");
@@ -284,11 +292,10 @@ pub(super) async fn url_config(ctx: &Arc<Ctx>, req: &Req, id: &str) -> Result<Re
         Method::PUT => {
             let input: UrlInput = req.json()?;
             check_url_input(&input, false)?;
-            let (url, arn) = ctx
+            let (url, key) = ctx
                 .registry
                 .mutate(&f.name, &f.arn(), |rec| {
                     let key = qualifier_key(rec, &f)?;
-                    let arn = resource_arn(&f.name, &key);
                     let url = rec.urls.get_mut(&key).ok_or_else(missing)?;
                     if let Some(a) = &input.auth_type {
                         url.auth_type = a.clone();
@@ -300,18 +307,19 @@ pub(super) async fn url_config(ctx: &Arc<Ctx>, req: &Req, id: &str) -> Result<Re
                         url.invoke_mode = m.clone();
                     }
                     url.last_modified_time = iso_micros(now_millis());
-                    Ok((url.clone(), arn))
+                    Ok((url.clone(), key))
                 })
                 .await?;
-            Ok(Reply::json(200, url.to_json(&arn)))
+            Ok(Reply::json(200, url_json(ctx, &f.name, &key, &url)))
         }
         Method::DELETE => {
             ctx.registry
                 .mutate(&f.name, &f.arn(), |rec| {
                     let key = qualifier_key(rec, &f)?;
-                    rec.urls.remove(&key).map(|_| ()).ok_or_else(missing)
+                    rec.urls.remove(&key).map(|_| key).ok_or_else(missing)
                 })
-                .await?;
+                .await
+                .map(|key| ctx.urls.close(&f.name, &key))?;
             Ok(Reply::empty(204))
         }
         _ => Err(ApiError::new(
@@ -322,13 +330,22 @@ pub(super) async fn url_config(ctx: &Arc<Ctx>, req: &Req, id: &str) -> Result<Re
     }
 }
 
+/// A URL config as reported: with the address it is served at right now.
+fn url_json(ctx: &Ctx, name: &str, key: &str, url: &UrlConfig) -> Value {
+    let mut v = url.to_json(&resource_arn(name, key));
+    if let Some(port) = ctx.urls.port(name, key) {
+        v["FunctionUrl"] = json!(crate::urls::address(port));
+    }
+    v
+}
+
 pub(super) fn list_url_configs(ctx: &Arc<Ctx>, req: &Req, id: &str) -> Result<Reply> {
     let f = function_ref(req, id)?;
     read_record(ctx, &f, |rec| {
         let configs: Vec<Value> = rec
             .urls
             .iter()
-            .map(|(k, u)| u.to_json(&resource_arn(&f.name, k)))
+            .map(|(k, u)| url_json(ctx, &f.name, k, u))
             .collect();
         Ok(Reply::json(200, json!({ "FunctionUrlConfigs": configs })))
     })
@@ -340,18 +357,52 @@ struct TagsInput {
     tags: Option<BTreeMap<String, String>>,
 }
 
+/// TagResource's Resource pattern (the API reference): an ARN, never a bare name.
+const TAG_RESOURCE_PATTERN: &str = r"arn:(aws[a-zA-Z-]*)?:lambda:[a-z]{2}((-gov)|(-iso(b?)))?-[a-z]+-\d{1}:\d{12}:(function:[a-zA-Z0-9-_]+(:(\$LATEST|[a-zA-Z0-9-_]+))?|layer:[a-zA-Z0-9-_]+)";
+
+/// Lambda's limit on tags per resource (Developer Guide, "Using tags on Lambda functions").
+const MAX_TAGS: usize = 50;
+
+/// The function a tags request names: a full, unqualified function ARN.
+fn tagged_function(arn: &str) -> Result<FunctionRef> {
+    let f = FunctionRef::parse(arn)
+        .ok()
+        .filter(|_| arn.starts_with("arn:"))
+        .ok_or_else(|| {
+            ApiError::validation(format!(
+                "1 validation error detected: Value '{arn}' at 'resource' failed to satisfy constraint: Member must satisfy regular expression pattern: {TAG_RESOURCE_PATTERN}"
+            ))
+        })?;
+    if f.qualifier.is_some() {
+        return Err(ApiError::invalid(
+            "Tags on function aliases and versions are not supported. Please specify a function ARN.",
+        ));
+    }
+    Ok(f)
+}
+
 /// ListTags, TagResource and UntagResource on a function ARN.
 pub(super) async fn tags(ctx: &Arc<Ctx>, req: &Req, arn: &str) -> Result<Reply> {
-    let f = FunctionRef::parse(arn)?;
+    let f = tagged_function(arn)?;
     match req.method {
         Method::GET => read_record(ctx, &f, |rec| {
             Ok(Reply::json(200, json!({ "Tags": rec.tags })))
         }),
         Method::POST => {
             let input: TagsInput = req.json()?;
+            let tags = input.tags.filter(|t| !t.is_empty()).ok_or_else(|| {
+                ApiError::invalid("An error occurred and the request cannot be processed.")
+            })?;
             ctx.registry
                 .mutate(&f.name, &f.arn(), |rec| {
-                    rec.tags.extend(input.tags.unwrap_or_default());
+                    let mut merged = rec.tags.clone();
+                    merged.extend(tags);
+                    if merged.len() > MAX_TAGS {
+                        return Err(ApiError::invalid(
+                            "Number of tags exceeds resource tag limit.",
+                        ));
+                    }
+                    rec.tags = merged;
                     Ok(())
                 })
                 .await?;
@@ -359,6 +410,11 @@ pub(super) async fn tags(ctx: &Arc<Ctx>, req: &Req, arn: &str) -> Result<Reply> 
         }
         Method::DELETE => {
             let keys = req.query_all("tagKeys");
+            if keys.is_empty() {
+                return Err(ApiError::validation(
+                    "1 validation error detected: Value null at 'tagKeys' failed to satisfy constraint: Member must not be null",
+                ));
+            }
             ctx.registry
                 .mutate(&f.name, &f.arn(), |rec| {
                     rec.tags.retain(|k, _| !keys.contains(&k.as_str()));

@@ -7,7 +7,8 @@ use serde::de::IgnoredAny;
 
 use super::{decode_base64, function_ref, Ctx, Reply, Req, Result};
 use crate::error::ApiError;
-use crate::pool::Invocation;
+use crate::model::FunctionRef;
+use crate::pool::{Invocation, Outcome};
 
 /// Lambda's limit on a synchronous request payload.
 pub(crate) const INVOKE_LIMIT: usize = 6 * 1024 * 1024;
@@ -74,16 +75,9 @@ pub(super) async fn invoke(ctx: &Arc<Ctx>, req: &Req, id: &str) -> Result<Reply>
                 })?,
         ),
     };
-    // A missing function is named with the qualifier invoked, `$LATEST` by default (AWS's
-    // "Function not found: arn:...:function:NAME:$LATEST").
-    let invoked = format!(
-        "{}:{}",
-        crate::model::function_arn(&f.name),
-        f.qualifier.as_deref().unwrap_or(crate::model::LATEST)
-    );
     let target = ctx
         .registry
-        .target(&f.name, f.qualifier.as_deref(), &invoked)?;
+        .target(&f.name, f.qualifier.as_deref(), &invoked_arn(&f))?;
     let request_id = uuid::Uuid::new_v4().to_string();
     let reply = |status: u16| {
         let mut r = Reply::empty(status);
@@ -114,18 +108,12 @@ pub(super) async fn invoke(ctx: &Arc<Ctx>, req: &Req, id: &str) -> Result<Reply>
         reply: tx,
     };
     if target.pool.invoke(invocation).is_err() {
-        return Err(ApiError::new(
-            429,
-            "TooManyRequestsException",
-            "Rate Exceeded.",
-        ));
+        return Err(throttled());
     }
     let Some(rx) = rx else {
         return Ok(reply(202));
     };
-    let outcome = rx
-        .await
-        .map_err(|_| ApiError::service("The invocation was dropped by its worker."))?;
+    let outcome = rx.await.map_err(|_| dropped())?;
     let mut r = reply(200);
     r.body = outcome.body;
     if outcome.function_error {
@@ -135,4 +123,42 @@ pub(super) async fn invoke(ctx: &Arc<Ctx>, req: &Req, id: &str) -> Result<Reply>
         r.headers.push(("X-Amz-Log-Result", tail));
     }
     Ok(r)
+}
+
+/// The ARN a missing function is named by: with the qualifier invoked, `$LATEST` by default
+/// (AWS's "Function not found: arn:...:function:NAME:$LATEST").
+fn invoked_arn(f: &FunctionRef) -> String {
+    format!(
+        "{}:{}",
+        crate::model::function_arn(&f.name),
+        f.qualifier.as_deref().unwrap_or(crate::model::LATEST)
+    )
+}
+
+fn throttled() -> ApiError {
+    ApiError::new(429, "TooManyRequestsException", "Rate Exceeded.")
+}
+
+fn dropped() -> ApiError {
+    ApiError::service("The invocation was dropped by its worker.")
+}
+
+/// One synchronous invocation with an already valid payload, as a function URL makes it.
+pub(crate) async fn invoke_sync(ctx: &Ctx, f: &FunctionRef, payload: Bytes) -> Result<Outcome> {
+    let target = ctx
+        .registry
+        .target(&f.name, f.qualifier.as_deref(), &invoked_arn(f))?;
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let invocation = Invocation {
+        request_id: uuid::Uuid::new_v4().to_string(),
+        payload,
+        invoked_arn: f.arn(),
+        client_context: None,
+        want_tail: false,
+        reply: Some(tx),
+    };
+    if target.pool.invoke(invocation).is_err() {
+        return Err(throttled());
+    }
+    rx.await.map_err(|_| dropped())
 }

@@ -8,8 +8,11 @@ use serde_json::{json, Value};
 use super::functions::{store_code, CodeRef};
 use super::{paginate, Ctx, Reply, Req, Result};
 use crate::error::ApiError;
-use crate::model::{layer_arn, parse_layer_version_arn, valid_layer_name, LayerVersion};
+use crate::model::{layer_arn, parse_layer_version_arn, valid_layer_name, LayerVersion, RUNTIMES};
 use crate::registry::Registry;
+
+/// GetLayerVersionByArn's Arn pattern (the API reference).
+const LAYER_VERSION_ARN_PATTERN: &str = r"arn:(aws[a-zA-Z-]*)?:lambda:[a-z]{2}((-gov)|(-iso(b?)))?-[a-z]+-\d{1}:\d{12}:layer:[a-zA-Z0-9-_]+:[0-9]+";
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "PascalCase")]
@@ -39,7 +42,7 @@ fn layer_name(id: &str) -> Result<String> {
         Ok(name)
     } else {
         Err(ApiError::validation(format!(
-            "1 validation error detected: Value '{name}' at 'layerName' failed to satisfy constraint: Member must satisfy regular expression pattern: [a-zA-Z0-9-_]+"
+            "1 validation error detected: Value '{name}' at 'layerName' failed to satisfy constraint: Member must satisfy regular expression pattern: (arn:[a-zA-Z0-9-]+:lambda:[a-zA-Z0-9-]+:\\d{{12}}:layer:[a-zA-Z0-9-_]+)|[a-zA-Z0-9-_]+"
         )))
     }
 }
@@ -48,10 +51,55 @@ fn missing_version() -> ApiError {
     ApiError::not_found("The resource you requested does not exist.")
 }
 
+/// A version number from the path: AWS refuses 0 (and below) before looking anything up.
+fn version_number(n: &str) -> Result<u64> {
+    match n.parse::<i64>() {
+        Ok(n) if n < 1 => Err(ApiError::invalid("Layer Version Cannot be less than 1")),
+        Ok(n) => Ok(n as u64),
+        Err(_) => Err(missing_version()),
+    }
+}
+
+fn runtime_enum() -> String {
+    format!(
+        "Member must satisfy enum value set: [{}]",
+        RUNTIMES.join(", ")
+    )
+}
+
+/// CompatibleRuntimes must name runtimes, as AWS's request validation words it.
+fn check_runtimes(runtimes: &[String]) -> Result<()> {
+    if runtimes.iter().all(|r| RUNTIMES.contains(&r.as_str())) {
+        return Ok(());
+    }
+    Err(ApiError::validation(format!(
+        "1 validation error detected: Value '[{}]' at 'compatibleRuntimes' failed to satisfy constraint: Member must satisfy constraint: [{}]",
+        runtimes.join(", "),
+        runtime_enum()
+    )))
+}
+
+/// The CompatibleRuntime filter of the list operations.
+fn check_runtime_filter(runtime: Option<&str>) -> Result<()> {
+    match runtime {
+        Some(r) if !RUNTIMES.contains(&r) => Err(ApiError::validation(format!(
+            "1 validation error detected: Value '{r}' at 'compatibleRuntime' failed to satisfy constraint: {}",
+            runtime_enum()
+        ))),
+        _ => Ok(()),
+    }
+}
+
 pub(super) async fn publish(ctx: &Arc<Ctx>, req: &Req, id: &str) -> Result<Reply> {
     let name = layer_name(id)?;
     let input: PublishInput = req.json()?;
-    let content = input.content.unwrap_or_default();
+    // The API reference: Content "Required: Yes".
+    let content = input.content.ok_or_else(|| {
+        ApiError::validation(
+            "1 validation error detected: Value null at 'content' failed to satisfy constraint: Member must not be null",
+        )
+    })?;
+    check_runtimes(input.compatible_runtimes.as_deref().unwrap_or_default())?;
     let zip = CodeRef::from_input(
         content.zip_file.as_deref(),
         content.s3_bucket.as_deref(),
@@ -93,7 +141,7 @@ pub(super) async fn publish(ctx: &Arc<Ctx>, req: &Req, id: &str) -> Result<Reply
 
 pub(super) fn get_version(ctx: &Arc<Ctx>, id: &str, n: &str) -> Result<Reply> {
     let name = layer_name(id)?;
-    let n: u64 = n.parse().map_err(|_| missing_version())?;
+    let n = version_number(n)?;
     ctx.registry
         .read_layer(&name, |rec| {
             rec.versions
@@ -106,7 +154,7 @@ pub(super) fn get_version(ctx: &Arc<Ctx>, id: &str, n: &str) -> Result<Reply> {
 
 pub(super) async fn delete_version(ctx: &Arc<Ctx>, id: &str, n: &str) -> Result<Reply> {
     let name = layer_name(id)?;
-    let n: u64 = n.parse().map_err(|_| missing_version())?;
+    let n = version_number(n)?;
     // Deleting a version that does not exist succeeds, as on AWS.
     if ctx
         .registry
@@ -126,6 +174,7 @@ pub(super) async fn delete_version(ctx: &Arc<Ctx>, id: &str, n: &str) -> Result<
 pub(super) fn list_versions(ctx: &Arc<Ctx>, req: &Req, id: &str) -> Result<Reply> {
     let name = layer_name(id)?;
     let runtime = req.query("CompatibleRuntime");
+    check_runtime_filter(runtime)?;
     let arch = req.query("CompatibleArchitecture");
     let versions: Vec<Value> = ctx
         .registry
@@ -151,9 +200,15 @@ pub(super) fn list_versions(ctx: &Arc<Ctx>, req: &Req, id: &str) -> Result<Reply
 pub(super) fn list_layers(ctx: &Arc<Ctx>, req: &Req) -> Result<Reply> {
     if req.query("find") == Some("LayerVersion") {
         let arn = req.query("Arn").unwrap_or_default();
-        let (name, n) = parse_layer_version_arn(arn).ok_or_else(missing_version)?;
+        // The API reference's Arn pattern requires the version.
+        let (name, n) = parse_layer_version_arn(arn).ok_or_else(|| {
+            ApiError::validation(format!(
+                "1 validation error detected: Value '{arn}' at 'arn' failed to satisfy constraint: Member must satisfy regular expression pattern: {LAYER_VERSION_ARN_PATTERN}"
+            ))
+        })?;
         return get_version(ctx, &name, &n.to_string());
     }
+    check_runtime_filter(req.query("CompatibleRuntime"))?;
     let layers: Vec<Value> = ctx
         .registry
         .list_layers(|rec| {

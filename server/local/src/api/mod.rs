@@ -20,7 +20,7 @@ use crate::logs::Logs;
 use crate::model::{FunctionConfig, FunctionRecord, FunctionRef, LATEST};
 use crate::registry::Registry;
 
-pub(crate) use invoke::INVOKE_LIMIT;
+pub(crate) use invoke::{invoke_sync, INVOKE_LIMIT};
 
 /// What every handler can reach.
 #[derive(Debug)]
@@ -29,6 +29,8 @@ pub(crate) struct Ctx {
     pub logs: Arc<Logs>,
     pub endpoint: String,
     pub debugger: crate::debug::Debugger,
+    /// The loopback listeners of function URLs.
+    pub urls: crate::urls::Urls,
 }
 
 /// A request with its path split and decoded and its body read.

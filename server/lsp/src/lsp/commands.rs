@@ -16,6 +16,7 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use super::catalog;
 use super::convert::{self, ProfileChangedParams};
 use super::editor::{Answer, ClientToken};
 use super::failure::Failure;
@@ -34,6 +35,10 @@ pub const LIST_PROFILES: &str = "lambda.listProfiles";
 pub const SELECT_PROFILE: &str = "lambda.selectProfile";
 pub const OPEN_FILE: &str = "lambda.openFile";
 pub const DEBUG: &str = "lambda.debug";
+pub const OPEN_URL: &str = "lambda.openUrl";
+pub const LIST_EVENTS: &str = "lambda.listEvents";
+pub const CREATE_EVENT: &str = "lambda.createEvent";
+pub const PULL: &str = "lambda.pull";
 
 /// Every command, for the `executeCommandProvider` capability.
 pub const ALL: &[&str] = &[
@@ -46,6 +51,10 @@ pub const ALL: &[&str] = &[
     SELECT_PROFILE,
     OPEN_FILE,
     DEBUG,
+    OPEN_URL,
+    LIST_EVENTS,
+    CREATE_EVENT,
+    PULL,
 ];
 
 #[derive(Debug, Deserialize)]
@@ -100,6 +109,12 @@ pub struct PathArgs {
     path: PathBuf,
 }
 
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UrlArgs {
+    url: String,
+}
+
 /// A parsed `workspace/executeCommand`.
 #[derive(Debug)]
 pub enum Request {
@@ -112,6 +127,10 @@ pub enum Request {
     SelectProfile(ProfileArgs),
     OpenFile(PathArgs),
     Debug(super::debug::DebugArgs),
+    OpenUrl(UrlArgs),
+    ListEvents(catalog::EventsArgs),
+    CreateEvent(catalog::CreateEventArgs),
+    Pull(catalog::PullArgs),
 }
 
 impl Request {
@@ -134,6 +153,10 @@ impl Request {
             SELECT_PROFILE => Request::SelectProfile(arg(command, arguments)?),
             OPEN_FILE => Request::OpenFile(arg(command, arguments)?),
             DEBUG => Request::Debug(arg(command, arguments)?),
+            OPEN_URL => Request::OpenUrl(arg(command, arguments)?),
+            LIST_EVENTS => Request::ListEvents(arg(command, arguments)?),
+            CREATE_EVENT => Request::CreateEvent(arg(command, arguments)?),
+            PULL => Request::Pull(arg(command, arguments)?),
             other => {
                 return Err(Failure::input(format!(
                     "unknown command `{other}`; lambda-ls knows {}",
@@ -163,6 +186,13 @@ pub async fn execute(
             shared.editor.show_document(&args.path).await;
             Ok(Value::Null)
         }
+        Request::OpenUrl(args) => {
+            shared.editor.open_url(&args.url).await;
+            Ok(json!(args.url))
+        }
+        Request::ListEvents(args) => catalog::list_events(&shared, args).await,
+        Request::CreateEvent(args) => catalog::create_event(&shared, args).await,
+        Request::Pull(args) => catalog::pull_function(&shared, args).await,
     }
 }
 
@@ -176,7 +206,7 @@ pub(super) fn path_of(uri: &str) -> Result<PathBuf, Failure> {
 }
 
 /// Runs file work (reading, parsing, stat calls) off the async workers.
-async fn blocking<T: Send + 'static>(
+pub(super) async fn blocking<T: Send + 'static>(
     what: &str,
     f: impl FnOnce() -> T + Send + 'static,
 ) -> Result<T, Failure> {
@@ -199,7 +229,7 @@ pub(super) async fn selection(shared: &SharedRef) -> Result<Selection, Failure> 
     Ok(target::select(explicit.as_deref(), &shared.env).await?.1)
 }
 
-async fn connect(
+pub(super) async fn connect(
     shared: &SharedRef,
     selection: &Selection,
 ) -> Result<lambda_deploy::aws::Connection, Failure> {

@@ -595,6 +595,16 @@ impl notification::Notification for DebugReady {
     const METHOD: &'static str = "lambdaLs/debugReady";
 }
 
+/// `window/showDocument` for a web address, opened outside the editor.
+pub fn show_url(url: &str) -> Option<ShowDocumentParams> {
+    Some(ShowDocumentParams {
+        uri: url.parse().ok()?,
+        external: Some(true),
+        take_focus: Some(true),
+        selection: None,
+    })
+}
+
 impl notification::Notification for ProfileChanged {
     type Params = ProfileChangedParams;
     const METHOD: &'static str = "lambdaLs/profileChanged";

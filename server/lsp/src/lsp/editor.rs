@@ -294,6 +294,20 @@ impl Editor {
         }
     }
 
+    /// Opens `url` in the user's browser (`window/showDocument`, external); a client without it
+    /// is told the address instead.
+    pub async fn open_url(&self, url: &str) {
+        match convert::show_url(url).filter(|_| self.caps().show_document) {
+            Some(params) => {
+                bounded("window/showDocument", self.client.show_document(params)).await;
+            }
+            None => {
+                let text = format!("function URL: {url}");
+                self.client.show_message(MessageType::INFO, text).await;
+            }
+        }
+    }
+
     pub async fn announce_profile(&self, params: ProfileChangedParams) {
         self.client
             .send_notification::<ProfileChanged>(params)

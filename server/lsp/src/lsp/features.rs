@@ -128,6 +128,9 @@ pub fn lenses(
         // The server finds the Lambda name when the lens is clicked, for the profile then
         // selected: the deploy of this session, else lambda.toml's `name`, else the default.
         push("Logs".into(), commands::LOGS, file.target(f));
+        if let Some(url) = deployed.and_then(|d| d.url.clone()) {
+            push("Open URL".into(), commands::OPEN_URL, json!({ "url": url }));
+        }
         if let Some(d) = deployed {
             push(
                 format!("deployed to {} · {}", d.target_label(), ago(d.at, now)),
@@ -200,6 +203,24 @@ pub fn actions(
         });
     }
     out
+}
+
+/// "Open URL" for a function whose deploy to `profile` found a function URL.
+pub fn open_url_action(
+    file: &FileView,
+    f: &PyFunction,
+    session: &Session,
+    profile: Option<&str>,
+) -> Option<Action> {
+    let url = profile
+        .and_then(|p| session.deployment_on(&file.key(f), p))?
+        .url
+        .clone()?;
+    Some(Action::Run(CommandCall {
+        title: "Open URL".into(),
+        command: commands::OPEN_URL,
+        argument: json!({ "url": url }),
+    }))
 }
 
 /// `events/<function>.json` beside the package root: where sample events live.

@@ -243,6 +243,7 @@ async fn supervise(
                 target: o.target.clone(),
                 root,
                 at: SystemTime::now(),
+                url: o.url.clone(),
             };
             if let Err(f) = shared.with(|st| st.session.record_deploy(deployment)) {
                 shared.editor.show(&f).await;

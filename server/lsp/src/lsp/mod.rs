@@ -5,6 +5,7 @@
 //! - `features`: lenses, code actions, inline results and sample events, without protocol types.
 //! - `commands`: `workspace/executeCommand` ids, arguments and behaviour (see COMMANDS.md).
 //! - `debug`: `lambda.debug`, a debug invocation on the local Lambda (debugpy) and where to attach.
+//! - `catalog`: the sample events catalog and pulling a deployed function, for the editor.
 //! - `jobs`: background deploys with progress, cancellation and coalescing.
 //! - `confirm`: the question before the first deploy to an AWS profile.
 //! - `project_file`: `lambda.toml` in the editor: problems, key completion and hover, and which
@@ -12,6 +13,7 @@
 //! - `documents`, `session`, `state`: open files, what this session learned, the shared state.
 //! - `editor`: what the server sends on its own (messages, diagnostics, progress, refreshes).
 
+mod catalog;
 mod commands;
 mod confirm;
 mod convert;

@@ -388,6 +388,13 @@ impl LanguageServer for Backend {
                 let events = features::events_file(file.path, &function.name);
                 let mut actions =
                     features::actions(file, function, &events, events.is_file(), local);
+                let profile = st.current_profile();
+                actions.extend(features::open_url_action(
+                    file,
+                    function,
+                    &st.session,
+                    profile,
+                ));
                 actions.retain(|a| can_create || !matches!(a, features::Action::CreateFile { .. }));
                 actions
             })

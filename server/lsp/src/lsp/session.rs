@@ -27,6 +27,8 @@ pub struct Deployment {
     /// The package root, against which stack frames are matched.
     pub root: PathBuf,
     pub at: SystemTime,
+    /// The function URL it had after this deploy, for "Open URL".
+    pub url: Option<String>,
 }
 
 impl Deployment {

@@ -597,11 +597,19 @@ async fn lens_commands_carry_their_arguments() {
                 json!({"uri": uri, "function": "handler"})
             ),
             (
+                json!("lambda.debug"),
+                json!({"uri": uri, "function": "handler"})
+            ),
+            (
                 json!("lambda.logs"),
                 json!({"uri": uri, "function": "handler"})
             ),
             (
                 json!("lambda.deploy"),
+                json!({"uri": uri, "function": "add", "callable": true})
+            ),
+            (
+                json!("lambda.debug"),
                 json!({"uri": uri, "function": "add", "callable": true})
             ),
         ]
@@ -988,7 +996,7 @@ async fn bad_commands_are_errors_and_the_server_keeps_serving() {
             .contains("no top-level function `nested`"),
         "{err}"
     );
-    assert_eq!(client.lenses(&uri).await.len(), 4);
+    assert_eq!(client.lenses(&uri).await.len(), 6);
     client.finish().await;
 }
 
@@ -1002,7 +1010,7 @@ async fn a_panicking_handler_does_not_end_the_server() {
         .await
         .unwrap_err();
     assert_eq!(err["code"], -32603, "{err}");
-    assert_eq!(client.lenses(&uri).await.len(), 4);
+    assert_eq!(client.lenses(&uri).await.len(), 6);
     client.finish().await;
 }
 
@@ -1048,7 +1056,8 @@ async fn a_deploy_runs_in_the_background_and_can_be_cancelled() {
             .await;
         assert_eq!(begin["value"]["title"], "Deploying app-handler");
         assert_eq!(begin["value"]["cancellable"], true);
-        // The deploy is stuck on the silent endpoint; other requests are still answered.
+        // The deploy is stuck on the silent endpoint; other requests are still answered (no
+        // Debug lens: an AWS profile is selected).
         assert_eq!(client.lenses(&uri).await.len(), 4);
         client
             .notify(
@@ -1773,7 +1782,7 @@ async fn configured_functions_deploy_invoke_and_log_under_their_configured_name(
     let app = client.open(&fixture, "app.py").await;
     assert_eq!(
         client.lenses(&app).await,
-        ["0: Deploy", "0: Invoke", "0: Logs"]
+        ["0: Deploy", "0: Invoke", "0: Debug", "0: Logs"]
     );
     let target = json!({"uri": app, "function": "add"});
     // Invoke before any deploy in this session names the configured function.
@@ -2329,5 +2338,216 @@ async fn create_sample_event_opens_the_file_where_the_client_can() {
         fixture.uri("events/handler.json")
     );
     assert_eq!(shown[0]["params"]["takeFocus"], true);
+    client.finish().await;
+}
+
+#[tokio::test]
+async fn a_deployed_function_with_a_url_offers_open_url() {
+    use lambda_deploy::aws::{Connection, Endpoint};
+    use lambda_deploy::maintain::{share_url, UrlAuth};
+    let _one_at_a_time = LOCAL_LAMBDA.lock().await;
+    let fixture = Fixture::new(PROJECT);
+    let mut caps = capabilities();
+    caps["window"]["showDocument"] = json!({"support": true});
+    let client = Client::start_with_caps(&fixture, no_aws(), Value::Null, json!({}), caps).await;
+    client
+        .wait_for("lambdaLs/profileChanged", |p| p["profile"] == "local")
+        .await;
+    let uri = client.open(&fixture, "app.py").await;
+    // Its own name: other tests deploy app.py's handler to the same local Lambda.
+    let target = json!({"uri": uri, "function": "handler", "name": "url-handler"});
+    let first = client
+        .command("lambda.deploy", target.clone())
+        .await
+        .unwrap();
+    assert!(first.get("url").is_none(), "{first}");
+    let lenses = client.lenses(&uri).await;
+    assert!(
+        !lenses.iter().any(|l| l.ends_with("Open URL")),
+        "{lenses:?}"
+    );
+
+    // Give it a URL on the local Lambda the server runs, as `lambda-ls share --url` does.
+    let dir = std::env::var("LAMBDA_LS_LOCAL_DIR").unwrap();
+    let endpoint = std::fs::read_to_string(PathBuf::from(dir).join("endpoint")).unwrap();
+    let conn = Connection::connect(&Endpoint::Local {
+        url: endpoint.trim().to_string(),
+    })
+    .await
+    .unwrap();
+    let url = share_url(&conn, "url-handler", UrlAuth::Public)
+        .await
+        .unwrap();
+    let again = client.command("lambda.deploy", target).await.unwrap();
+    assert_eq!(again["url"], url);
+    let lenses = client.lenses(&uri).await;
+    assert!(
+        lenses.iter().any(|l| l.ends_with(": Open URL")),
+        "{lenses:?}"
+    );
+    let actions = client
+        .actions(&uri, &json!({"line": 3, "character": 4}))
+        .await;
+    let open = actions
+        .iter()
+        .find(|a| a["title"] == "Open URL")
+        .expect("an Open URL action");
+    let opened = client
+        .command("lambda.openUrl", open["command"]["arguments"][0].clone())
+        .await
+        .unwrap();
+    assert_eq!(opened, json!(url));
+    let shown = client.seen("window/showDocument");
+    let last = &shown.last().expect("a showDocument request")["params"];
+    assert_eq!(
+        (&last["uri"], &last["external"]),
+        (&json!(url), &json!(true))
+    );
+    client.finish().await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The sample events catalog and pulling a deployed function, for the editor's pickers
+
+#[tokio::test]
+async fn list_events_puts_the_annotated_trigger_first_and_create_event_writes_and_opens_it() {
+    let fixture = Fixture::new(
+        "//- app.py\nfrom aws_lambda_powertools.utilities.data_classes import SQSEvent\n\n\ndef handler(event: SQSEvent, context):\n    return len(event[\"Records\"])\n",
+    );
+    let mut caps = capabilities();
+    caps["window"]["showDocument"] = json!({"support": true});
+    let client = Client::start_with_caps(&fixture, no_aws(), Value::Null, json!({}), caps).await;
+    let uri = client.open(&fixture, "app.py").await;
+    let target = json!({"uri": uri, "function": "handler"});
+
+    let listed = client
+        .command("lambda.listEvents", target.clone())
+        .await
+        .unwrap();
+    let triggers = listed["triggers"].as_array().unwrap();
+    assert_eq!(triggers.len(), lambda_deploy::events::CATALOG.len());
+    assert_eq!(triggers[0]["name"], "sqs");
+    assert_eq!(triggers[0]["annotated"], true);
+    assert!(triggers[1..].iter().all(|t| t["annotated"] == false));
+    // Without a function: the catalog in its own order, nothing marked.
+    let plain = client
+        .command("lambda.listEvents", json!({}))
+        .await
+        .unwrap();
+    let names: Vec<&str> = plain["triggers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    let catalog: Vec<&str> = lambda_deploy::events::CATALOG
+        .iter()
+        .map(|t| t.name)
+        .collect();
+    assert_eq!(names, catalog);
+
+    // The template becomes events/handler.json, then a variant: a saved event is never replaced.
+    let mut create = target.clone();
+    create["trigger"] = json!("sqs");
+    let created = client
+        .command("lambda.createEvent", create.clone())
+        .await
+        .unwrap();
+    let first = fixture.path("events/handler.json");
+    assert_eq!(created["path"], json!(first));
+    let event: Value = serde_json::from_str(&std::fs::read_to_string(&first).unwrap()).unwrap();
+    assert_eq!(event["Records"][0]["eventSource"], "aws:sqs");
+    let shown = client.seen("window/showDocument");
+    assert_eq!(
+        shown[0]["params"]["uri"],
+        fixture.uri("events/handler.json")
+    );
+    std::fs::write(&first, "{\"mine\": true}\n").unwrap();
+    let again = client
+        .command("lambda.createEvent", create.clone())
+        .await
+        .unwrap();
+    assert_eq!(
+        again["path"],
+        json!(fixture.path("events/handler-sqs.json"))
+    );
+    assert_eq!(
+        std::fs::read_to_string(&first).unwrap(),
+        "{\"mine\": true}\n"
+    );
+    let third = client
+        .command("lambda.createEvent", create)
+        .await
+        .unwrap_err();
+    assert!(
+        third["message"].as_str().unwrap().contains("exist already"),
+        "{third}"
+    );
+    let mut unknown = target;
+    unknown["trigger"] = json!("carrier-pigeon");
+    let err = client
+        .command("lambda.createEvent", unknown)
+        .await
+        .unwrap_err();
+    assert!(
+        err["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("there is no sample event for `carrier-pigeon`"),
+        "{err}"
+    );
+    client.finish().await;
+}
+
+#[tokio::test]
+async fn pull_brings_a_deployed_function_into_a_folder_and_opens_its_handler() {
+    let _one_at_a_time = LOCAL_LAMBDA.lock().await;
+    let fixture = Fixture::new(PROJECT);
+    let mut caps = capabilities();
+    caps["window"]["showDocument"] = json!({"support": true});
+    let client = Client::start_with_caps(&fixture, no_aws(), Value::Null, json!({}), caps).await;
+    client
+        .wait_for("lambdaLs/profileChanged", |p| p["profile"] == "local")
+        .await;
+    let uri = client.open(&fixture, "app.py").await;
+    client
+        .command("lambda.deploy", json!({"uri": uri, "function": "handler"}))
+        .await
+        .expect("deploy succeeds");
+    let listed = client
+        .command("lambda.listFunctions", Value::Null)
+        .await
+        .unwrap();
+    assert!(listed.to_string().contains("app-handler"), "{listed}");
+
+    let dir = fixture.path("pulled/app-handler");
+    let pulled = client
+        .command("lambda.pull", json!({"name": "app-handler", "dir": dir}))
+        .await
+        .expect("pull succeeds");
+    assert_eq!(pulled["function"], "app-handler");
+    assert_eq!(pulled["target"], "app.py:handler");
+    assert_eq!(pulled["from"]["local"], true);
+    assert_eq!(pulled["file"], json!(dir.join("app.py")));
+    let source = std::fs::read_to_string(dir.join("app.py")).unwrap();
+    assert_eq!(
+        source,
+        std::fs::read_to_string(fixture.path("app.py")).unwrap()
+    );
+    assert!(dir.join("lambda.toml").exists());
+    let shown = client.seen("window/showDocument");
+    assert_eq!(
+        shown.last().unwrap()["params"]["uri"],
+        fixture.uri("pulled/app-handler/app.py")
+    );
+    // The folder is no longer empty: a second pull writes nothing and says why.
+    let err = client
+        .command("lambda.pull", json!({"name": "app-handler", "dir": dir}))
+        .await
+        .unwrap_err();
+    assert!(
+        err["message"].as_str().unwrap().contains("is not empty"),
+        "{err}"
+    );
     client.finish().await;
 }
