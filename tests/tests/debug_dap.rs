@@ -8,7 +8,7 @@ use std::net::TcpStream;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use lambda_ls_tests::{project, Lsp};
+use lambda_ls_tests::{lambda_ls_bin, project, run, stdout_json, Lsp};
 use serde_json::{json, Value};
 
 const HANDLER: &str = r#"import time
@@ -259,5 +259,90 @@ fn after_the_debugger_detaches_the_timeout_applies_again() {
     assert_eq!(
         result["payload"]["errorType"], "Sandbox.Timedout",
         "{answer}"
+    );
+}
+
+#[test]
+fn invoke_debug_on_the_command_line_waits_for_a_debugger_and_prints_the_result() {
+    let home = tempfile::tempdir().unwrap();
+    let proj = project(&[("handler.py", HANDLER)]);
+    let root = proj.path().canonicalize().unwrap();
+    let file = root.join("handler.py");
+    let target = format!("{}:handler", file.display());
+    let deployed = run(
+        home.path(),
+        None,
+        &["deploy", &target, "--profile", "local", "--json"],
+    );
+    assert!(deployed.status.success(), "{deployed:?}");
+    let name = stdout_json(&deployed)["deploy"]["function_name"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    let mut cli = std::process::Command::new(lambda_ls_bin())
+        .args(["invoke", &name, "--profile", "local", "--json", "--debug"])
+        .args(["--payload", r#"{"name": "Grace"}"#])
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", home.path())
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("LAMBDA_LS_LOCAL_DIR", home.path().join("local"))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // stderr: the sentence, then the attach configuration as one JSON line.
+    let mut stderr = BufReader::new(cli.stderr.take().unwrap());
+    let mut told = String::new();
+    let attach: Value = loop {
+        let mut line = String::new();
+        assert!(
+            stderr.read_line(&mut line).unwrap() > 0,
+            "no attach configuration: {told}"
+        );
+        told.push_str(&line);
+        if let Ok(v) = serde_json::from_str::<Value>(&line) {
+            break v;
+        }
+    };
+    assert!(told.contains("debugpy listens on 127.0.0.1:"), "{told}");
+    assert_eq!(attach["type"], "lambda-ls");
+    let mut mappings = attach["pathMappings"].clone();
+    mappings[0]["localRoot"] = json!(root);
+
+    let connect = &attach["connect"];
+    let mut dap = Dap::connect(
+        connect["host"].as_str().unwrap(),
+        connect["port"].as_u64().unwrap(),
+    );
+    dap.request(
+        "initialize",
+        json!({"adapterID": "debugpy", "pathFormat": "path"}),
+    );
+    let attach_seq = dap.send("attach", json!({"pathMappings": mappings}));
+    dap.event("initialized");
+    dap.request(
+        "setBreakpoints",
+        json!({"source": {"path": file}, "breakpoints": [{"line": BREAKPOINT_LINE}]}),
+    );
+    dap.request("configurationDone", json!({}));
+    dap.wait("attach response", |m| {
+        m["type"] == "response" && m["request_seq"] == json!(attach_seq)
+    });
+    let stopped = dap.event("stopped");
+    let thread = stopped["body"]["threadId"].clone();
+    let trace = dap.request("stackTrace", json!({"threadId": thread, "levels": 1}));
+    assert_eq!(trace["stackFrames"][0]["source"]["path"], json!(file));
+    assert_eq!(trace["stackFrames"][0]["line"], BREAKPOINT_LINE);
+    dap.request("continue", json!({"threadId": thread}));
+
+    let out = cli.wait_with_output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let outcome: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        outcome["payload"],
+        json!({"greeting": "Hello, Grace"}),
+        "{outcome}"
     );
 }

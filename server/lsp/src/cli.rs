@@ -105,6 +105,9 @@ enum Command {
         /// Only check that the invoke would be allowed.
         #[arg(long)]
         dry_run: bool,
+        /// Run it under debugpy on the local Lambda and wait for a debugger (on PORT, else a free port).
+        #[arg(long, value_name = "PORT", num_args = 0..=1, default_missing_value = "0", conflicts_with_all = ["event", "dry_run"])]
+        debug: Option<u16>,
         #[arg(long)]
         json: bool,
     },
@@ -564,6 +567,7 @@ async fn dispatch(args: Args, local: &LocalHandle) -> Result<u8, Failure> {
             qualifier,
             event,
             dry_run,
+            debug,
             json,
         }) => {
             let payload = match (payload, payload_file) {
@@ -584,17 +588,34 @@ async fn dispatch(args: Args, local: &LocalHandle) -> Result<u8, Failure> {
                 InvokeKind::RequestResponse
             };
             let (_, selection) = target::select(profile, &env).await?;
-            let conn = target::connect(&selection, region, &env, local).await?;
-            let outcome = invoke::invoke(
-                &conn,
-                &InvokeRequest {
+            let outcome = if let Some(port) = debug {
+                if selection != lambda_deploy::profiles::Selection::Local {
+                    return Err(Failure::usage(
+                        "--debug runs the function on the local Lambda; add --profile local",
+                    ));
+                }
+                let req = crate::debug_invoke::DebugInvoke {
+                    name,
+                    payload,
+                    qualifier,
+                    port: (port != 0).then_some(port),
+                };
+                crate::debug_invoke::run(local, req)
+                    .await
+                    .map_err(|e| Failure {
+                        code: EXIT_FAILED,
+                        message: e.to_string(),
+                    })?
+            } else {
+                let conn = target::connect(&selection, region, &env, local).await?;
+                let request = InvokeRequest {
                     function: name,
                     payload,
                     kind,
                     qualifier,
-                },
-            )
-            .await?;
+                };
+                invoke::invoke(&conn, &request).await?
+            };
             if json {
                 emit_json(&serde_json::to_value(&outcome).expect("outcome serializes"));
             } else {
