@@ -12,6 +12,9 @@ use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
 
 /// What to do to a matching request.
+/// What a [`Fault::Rewrite`] does to a JSON answer.
+pub type Rewrite = Arc<dyn Fn(&mut serde_json::Value) + Send + Sync>;
+
 #[derive(Clone)]
 pub enum Fault {
     /// Answer at once with this status and AWS error type.
@@ -21,7 +24,7 @@ pub enum Fault {
         message: &'static str,
     },
     /// Forward, then rewrite the JSON answer (e.g. force `State: Pending`).
-    Rewrite(Arc<dyn Fn(&mut serde_json::Value) + Send + Sync>),
+    Rewrite(Rewrite),
     /// Hold the request this long before forwarding.
     Stall(Duration),
 }
@@ -228,7 +231,7 @@ fn error_answer(status: u16, kind: &str, message: &str, query: bool) -> Response
 async fn forward(
     upstream: &str,
     req: Request<Full<Bytes>>,
-    rewrite: Option<Arc<dyn Fn(&mut serde_json::Value) + Send + Sync>>,
+    rewrite: Option<Rewrite>,
 ) -> Result<Response<Full<Bytes>>, Box<dyn std::error::Error + Send + Sync>> {
     let (mut parts, body) = req.into_parts();
     parts.headers.insert("host", upstream.parse()?);

@@ -4,10 +4,13 @@
 #[path = "../../fuzz/checks.rs"]
 mod checks;
 
+/// One fuzz target's check: panics on an input it does not survive.
+type Check = fn(&[u8]);
+
 #[test]
 fn every_kept_crash_input_passes_its_check() {
     let root = lambda_ls_tests::repo_root().join("fuzz/regressions");
-    let targets: [(&str, fn(&[u8])); 4] = [
+    let targets: [(&str, Check); 4] = [
         ("discovery", checks::discovery),
         ("imports", checks::imports),
         ("profiles", checks::profiles),

@@ -341,10 +341,13 @@ mod tests {
         s.validate().unwrap();
     }
 
+    /// A change that breaks one limit.
+    type Breach = Box<dyn Fn(&mut FunctionSpec)>;
+
     #[test]
     fn limits_are_checked_like_aws() {
         let base = FunctionSpec::new("f".into(), "m.h".into());
-        let cases: Vec<(Box<dyn Fn(&mut FunctionSpec)>, &str)> = vec![
+        let cases: Vec<(Breach, &str)> = vec![
             (
                 Box::new(|s| s.timeout_secs = 0),
                 "timeout must be between 1 and 900 seconds, got 0",

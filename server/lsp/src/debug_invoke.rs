@@ -4,43 +4,42 @@
 
 use std::time::{Duration, Instant};
 
-use lambda_deploy::invoke::{InvokeOutcome, Response};
-use lambda_local::debug::client::{self, DebugError, DebugStart};
+use lambda_deploy::invoke::{InvokeOutcome, InvokeRequest, Response};
+use lambda_deploy::profiles::Selection;
+use lambda_local::debug::client::{self, DebugStart};
+use lambda_ops::{OpError, Target};
 use serde_json::json;
-
-use crate::target::LocalHandle;
 
 /// How long the event waits for a debugger: long enough to switch to the editor and attach.
 const ATTACH_WAIT: Duration = Duration::from_secs(300);
 
-/// One debug invocation of a deployed function.
-pub struct DebugInvoke {
-    pub name: String,
-    pub payload: Vec<u8>,
-    pub qualifier: Option<String>,
-    /// Where debugpy listens; a free port when `None`.
-    pub port: Option<u16>,
-}
-
-/// Starts the invocation, says where to attach, and waits for its result.
-pub async fn run(local: &LocalHandle, req: DebugInvoke) -> Result<InvokeOutcome, DebugError> {
-    let endpoint = local
-        .endpoint()
-        .await
-        .map_err(|e| DebugError::Refused(format!("cannot start the local Lambda: {e}")))?;
+/// Starts the invocation on the local Lambda (debugpy on `port`, else a free port), says where
+/// to attach, and waits for its result.
+pub async fn run(
+    target: &Target,
+    req: InvokeRequest,
+    port: Option<u16>,
+) -> Result<InvokeOutcome, OpError> {
+    if target.select().await?.1 != Selection::Local {
+        return Err(OpError::Usage(
+            "--debug runs the function on the local Lambda; add --profile local".into(),
+        ));
+    }
+    let endpoint = target.local.endpoint().await?;
     let start = DebugStart {
-        function: req.name.clone(),
+        function: req.function.clone(),
         qualifier: req.qualifier.clone(),
         payload: req.payload,
-        port: req.port,
+        port,
         attach_wait: ATTACH_WAIT,
     };
+    let remote = |e: client::DebugError| OpError::Remote(e.to_string());
     let started = Instant::now();
-    let ep = client::start(&endpoint, &start).await?;
+    let ep = client::start(&endpoint, &start).await.map_err(remote)?;
     let attach = json!({
         "type": "lambda-ls",
         "request": "attach",
-        "name": format!("Lambda: {} (local)", req.name),
+        "name": format!("Lambda: {} (local)", req.function),
         "connect": {"host": ep.host, "port": ep.port},
         "pathMappings": [{"localRoot": "${workspaceFolder}", "remoteRoot": ep.task_root}],
     });
@@ -49,20 +48,22 @@ pub async fn run(local: &LocalHandle, req: DebugInvoke) -> Result<InvokeOutcome,
          <your project folder> → {}; the event waits {} s for it. Attach configuration:\n{attach}",
         ep.host,
         ep.port,
-        req.name,
+        req.function,
         ep.task_root.display(),
         ATTACH_WAIT.as_secs()
     );
-    let result = client::result(&endpoint, &ep.session).await?;
+    let result = client::result(&endpoint, &ep.session)
+        .await
+        .map_err(remote)?;
     if !result.attached {
         eprintln!(
             "warning: no debugger attached within {} s, so {} ran without stopping",
             ATTACH_WAIT.as_secs(),
-            req.name
+            req.function
         );
     }
     Ok(InvokeOutcome::from_response(Response {
-        function: req.name,
+        function: req.function,
         status_code: 200,
         payload: result.payload,
         function_error: result.function_error,

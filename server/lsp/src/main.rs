@@ -5,8 +5,6 @@
 mod cli;
 mod debug_invoke;
 mod lsp;
-mod ops;
-mod target;
 
 use clap::Parser;
 

@@ -92,6 +92,7 @@ const fn ok(name: &'static str, setup: &'static [Step], call: Call, status: u16)
         message: None,
         checks: &[],
         moto: Moto::Right,
+        local_by_design: None,
     }
 }
 
@@ -112,6 +113,7 @@ const fn err(
         message: Some(message),
         checks: &[],
         moto: Moto::Right,
+        local_by_design: None,
     }
 }
 
@@ -131,6 +133,13 @@ const fn fails(
 
 const fn checks(row: Row, checks: &'static [super::Check]) -> Row {
     Row { checks, ..row }
+}
+
+const fn local_by_design(row: Row, why: &'static str) -> Row {
+    Row {
+        local_by_design: Some(why),
+        ..row
+    }
 }
 
 const fn moto_wrong(row: Row) -> Row {
@@ -1275,12 +1284,24 @@ pub static ROWS: &[Row] = &[
             201,
         )),
         &[
-            ("/FunctionUrl", Matches(r"https://[a-z0-9]+\.lambda-url\.us-east-1\.on\.aws/")),
             ("/FunctionArn", Eq(r#""arn:aws:lambda:us-east-1:{acct}:function:{fn}""#)),
             ("/AuthType", Eq(r#""NONE""#)),
             ("/CreationTime", Present),
             ("/LastModifiedTime", Absent),
         ],
+    ),
+    // [API] FunctionUrlConfig: FunctionUrl is `https://<url-id>.lambda-url.<region>.on.aws/`.
+    local_by_design(
+        checks(
+            moto_wrong(ok(
+                "CreateFunctionUrlConfig's address",
+                READY,
+                call("POST", "/2021-10-31/functions/{fn}/url", r#"{"AuthType":"NONE"}"#),
+                201,
+            )),
+            &[("/FunctionUrl", Matches(r"https://[a-z0-9]+\.lambda-url\.us-east-1\.on\.aws/"))],
+        ),
+        "function URLs are served over plain HTTP on a loopback port of their own",
     ),
     // [LS] update/delete_function_url_config: no configuration is "The resource you requested
     // does not exist."

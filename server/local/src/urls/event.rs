@@ -126,7 +126,7 @@ fn request_context(
         "http": {
             "method": parts.method.as_str(),
             "path": parts.uri.path(),
-            "protocol": format!("{:?}", parts.version),
+            "protocol": protocol(parts.version),
             "sourceIp": peer.ip().to_string(),
             "userAgent": headers.get("user-agent").cloned().unwrap_or_default(),
         },
@@ -149,6 +149,15 @@ fn request_context(
         }});
     }
     context
+}
+
+/// `requestContext.http.protocol`: the HTTP version as AWS names it.
+fn protocol(version: hyper::Version) -> &'static str {
+    match version {
+        hyper::Version::HTTP_10 => "HTTP/1.0",
+        hyper::Version::HTTP_2 => "HTTP/2.0",
+        _ => "HTTP/1.1",
+    }
 }
 
 /// The body as the event carries it, and whether that is base64.
@@ -268,6 +277,7 @@ mod tests {
         assert_eq!(e["body"], r#"{"k":1}"#);
         assert_eq!(e["isBase64Encoded"], false);
         assert_eq!(e["requestContext"]["http"]["method"], "POST");
+        assert_eq!(e["requestContext"]["http"]["protocol"], "HTTP/1.1");
         assert_eq!(e["requestContext"]["accountId"], "anonymous");
         assert_eq!(e["headers"]["x-forwarded-port"], "9000");
         let bin = request_event(&p, &[0xff, 0x00], peer, "abc", None);

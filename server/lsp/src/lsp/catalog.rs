@@ -5,13 +5,12 @@ use std::path::{Path, PathBuf};
 
 use lambda_deploy::analysis;
 use lambda_deploy::events;
-use lambda_deploy::pull::{self, PullError, PullRequest};
+use lambda_deploy::pull::PullRequest;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::commands::{blocking, connect, path_of, selection, to_json};
 use super::failure::Failure;
-use super::features;
 use super::state::SharedRef;
 
 #[derive(Debug, Default, Deserialize)]
@@ -77,7 +76,7 @@ pub async fn list_events(shared: &SharedRef, args: EventsArgs) -> Result<Value, 
 /// `events/<function>.json`, or `events/<function>-<trigger>.json` when that one exists: a
 /// template never replaces a saved event.
 fn new_event_path(source: &Path, function: &str, trigger: &str) -> Result<PathBuf, Failure> {
-    let plain = features::events_file(source, function);
+    let plain = lambda_ops::event::events_file(source, function);
     let variant = plain.with_file_name(format!("{function}-{trigger}.json"));
     [plain, variant]
         .into_iter()
@@ -138,7 +137,7 @@ pub async fn pull_function(shared: &SharedRef, args: PullArgs) -> Result<Value, 
         dir: args.dir,
         with_env: false,
     };
-    let pulled = pull::pull(&conn, &req).await.map_err(pull_failure)?;
+    let pulled = lambda_ops::manage::pull(&conn, &req).await?;
     let file = pulled
         .target
         .split_once(':')
@@ -150,14 +149,4 @@ pub async fn pull_function(shared: &SharedRef, args: PullArgs) -> Result<Value, 
     out["file"] = json!(file);
     out["from"] = json!(conn.info);
     Ok(out)
-}
-
-fn pull_failure(e: PullError) -> Failure {
-    match e {
-        PullError::Aws(e) => e.into(),
-        PullError::Download { .. } | PullError::ForeignLocation { .. } | PullError::Hostile(_) => {
-            Failure::remote(e.to_string())
-        }
-        other => Failure::input(other.to_string()),
-    }
 }

@@ -2,16 +2,18 @@
 //! `COMMANDS.md` beside this crate documents the same for client authors.
 
 use std::path::PathBuf;
-use std::time::SystemTime;
 
 use lambda_deploy::analysis;
 use lambda_deploy::aws::TargetInfo;
-use lambda_deploy::functions;
-use lambda_deploy::invoke::{self, FunctionError, InvokeError, InvokeKind, InvokeRequest};
-use lambda_deploy::maintain;
+use lambda_deploy::invoke::{FunctionError, InvokeKind, InvokeRequest};
 use lambda_deploy::package::{self, ResolvedTarget};
 use lambda_deploy::profiles::{self, ProfileInfo, Selection};
 use lambda_deploy::project::Settings;
+use lambda_ops::deploy::{self as deploy_op, DeployRequest};
+use lambda_ops::invoke::Payload;
+use lambda_ops::logs::Logs;
+use lambda_ops::manage::{self, DeleteRequest};
+use lambda_ops::{event, target, OpError};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -24,7 +26,6 @@ use super::features;
 use super::jobs::{self, DeployPlan};
 use super::session::{FunctionKey, Invocation, Mark};
 use super::state::SharedRef;
-use crate::target;
 
 pub const DEPLOY: &str = "lambda.deploy";
 pub const INVOKE: &str = "lambda.invoke";
@@ -87,9 +88,6 @@ pub struct LogsArgs {
     /// How far back: `10m`, `2h`, `1d`.
     since: Option<String>,
 }
-
-/// How far back `lambda.logs` reads without `since`, as the CLI's `logs`.
-const DEFAULT_LOGS_SINCE: &str = "10m";
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -210,15 +208,13 @@ pub(super) async fn blocking<T: Send + 'static>(
     what: &str,
     f: impl FnOnce() -> T + Send + 'static,
 ) -> Result<T, Failure> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| Failure::stopped(what, &e))
+    Ok(deploy_op::off_the_workers(what, f).await?)
 }
 
 async fn resolve(key: &FunctionKey, callable: bool) -> Result<ResolvedTarget, Failure> {
     let (path, function) = (key.path.clone(), key.function.clone());
     Ok(blocking("reading the function", move || {
-        package::resolve_target(&path, &function, callable)
+        package::resolve_target(&path, &function, callable).map_err(OpError::from)
     })
     .await??)
 }
@@ -264,19 +260,20 @@ pub(super) async fn deploy_function(
             ))
             .await;
     }
-    let mut resolved = resolve(&key, args.callable).await?;
-    let overrides = Settings {
-        name: args.name,
-        ..Settings::default()
+    let request = DeployRequest {
+        file: key.path.clone(),
+        function: key.function.clone(),
+        callable: args.callable,
+        overrides: Settings {
+            name: args.name,
+            ..Settings::default()
+        },
     };
-    let (spec, settings) = crate::ops::function_spec(&mut resolved, &overrides)?;
-    spec.validate()?;
+    let plan = blocking("reading the function", move || deploy_op::plan(&request)).await??;
     let selection = selection(shared).await?;
     let plan = DeployPlan {
         key,
-        resolved,
-        spec,
-        settings,
+        plan,
         selection,
     };
     jobs::deploy(shared, plan, token).await
@@ -299,7 +296,7 @@ async fn lambda_name(
     }
     let mut resolved = resolve(key, false).await?;
     let (spec, _) = blocking("reading lambda.toml", move || {
-        crate::ops::function_spec(&mut resolved, &Settings::default())
+        deploy_op::function_spec(&mut resolved, &Settings::default()).map_err(OpError::from)
     })
     .await??;
     Ok(spec.name)
@@ -337,8 +334,7 @@ async fn invoke_function(shared: &SharedRef, args: InvokeArgs) -> Result<Value, 
     let root = known
         .map(|d| d.root)
         .or_else(|| key.as_ref().map(|k| package::package_root(&k.path)));
-    let payload = payload(args.payload, args.event_file, key.as_ref()).await?;
-    invoke::validate_payload(&payload)?;
+    let payload = read_event(args.payload, args.event_file, key.as_ref()).await?;
     let conn = connect(shared, &selection).await?;
     let request = InvokeRequest {
         function: name.clone(),
@@ -346,15 +342,30 @@ async fn invoke_function(shared: &SharedRef, args: InvokeArgs) -> Result<Value, 
         kind: InvokeKind::RequestResponse,
         qualifier: args.qualifier.clone(),
     };
-    let outcome = match invoke::invoke(&conn, &request).await {
+    let outcome = match lambda_ops::invoke::invoke(&conn, &request).await {
         Ok(outcome) => outcome,
-        Err(InvokeError::Aws(e)) if e.is_not_found() && args.qualifier.is_none() => {
+        Err(e) if e.is_not_found() && args.qualifier.is_none() => {
             return Err(not_deployed(shared, &name, &conn.info, key, again).await)
         }
         Err(e) => return Err(e.into()),
     };
     show_outcome(shared, profile, &name, key, root, &outcome).await?;
     Ok(to_json(&outcome))
+}
+
+/// The event: given inline, from a file, else `events/<function>.json` when it exists, else `{}`.
+pub(super) async fn read_event(
+    inline: Option<Value>,
+    file: Option<PathBuf>,
+    key: Option<&FunctionKey>,
+) -> Result<Vec<u8>, Failure> {
+    let source = match (inline, file, key) {
+        (Some(v), _, _) => Payload::Inline(v.to_string().into_bytes()),
+        (None, Some(file), _) => Payload::File(file),
+        (None, None, Some(k)) => Payload::FileIfExists(event::events_file(&k.path, &k.function)),
+        (None, None, None) => Payload::Empty,
+    };
+    Ok(blocking("reading the event", move || source.read()).await??)
 }
 
 /// An invoke's outcome in the editor: the inline result, the error mark, the log.
@@ -489,40 +500,6 @@ async fn is_callable(shared: &SharedRef, key: &FunctionKey) -> Result<bool, Fail
     Ok(kind == Some(analysis::FunctionKind::Callable))
 }
 
-/// The event: given inline, from a file, else `events/<function>.json` when it exists, else `{}`.
-pub(super) async fn payload(
-    inline: Option<Value>,
-    file: Option<PathBuf>,
-    key: Option<&FunctionKey>,
-) -> Result<Vec<u8>, Failure> {
-    if let Some(v) = inline {
-        return Ok(v.to_string().into_bytes());
-    }
-    let file = match file {
-        Some(f) => f,
-        None => {
-            let Some(key) = key else {
-                return Ok(b"{}".to_vec());
-            };
-            let (path, function) = (key.path.clone(), key.function.clone());
-            let candidate = blocking("looking for a sample event", move || {
-                features::events_file(&path, &function)
-            })
-            .await?;
-            if !tokio::fs::try_exists(&candidate).await.unwrap_or(false) {
-                return Ok(b"{}".to_vec());
-            }
-            candidate
-        }
-    };
-    tokio::fs::read(&file).await.map_err(|e| {
-        Failure::input(format!(
-            "cannot read the event file {}: {e}",
-            file.display()
-        ))
-    })
-}
-
 /// Where an invoke error goes: the deepest frame in a package file, else the `def` line.
 async fn error_mark(
     shared: &SharedRef,
@@ -587,7 +564,10 @@ async fn def_line(shared: &SharedRef, key: &FunctionKey) -> Result<usize, Failur
 /// The function's logs since `since` (default 10 minutes): CloudWatch Logs on AWS, the local
 /// Lambda's own log store on `local`; written to the log and returned.
 async fn logs(shared: &SharedRef, args: LogsArgs) -> Result<Value, Failure> {
-    let since = args.since.as_deref().unwrap_or(DEFAULT_LOGS_SINCE);
+    let since = args
+        .since
+        .as_deref()
+        .unwrap_or(lambda_ops::logs::DEFAULT_SINCE);
     let back = humantime::parse_duration(since).map_err(|e| {
         Failure::input(format!(
             "lambda.logs: `since` `{since}` is not a duration like 10m or 2h: {e}"
@@ -611,10 +591,7 @@ async fn logs(shared: &SharedRef, args: LogsArgs) -> Result<Value, Failure> {
         }
     };
     let conn = connect(shared, &selection).await?;
-    let from = SystemTime::now()
-        .checked_sub(back)
-        .unwrap_or(SystemTime::UNIX_EPOCH);
-    let events = maintain::read_logs(&conn, &name, from).await?;
+    let events = Logs::new(&name, back).next(&conn).await?;
     let text: Vec<String> = events.iter().map(|e| e.to_string()).collect();
     let text = text.join("\n");
     shared
@@ -646,7 +623,11 @@ async fn logs(shared: &SharedRef, args: LogsArgs) -> Result<Value, Failure> {
 async fn delete(shared: &SharedRef, args: NameArgs) -> Result<Value, Failure> {
     let selection = selection(shared).await?;
     let conn = connect(shared, &selection).await?;
-    functions::delete_function(&conn, &args.name).await?;
+    let request = DeleteRequest {
+        function: args.name.clone(),
+        all: false,
+    };
+    manage::delete(&conn, &request).await?;
     shared.with(|st| {
         st.session
             .forget_deployment(&args.name, selection.profile_name())
@@ -658,17 +639,19 @@ async fn delete(shared: &SharedRef, args: NameArgs) -> Result<Value, Failure> {
 async fn list_functions(shared: &SharedRef) -> Result<Value, Failure> {
     let selection = selection(shared).await?;
     let conn = connect(shared, &selection).await?;
-    Ok(to_json(&functions::list_functions(&conn).await?))
+    Ok(to_json(&manage::list(&conn).await?))
 }
 
 async fn list_profiles(shared: &SharedRef) -> Result<Value, Failure> {
     let explicit = shared.with(|st| st.profile.clone())?;
-    let listing = profiles::list_profiles(&shared.env).await?;
+    let listing = profiles::list_profiles(&shared.env)
+        .await
+        .map_err(OpError::from)?;
     // An unknown chosen profile still lists the others, with none selected.
     let selected = profiles::select_profile(explicit.as_deref(), &shared.env, &listing)
         .ok()
         .map(|s| s.profile_name().to_string());
-    let all: Vec<Value> = crate::ops::profiles_with_local(&listing)
+    let all: Vec<Value> = lambda_ops::profiles::with_local(&listing)
         .iter()
         .map(|p| {
             json!({
@@ -706,7 +689,9 @@ pub async fn current_profile(
         Selection::Aws { .. } => {
             let check = async {
                 let conn = connect(shared, &selection).await?;
-                conn.check_credentials().await.map_err(Failure::from)
+                conn.check_credentials()
+                    .await
+                    .map_err(|e| Failure::from(OpError::from(e)))
             };
             match tokio::time::timeout(CREDENTIALS_CHECK, check).await {
                 Ok(Ok(())) => None,

@@ -6,12 +6,13 @@ use std::time::Duration;
 
 use lambda_deploy::identity;
 use lambda_deploy::profiles::Selection;
+use lambda_ops::OpError;
 
 use super::convert::Question;
 use super::editor::Answer;
 use super::failure::Failure;
 use super::state::SharedRef;
-use crate::target;
+use lambda_ops::target;
 
 /// The buttons of the question (the modal form has only Deploy: closing it is the cancel).
 pub const DEPLOY_BUTTON: &str = "Deploy";
@@ -91,8 +92,10 @@ async fn account_of(shared: &SharedRef, profile: &str, region: &str) -> Result<S
     let why = match asked.await {
         Ok(id) if !id.account.is_empty() => return Ok(id.account),
         Ok(_) => "STS GetCallerIdentity named no account".to_string(),
-        Err(e @ lambda_deploy::aws::AwsError::Credentials { .. }) => return Err(e.into()),
-        Err(e) => Failure::from(e).sentence,
+        Err(e @ lambda_deploy::aws::AwsError::Credentials { .. }) => {
+            return Err(OpError::from(e).into())
+        }
+        Err(e) => Failure::from(OpError::from(e)).sentence,
     };
     Err(Failure::remote(format!(
         "nothing was deployed: cannot tell which AWS account profile {profile} deploys to ({why})"

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 
 use lambda_deploy::analysis::Pos;
 use lambda_deploy::project::ConfigDiagnostic;
+use lambda_ops::Blame;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tower_lsp_server::jsonrpc;
@@ -15,7 +16,7 @@ use tower_lsp_server::ls_types::*;
 
 use super::documents::{Document, LineEdit};
 use super::editor::Caps;
-use super::failure::{Failure, FailureKind};
+use super::failure::Failure;
 use super::features::{Action, CommandCall, Hint, Lens};
 use super::project_file::{KeyDoc, KeyItem, KeyKind};
 use super::session::Mark;
@@ -511,12 +512,12 @@ pub fn configuration_request() -> Vec<ConfigurationItem> {
 // Errors, progress and custom notifications
 
 pub fn rpc_error(f: &Failure) -> jsonrpc::Error {
-    let code = match f.kind {
-        FailureKind::Input => jsonrpc::ErrorCode::InvalidParams,
+    let code = match f.blame {
+        Blame::Input | Blame::Config => jsonrpc::ErrorCode::InvalidParams,
         // LSP's RequestFailed: the request was valid but did not succeed.
-        FailureKind::Remote => jsonrpc::ErrorCode::ServerError(-32803),
-        FailureKind::Cancelled => jsonrpc::ErrorCode::RequestCancelled,
-        FailureKind::Internal => jsonrpc::ErrorCode::InternalError,
+        Blame::Remote => jsonrpc::ErrorCode::ServerError(-32803),
+        Blame::Cancelled => jsonrpc::ErrorCode::RequestCancelled,
+        Blame::Internal => jsonrpc::ErrorCode::InternalError,
     };
     jsonrpc::Error {
         code,

@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use lambda_deploy::invoke::{self, InvokeOutcome, Response};
+use lambda_deploy::invoke::{InvokeOutcome, Response};
 use lambda_deploy::package;
 use lambda_deploy::profiles::Selection;
 use lambda_local::debug::client::{self, DebugEndpoint, DebugStart};
@@ -113,8 +113,7 @@ pub async fn debug(
         path: commands::path_of(&args.uri)?,
         function: args.function.clone(),
     };
-    let payload = commands::payload(args.payload, args.event_file, Some(&key)).await?;
-    invoke::validate_payload(&payload)?;
+    let payload = commands::read_event(args.payload, args.event_file, Some(&key)).await?;
     let deploy = DeployArgs {
         uri: args.uri,
         function: args.function,

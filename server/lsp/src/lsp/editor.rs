@@ -144,7 +144,7 @@ impl Editor {
         if failure.reported {
             return;
         }
-        tracing::debug!(kind = ?failure.kind, "{}", failure.sentence);
+        tracing::debug!(blame = ?failure.blame, "{}", failure.sentence);
         self.log(MessageType::ERROR, &failure.sentence).await;
         if failure.should_show() {
             self.client

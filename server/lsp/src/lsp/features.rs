@@ -223,13 +223,6 @@ pub fn open_url_action(
     }))
 }
 
-/// `events/<function>.json` beside the package root: where sample events live.
-pub fn events_file(path: &Path, function: &str) -> PathBuf {
-    lambda_deploy::package::package_root(path)
-        .join("events")
-        .join(format!("{function}.json"))
-}
-
 /// Inline results for the functions invoked on `profile` in this session.
 pub fn hints(file: &FileView, session: &Session, profile: Option<&str>) -> Vec<Hint> {
     let Some(profile) = profile else {

@@ -12,10 +12,8 @@ use std::sync::Mutex;
 use std::time::SystemTime;
 
 use lambda_deploy::deploy::{DeployOutcome, Progress};
-use lambda_deploy::package::ResolvedTarget;
 use lambda_deploy::profiles::Selection;
-use lambda_deploy::project::Settings;
-use lambda_deploy::spec::FunctionSpec;
+use lambda_ops::deploy::Plan;
 use tokio::sync::{mpsc, watch};
 use tokio::task::{AbortHandle, JoinHandle};
 
@@ -25,7 +23,7 @@ use super::editor::ClientToken;
 use super::failure::Failure;
 use super::session::{Deployment, FunctionKey};
 use super::state::SharedRef;
-use crate::target;
+use lambda_ops::target;
 
 type Outcome = Result<DeployOutcome, Failure>;
 /// (profile, function name): what makes two deploys the same deploy.
@@ -65,13 +63,10 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// One deploy, fully decided: what, as which spec, where.
+/// One deploy, fully decided: which function of which file, as which spec, where.
 pub struct DeployPlan {
     pub key: FunctionKey,
-    pub resolved: ResolvedTarget,
-    pub spec: FunctionSpec,
-    /// `lambda.toml` and argument settings: includes, requirements.
-    pub settings: Settings,
+    pub plan: Plan,
     pub selection: Selection,
 }
 
@@ -92,7 +87,7 @@ pub async fn deploy(
 ) -> Result<DeployOutcome, Failure> {
     let job: JobKey = (
         plan.selection.profile_name().to_string(),
-        plan.spec.name.clone(),
+        plan.plan.spec.name.clone(),
     );
     let mut rx = {
         let mut running = lock(&shared.jobs.running);
@@ -127,9 +122,7 @@ pub async fn deploy(
 
 /// The part of a [`DeployPlan`] the inner task consumes.
 struct DeployPart {
-    resolved: ResolvedTarget,
-    spec: FunctionSpec,
-    settings: Settings,
+    plan: Plan,
     selection: Selection,
 }
 
@@ -144,13 +137,11 @@ impl DeployPlan {
     fn split(self) -> (Deployed, DeployPart) {
         let deployed = Deployed {
             key: self.key,
-            name: self.spec.name.clone(),
-            root: self.resolved.root.clone(),
+            name: self.plan.spec.name.clone(),
+            root: self.plan.resolved.root.clone(),
         };
         let part = DeployPart {
-            resolved: self.resolved,
-            spec: self.spec,
-            settings: self.settings,
+            plan: self.plan,
             selection: self.selection,
         };
         (deployed, part)
@@ -270,12 +261,7 @@ async fn run(
     part: DeployPart,
     steps: mpsc::UnboundedSender<Step>,
 ) -> Result<DeployOutcome, Failure> {
-    let DeployPart {
-        resolved,
-        spec,
-        settings,
-        selection,
-    } = part;
+    let DeployPart { plan, selection } = part;
     confirm::confirm_deploy(&shared, &selection, |q| {
         let _ = steps.send(Step::Waiting(q));
     })
@@ -284,7 +270,7 @@ async fn run(
         let _ = steps.send(Step::Progress(p));
     };
     let conn = target::connect(&selection, None, &shared.env, &shared.local).await?;
-    let deployed = crate::ops::run_deploy(&conn, resolved, spec, &settings, &report).await?;
+    let deployed = lambda_ops::deploy::run(&conn, plan, &report).await?;
     for w in deployed.warnings {
         let _ = steps.send(Step::Warning(w));
     }

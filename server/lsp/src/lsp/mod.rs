@@ -32,7 +32,7 @@ mod tests;
 
 use lambda_deploy::profiles::ProfileEnv;
 
-use crate::target::LocalHandle;
+use lambda_ops::LocalHandle;
 
 /// Requests handled at once. Deploys run as tasks, but `lambda.deploy` requests wait for their
 /// result, so leave room for lenses and hints next to several of them.

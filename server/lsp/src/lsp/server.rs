@@ -25,7 +25,7 @@ use super::failure::Failure;
 use super::features::{self, FileView, Lens};
 use super::project_file;
 use super::state::{Shared, SharedRef, State};
-use crate::target::LocalHandle;
+use lambda_ops::LocalHandle;
 
 pub struct Backend {
     shared: SharedRef,
@@ -385,7 +385,7 @@ impl LanguageServer for Backend {
                 let Some(function) = file.functions.iter().find(|f| f.contains_line(line)) else {
                     return Vec::new();
                 };
-                let events = features::events_file(file.path, &function.name);
+                let events = lambda_ops::event::events_file(file.path, &function.name);
                 let mut actions =
                     features::actions(file, function, &events, events.is_file(), local);
                 let profile = st.current_profile();

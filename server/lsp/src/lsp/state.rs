@@ -15,7 +15,7 @@ use super::editor::Editor;
 use super::failure::Failure;
 use super::jobs::Jobs;
 use super::session::Session;
-use crate::target::LocalHandle;
+use lambda_ops::LocalHandle;
 
 #[derive(Default)]
 pub struct State {

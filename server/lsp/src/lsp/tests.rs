@@ -17,7 +17,7 @@ use tokio::io::{
 };
 use tokio::sync::{oneshot, Notify};
 
-use crate::target::LocalHandle;
+use lambda_ops::LocalHandle;
 
 /// Every wait in these tests is bounded by this.
 const TIMEOUT: Duration = Duration::from_secs(90);

@@ -7,6 +7,8 @@ use lambda_deploy::profiles::{self, ProfileEnv, ProfileListing, Selection};
 use lambda_local::{LocalConfig, LocalLambda};
 use tokio::sync::OnceCell;
 
+use crate::OpError;
+
 /// The embedded local Lambda, started the first time something targets it, or the one another
 /// lambda-ls process (an editor's server, `local serve`) already runs on the same data directory.
 #[derive(Default, Clone)]
@@ -54,34 +56,47 @@ impl LocalHandle {
     }
 }
 
-/// A failure to pick or reach a target, with the exit code class it belongs to.
-#[derive(Debug, thiserror::Error)]
-pub enum TargetError {
-    #[error(transparent)]
-    Profile(#[from] profiles::ProfileError),
-    #[error(transparent)]
-    Aws(#[from] lambda_deploy::aws::AwsError),
-    #[error("cannot start the local Lambda: {0}")]
-    Local(#[from] lambda_local::LocalError),
+/// Where operations go: the profile the user chose (or none, for the selection order), a region
+/// override, the profile files and the local Lambda. Both front ends build one and call
+/// [`Target::connect`] instead of repeating selection and connection per command.
+#[derive(Clone)]
+pub struct Target {
+    pub env: ProfileEnv,
+    pub profile: Option<String>,
+    pub region: Option<String>,
+    pub local: LocalHandle,
+}
+
+impl Target {
+    /// Lists the user's profiles and applies the selection order.
+    pub async fn select(&self) -> Result<(ProfileListing, Selection), OpError> {
+        select(self.profile.as_deref(), &self.env).await
+    }
+
+    /// Selects the profile and connects to it.
+    pub async fn connect(&self) -> Result<Connection, OpError> {
+        let (_, selection) = self.select().await?;
+        connect(&selection, self.region.clone(), &self.env, &self.local).await
+    }
 }
 
 /// Lists the user's profiles and applies the selection order.
 pub async fn select(
     explicit: Option<&str>,
     env: &ProfileEnv,
-) -> Result<(ProfileListing, Selection), profiles::ProfileError> {
+) -> Result<(ProfileListing, Selection), OpError> {
     let listing = profiles::list_profiles(env).await?;
     let selection = profiles::select_profile(explicit, env, &listing)?;
     Ok((listing, selection))
 }
 
-/// Connects to the selected target.
+/// Connects to the selected target, starting the local Lambda when that is the target.
 pub async fn connect(
     selection: &Selection,
     region: Option<String>,
     env: &ProfileEnv,
     local: &LocalHandle,
-) -> Result<Connection, TargetError> {
+) -> Result<Connection, OpError> {
     let endpoint = match selection {
         Selection::Local => Endpoint::Local {
             url: local.endpoint().await?,

@@ -1,33 +1,95 @@
-//! Steps that the command line and the language server compose the same way.
+//! `deploy` and `package`: settings from one place, and one pipeline for both front ends.
 //!
-//! Function settings come from one place ([`function_spec`]): Lambda's defaults, then
-//! `lambda.toml`, then what the front end was told; and one pipeline ([`run_deploy`]) packages,
-//! attaches requirements and deploys for both front ends.
+//! Function settings come from [`function_spec`]: Lambda's defaults, then `lambda.toml`, then
+//! what the front end was told; [`plan`] resolves and validates a deploy before anything is
+//! sent, and [`run`] packages, attaches requirements and deploys.
 
-use lambda_deploy::aws::{AwsError, Connection};
-use lambda_deploy::deploy::{self, DeployError, DeployOutcome, DeployRequest, Progress};
+use std::path::{Path, PathBuf};
+
+use lambda_deploy::aws::Connection;
+use lambda_deploy::deploy::{self, DeployOutcome, Progress};
 use lambda_deploy::maintain;
-use lambda_deploy::package::{
-    self, DeployMode, Package, PackageError, PackageRequest, ResolvedTarget,
-};
-use lambda_deploy::profiles::{ProfileInfo, ProfileListing, LOCAL_PROFILE};
+use lambda_deploy::package::{self, DeployMode, Package, PackageRequest, ResolvedTarget};
 use lambda_deploy::project::{self, ProjectError, Settings};
-use lambda_deploy::requirements::{self, RequirementsError};
+use lambda_deploy::requirements;
 use lambda_deploy::spec::FunctionSpec;
 
-/// Why packaging produced no zip.
-#[derive(Debug, thiserror::Error)]
-pub enum PackagingError {
-    #[error(transparent)]
-    Package(#[from] PackageError),
-    /// The blocking task panicked or was dropped by a runtime shutdown.
-    #[error("packaging stopped unexpectedly: {0}")]
-    Stopped(#[from] tokio::task::JoinError),
-}
+use crate::OpError;
 
 /// Packaging reads and compresses files: keep it off the async workers.
-pub async fn package(req: PackageRequest) -> Result<Package, PackagingError> {
-    Ok(tokio::task::spawn_blocking(move || package::build_package(&req)).await??)
+pub async fn package(req: PackageRequest) -> Result<Package, OpError> {
+    Ok(off_the_workers("packaging", move || package::build_package(&req)).await??)
+}
+
+/// `package`: exactly the zip `deploy` would upload, written to a file.
+#[derive(Debug, Clone)]
+pub struct PackageToFile {
+    pub file: PathBuf,
+    pub function: String,
+    pub callable: bool,
+    pub includes: Vec<PathBuf>,
+    pub out: PathBuf,
+}
+
+/// Resolves, packages and writes the zip; the package says what is in it.
+pub async fn package_to_file(req: PackageToFile) -> Result<Package, OpError> {
+    let target = package::resolve_target(&req.file, &req.function, req.callable)?;
+    let pkg = package(PackageRequest {
+        target,
+        includes: req.includes,
+    })
+    .await?;
+    write_file(&req.out, &pkg.bytes)?;
+    Ok(pkg)
+}
+
+/// Writes a file the user named; failing is their input's fault (a folder that does not exist).
+pub(crate) fn write_file(path: &Path, bytes: &[u8]) -> Result<(), OpError> {
+    std::fs::write(path, bytes)
+        .map_err(|e| OpError::Usage(format!("cannot write {}: {e}", path.display())))
+}
+
+/// Runs file and CPU work on the blocking pool; a panic there is an [`OpError::Internal`].
+pub async fn off_the_workers<T: Send + 'static>(
+    what: &str,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, OpError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| OpError::stopped(what, &e))
+}
+
+/// A deploy as either front end asks for it: `file.py:function`, and the settings it was given
+/// (command-line flags, command arguments) to lay over `lambda.toml`.
+#[derive(Debug, Clone)]
+pub struct DeployRequest {
+    pub file: PathBuf,
+    pub function: String,
+    /// Deploy a plain function behind the generated wrapper (also `callable = true` in the file).
+    pub callable: bool,
+    pub overrides: Settings,
+}
+
+/// A deploy resolved and validated, before anything is sent: what is packaged, as which spec.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub resolved: ResolvedTarget,
+    pub spec: FunctionSpec,
+    /// `lambda.toml` and request settings: includes, requirements, bundling.
+    pub settings: Settings,
+}
+
+/// Resolves the target, reads `lambda.toml` and validates the spec. Reads files: call it off
+/// the async workers (or through [`off_the_workers`]).
+pub fn plan(req: &DeployRequest) -> Result<Plan, OpError> {
+    let mut resolved = package::resolve_target(&req.file, &req.function, req.callable)?;
+    let (spec, settings) = function_spec(&mut resolved, &req.overrides)?;
+    spec.validate()?;
+    Ok(Plan {
+        resolved,
+        spec,
+        settings,
+    })
 }
 
 /// The spec a resolved target deploys with: Lambda's defaults, overlaid by the project's
@@ -55,19 +117,6 @@ pub fn function_spec(
     Ok((spec, settings))
 }
 
-/// Why the deploy pipeline stopped.
-#[derive(Debug, thiserror::Error)]
-pub enum PipelineError {
-    #[error(transparent)]
-    Packaging(#[from] PackagingError),
-    #[error(transparent)]
-    Requirements(#[from] RequirementsError),
-    #[error(transparent)]
-    Deploy(#[from] DeployError),
-    #[error(transparent)]
-    Aws(#[from] AwsError),
-}
-
 /// What a deploy produced besides the outcome: packaging warnings, and on the local Lambda
 /// which interpreter and which build of the requirements run the function.
 pub struct Deployed {
@@ -78,13 +127,16 @@ pub struct Deployed {
 
 /// Package → requirements layer (built once per requirements hash, published once) → deploy →
 /// log retention. Cancelling is dropping the future: every step is idempotent.
-pub async fn run_deploy(
+pub async fn run(
     conn: &Connection,
-    resolved: ResolvedTarget,
-    mut spec: FunctionSpec,
-    settings: &Settings,
+    plan: Plan,
     report: &(dyn Fn(Progress) + Send + Sync),
-) -> Result<Deployed, PipelineError> {
+) -> Result<Deployed, OpError> {
+    let Plan {
+        resolved,
+        mut spec,
+        settings,
+    } = plan;
     let handler_file = resolved.file.clone();
     let requirements_file =
         requirements::find_requirements(settings.requirements.as_deref(), &handler_file);
@@ -100,7 +152,11 @@ pub async fn run_deploy(
             while let Some(line) = rx.recv().await {
                 report(Progress::InstallingRequirements { line });
             }
-            Some(build.await.map_err(PackagingError::Stopped)??)
+            Some(
+                build
+                    .await
+                    .map_err(|e| OpError::stopped("installing requirements", &e))??,
+            )
         }
         None => None,
     };
@@ -114,10 +170,10 @@ pub async fn run_deploy(
         target: resolved,
         includes: settings.include.clone(),
     };
-    let pkg = tokio::task::spawn_blocking(move || package::build_bundle(&req, vendor.as_deref()))
-        .await
-        .map_err(PackagingError::Stopped)?
-        .map_err(PackagingError::Package)?;
+    let pkg = off_the_workers("packaging", move || {
+        package::build_bundle(&req, vendor.as_deref())
+    })
+    .await??;
     report(Progress::Packaged {
         files: pkg.files.len(),
         bytes: pkg.size,
@@ -129,7 +185,7 @@ pub async fn run_deploy(
         .filter(|_| settings.bundle_requirements != Some(true))
         .map(|b| b.zip.clone())
         .collect();
-    package::check_with_layers(&pkg, &layer_zips).map_err(PackagingError::Package)?;
+    package::check_with_layers(&pkg, &layer_zips)?;
     // The installed requirements, where the local Lambda will find them (layer or bundle).
     let site_dirs: Vec<_> = built.iter().map(|b| b.dir.join("python")).collect();
     if let Some(built) = built.filter(|_| settings.bundle_requirements != Some(true)) {
@@ -143,7 +199,7 @@ pub async fn run_deploy(
     }
     let outcome = deploy::deploy(
         conn,
-        DeployRequest {
+        deploy::DeployRequest {
             spec: &spec,
             package: &pkg,
         },
@@ -166,35 +222,12 @@ pub async fn run_deploy(
 }
 
 /// How the local Lambda will run the function; unknown (logged) rather than a failed deploy.
-async fn local_run(
-    runtime: &str,
-    site_dirs: Vec<std::path::PathBuf>,
-) -> Option<lambda_local::LocalRun> {
+async fn local_run(runtime: &str, site_dirs: Vec<PathBuf>) -> Option<lambda_local::LocalRun> {
     match lambda_local::describe_run(runtime, site_dirs).await {
         Ok(run) => Some(run),
         Err(e) => {
             tracing::warn!("cannot tell how the local Lambda runs {runtime}: {e}");
             None
         }
-    }
-}
-
-/// The user's profiles followed by the built-in `local` one (unless a file defines `local`).
-pub fn profiles_with_local(listing: &ProfileListing) -> Vec<ProfileInfo> {
-    let mut all = listing.profiles.clone();
-    if listing.get(LOCAL_PROFILE).is_none() {
-        all.push(ProfileInfo::local());
-    }
-    all
-}
-
-/// AWS errors as their one sentence; a missing function also says where to look for the ones
-/// that exist (`not_found_hint`: a CLI command or an editor command).
-pub fn aws_sentence(e: &AwsError, not_found_hint: &str) -> String {
-    match e {
-        AwsError::Service { message, .. } if e.is_not_found() => {
-            format!("{message}; {not_found_hint}")
-        }
-        other => other.to_string(),
     }
 }
