@@ -21,6 +21,8 @@ use crate::pool::{Invocation, Pool};
 
 /// How long debugpy may take to listen (it starts its adapter as a second process).
 const LISTEN_WITHIN: Duration = Duration::from_secs(60);
+/// How long a finished debug invocation's result waits to be fetched.
+const UNCLAIMED: Duration = Duration::from_secs(600);
 /// How long the event waits for a debugger when the request does not say.
 const DEFAULT_ATTACH_WAIT: Duration = Duration::from_secs(60);
 
@@ -87,8 +89,15 @@ pub(super) async fn start(ctx: &Arc<Ctx>, req: &Req, id: &str) -> Result<Reply> 
     if pool.invoke(invocation).is_err() {
         return Err(ApiError::service("The debug invocation was refused."));
     }
-    let finished = session.clone();
-    tokio::spawn(async move { finished.finish(rx.await.ok()) });
+    let (finished, debugger) = (session.clone(), Arc::downgrade(ctx));
+    tokio::spawn(async move {
+        finished.finish(rx.await.ok());
+        // A result nobody came for (the editor went away) does not stay forever.
+        tokio::time::sleep(UNCLAIMED).await;
+        if let Some(ctx) = debugger.upgrade() {
+            ctx.debugger.remove(&finished.id);
+        }
+    });
     ctx.debugger.insert(session.clone());
     if session.listening(LISTEN_WITHIN).await == Phase::Done {
         ctx.debugger.remove(&session.id);
