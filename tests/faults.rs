@@ -81,7 +81,8 @@ impl FaultProxy {
         FaultProxy { url, state, task }
     }
 
-    /// Applies `fault` to the next `times` requests whose method and path match.
+    /// Applies `fault` to the next `times` requests whose method matches and whose path (with
+    /// its query) contains `path_contains`.
     pub fn inject(
         &self,
         method: &'static str,
@@ -156,7 +157,12 @@ async fn handle(
         let mut st = state.lock().expect("proxy lock");
         st.seen.push(line.clone());
         let method = parts.method.as_str();
-        let path = parts.uri.path();
+        // With the query: S3 tells CreateMultipartUpload (`?uploads`) from CompleteMultipartUpload
+        // (`?uploadId=`) on the same path.
+        let path = parts
+            .uri
+            .path_and_query()
+            .map_or(parts.uri.path(), |p| p.as_str());
         st.rules
             .iter_mut()
             .find(|r| {

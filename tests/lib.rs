@@ -237,6 +237,23 @@ pub fn packaged(
     (proj, pkg, spec)
 }
 
+/// A local Lambda on a data directory under `dir`, and a connection to it.
+pub async fn local_lambda(
+    dir: &Path,
+) -> (lambda_local::LocalLambda, lambda_deploy::aws::Connection) {
+    let config = lambda_local::LocalConfig::new(dir.join("data"));
+    let local = lambda_local::LocalLambda::start(config)
+        .await
+        .expect("start the local Lambda");
+    let endpoint = lambda_deploy::aws::Endpoint::Local {
+        url: local.endpoint(),
+    };
+    let conn = lambda_deploy::aws::Connection::connect(&endpoint)
+        .await
+        .expect("connect to the local Lambda");
+    (local, conn)
+}
+
 /// A connection to moto through the `moto` profile of profile files written into `dir`.
 pub async fn moto_connection(moto: &Moto, dir: &Path) -> lambda_deploy::aws::Connection {
     let (config, credentials) = moto.profile_files(dir);

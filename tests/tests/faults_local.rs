@@ -9,7 +9,6 @@ use std::time::Duration;
 use lambda_deploy::aws::{Connection, Endpoint};
 use lambda_deploy::deploy::{deploy, DeployRequest, Progress};
 use lambda_deploy::invoke::{invoke, InvokeKind, InvokeRequest};
-use lambda_local::{LocalConfig, LocalLambda};
 use lambda_ls_tests::{incompressible, lambda_ls_bin, packaged, repo_root, run, stderr};
 
 fn quiet(_: Progress) {}
@@ -31,14 +30,7 @@ async fn deploy_source(conn: &Connection, name: &str, source: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hundred_concurrent_invokes_are_all_answered() {
     let dir = tempfile::tempdir().unwrap();
-    let local = LocalLambda::start(LocalConfig::new(dir.path().join("data")))
-        .await
-        .unwrap();
-    let conn = Connection::connect(&Endpoint::Local {
-        url: local.endpoint(),
-    })
-    .await
-    .unwrap();
+    let (local, conn) = lambda_ls_tests::local_lambda(dir.path()).await;
     deploy_source(&conn, "busy", "import time\n\ndef handler(event, context):\n    time.sleep(0.05)\n    return event['i'] * 2\n").await;
     let mut tasks = tokio::task::JoinSet::new();
     for i in 0..100 {

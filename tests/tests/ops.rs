@@ -2,11 +2,9 @@
 //! deploy planned from `lambda.toml` and run through the one pipeline on the local Lambda, its
 //! invoke, a not-found delete and a bad `lambda.toml`, each failure with its blame.
 
-use lambda_deploy::aws::{Connection, Endpoint};
 use lambda_deploy::deploy::{DeployAction, Progress};
 use lambda_deploy::invoke::{InvokeKind, InvokeRequest};
 use lambda_deploy::project::Settings;
-use lambda_local::{LocalConfig, LocalLambda};
 use lambda_ls_tests::project;
 use lambda_ops::deploy::{plan, run, DeployRequest};
 use lambda_ops::invoke::{invoke, Payload};
@@ -32,14 +30,7 @@ async fn deploy_invoke_and_delete_through_the_operation_layer() {
         ("events/handler.json", "{\"from\": \"the events file\"}\n"),
     ]);
     let data = tempfile::tempdir().unwrap();
-    let local = LocalLambda::start(LocalConfig::new(data.path().join("data")))
-        .await
-        .unwrap();
-    let conn = Connection::connect(&Endpoint::Local {
-        url: local.endpoint(),
-    })
-    .await
-    .unwrap();
+    let (local, conn) = lambda_ls_tests::local_lambda(data.path()).await;
 
     let planned = plan(&request(proj.path())).unwrap();
     assert_eq!(

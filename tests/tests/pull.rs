@@ -6,9 +6,7 @@ use std::path::Path;
 
 use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::types::{FunctionCode, Runtime};
-use lambda_deploy::aws::{Connection, Endpoint};
 use lambda_deploy::pull::{pull, PullRequest};
-use lambda_local::{LocalConfig, LocalLambda};
 use lambda_ls_tests::{error_line, project, run, stderr, stdout_json, Moto};
 use zip::write::SimpleFileOptions;
 
@@ -197,14 +195,7 @@ fn understate(mut zip: Vec<u8>, name: &str, claimed: u32) -> Vec<u8> {
 #[tokio::test]
 async fn hostile_zips_from_the_local_lambda_write_nothing() {
     let data = tempfile::tempdir().unwrap();
-    let local = LocalLambda::start(LocalConfig::new(data.path().join("data")))
-        .await
-        .unwrap();
-    let conn = Connection::connect(&Endpoint::Local {
-        url: local.endpoint(),
-    })
-    .await
-    .unwrap();
+    let (local, conn) = lambda_ls_tests::local_lambda(data.path()).await;
     let deflated =
         SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated);
     let cases: Vec<(&str, Vec<u8>, &str)> = vec![

@@ -13,7 +13,7 @@ use lambda_deploy::maintain::delete_all;
 use lambda_deploy::package::Package;
 use lambda_deploy::spec::FunctionSpec;
 use lambda_local::{LocalConfig, LocalLambda};
-use lambda_ls_tests::faults::FaultProxy;
+use lambda_ls_tests::faults::{Fault, FaultProxy};
 use lambda_ls_tests::{incompressible, moto_connection, package_dir, project, Moto};
 
 /// Reports the size of the blob it was deployed with, so a truncated artifact shows.
@@ -222,6 +222,58 @@ async fn a_zip_over_50_mb_goes_through_s3_on_the_local_lambda() {
     };
     s3_path(&conn, "big-local", &puts, target).await;
     bucket_is_private_and_tagged(&conn).await;
+    local.shutdown().await;
+}
+
+/// A CompleteMultipartUpload that fails is confirmed with HeadObject (`complete_upload`): with no
+/// object there the failure stands, and the next deploy resumes the upload instead of redoing it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_complete_fails_the_deploy_when_no_object_was_assembled() {
+    let dir = tempfile::tempdir().unwrap();
+    let local = LocalLambda::start(LocalConfig::new(dir.path().join("data")))
+        .await
+        .unwrap();
+    let proxy = FaultProxy::start(local.addr().to_string()).await;
+    let conn = Connection::connect(&Endpoint::Local {
+        url: proxy.url.clone(),
+    })
+    .await
+    .unwrap();
+    let (_proj, pkg, spec) = big_package("big-complete");
+    proxy.inject(
+        "POST",
+        "?uploadId=",
+        usize::MAX,
+        Fault::Error {
+            status: 400,
+            kind: "InvalidPart",
+            message: "One or more of the specified parts could not be found.",
+        },
+    );
+    let failed = deploy(
+        &conn,
+        DeployRequest {
+            spec: &spec,
+            package: &pkg,
+        },
+        &quiet,
+    )
+    .await
+    .unwrap_err()
+    .to_string();
+    assert!(failed.contains("CompleteMultipartUpload"), "{failed}");
+    proxy.heal();
+    let done = deploy_big(&conn, &spec, &pkg).await;
+    assert_eq!(done.action, DeployAction::Created);
+    let staged = done.artifact.expect("went through S3");
+    assert_eq!(
+        (staged.resumed_parts, staged.uploaded_bytes),
+        (parts_of(&pkg), 0)
+    );
+    assert_eq!(
+        invoked(&conn, "big-complete").await,
+        serde_json::json!(BLOB_BYTES)
+    );
     local.shutdown().await;
 }
 

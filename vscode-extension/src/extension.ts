@@ -596,8 +596,13 @@ class Controller implements vscode.Disposable {
     let choice: EventChoice = picked.choice;
     if (choice.kind === "template") {
       // The server writes the template as a new events file and opens it.
-      const created = await this.execute<{ path: string }>(SERVER.createEvent, { ...target, trigger: choice.trigger });
-      choice = { kind: "file", path: created.path };
+      try {
+        const created = await this.execute<{ path: string }>(SERVER.createEvent, { ...target, trigger: choice.trigger });
+        choice = { kind: "file", path: created.path };
+      } catch (e) {
+        this.reportFailure("create the sample event", e);
+        return undefined;
+      }
     }
     if (choice.kind === "enter") {
       const text = await vscode.window.showInputBox({

@@ -16,8 +16,7 @@ pub use crate::error::{AwsError, Call, CredentialsProblem, NetworkCause, Service
 use crate::profiles::{ProfileEnv, ProfileKind, LOCAL_PROFILE};
 
 /// The region and account the embedded local Lambda pretends to be.
-pub const LOCAL_REGION: &str = "us-east-1";
-pub const LOCAL_ACCOUNT: &str = "000000000000";
+pub use lambda_facts::{LOCAL_ACCOUNT, LOCAL_REGION};
 /// How long calls may take, so nothing hangs: a stalled network or a function stuck in
 /// `Pending` ends in a clear error. Defaults suit AWS; tests shorten them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

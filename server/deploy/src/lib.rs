@@ -19,5 +19,6 @@ pub mod profiles;
 pub mod project;
 pub mod pull;
 pub mod requirements;
+pub mod settings;
 pub mod spec;
 pub mod zipper;

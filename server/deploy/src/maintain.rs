@@ -488,48 +488,62 @@ pub async fn delete_all(conn: &Connection, function: &str) -> Result<Removed, Aw
         }
     }
     if let (Some(iam), Some(role_arn)) = (&conn.iam, config.role()) {
-        if role_arn.ends_with(&format!("role/{DEFAULT_ROLE_NAME}")) {
-            let tags = iam
-                .list_role_tags()
-                .role_name(DEFAULT_ROLE_NAME)
-                .send()
-                .await
-                .map_err(|e| conn.error_in(Service::Iam, "ListRoleTags", e))?;
-            let ours = tags
-                .tags()
-                .iter()
-                .any(|t| t.key() == CREATED_BY_TAG.0 && t.value() == CREATED_BY_TAG.1);
-            let mut used = false;
-            for f in &others {
-                if let Some(c) = crate::deploy::get_configuration(conn, &f.name).await? {
-                    used |= c.role() == Some(role_arn);
-                }
-            }
-            if ours && !used {
-                let attached = iam
-                    .list_attached_role_policies()
-                    .role_name(DEFAULT_ROLE_NAME)
-                    .send()
-                    .await
-                    .map_err(|e| conn.error_in(Service::Iam, "ListAttachedRolePolicies", e))?;
-                for p in attached.attached_policies() {
-                    if let Some(arn) = p.policy_arn() {
-                        iam.detach_role_policy()
-                            .role_name(DEFAULT_ROLE_NAME)
-                            .policy_arn(arn)
-                            .send()
-                            .await
-                            .map_err(|e| conn.error_in(Service::Iam, "DetachRolePolicy", e))?;
-                    }
-                }
-                iam.delete_role()
-                    .role_name(DEFAULT_ROLE_NAME)
-                    .send()
-                    .await
-                    .map_err(|e| conn.error_in(Service::Iam, "DeleteRole", e))?;
-                removed.role = Some(role_arn.to_string());
-            }
+        if role_arn.ends_with(&format!("role/{DEFAULT_ROLE_NAME}"))
+            && delete_role_if_unused(conn, iam, role_arn, &others).await?
+        {
+            removed.role = Some(role_arn.to_string());
         }
     }
     Ok(removed)
+}
+
+/// Deletes lambda-ls's execution role when it made it (its tag) and no other function uses it;
+/// whether it did.
+async fn delete_role_if_unused(
+    conn: &Connection,
+    iam: &aws_sdk_iam::Client,
+    role_arn: &str,
+    others: &[crate::functions::FunctionSummary],
+) -> Result<bool, AwsError> {
+    let tags = iam
+        .list_role_tags()
+        .role_name(DEFAULT_ROLE_NAME)
+        .send()
+        .await
+        .map_err(|e| conn.error_in(Service::Iam, "ListRoleTags", e))?;
+    let ours = tags
+        .tags()
+        .iter()
+        .any(|t| t.key() == CREATED_BY_TAG.0 && t.value() == CREATED_BY_TAG.1);
+    let mut used = false;
+    for f in others {
+        if let Some(c) = crate::deploy::get_configuration(conn, &f.name).await? {
+            used |= c.role() == Some(role_arn);
+        }
+    }
+    if !ours || used {
+        return Ok(false);
+    }
+    let attached = iam
+        .list_attached_role_policies()
+        .role_name(DEFAULT_ROLE_NAME)
+        .send()
+        .await
+        .map_err(|e| conn.error_in(Service::Iam, "ListAttachedRolePolicies", e))?;
+    for p in attached.attached_policies() {
+        if let Some(arn) = p.policy_arn() {
+            iam.detach_role_policy()
+                .role_name(DEFAULT_ROLE_NAME)
+                .policy_arn(arn)
+                .send()
+                .await
+                .map_err(|e| conn.error_in(Service::Iam, "DetachRolePolicy", e))?;
+        }
+    }
+    iam.delete_role()
+        .role_name(DEFAULT_ROLE_NAME)
+        .send()
+        .await
+        .map_err(|e| conn.error_in(Service::Iam, "DeleteRole", e))?;
+    Ok(true)
 }

@@ -22,31 +22,12 @@ use serde::Serialize;
 use toml::de::{DeTable, DeValue};
 use toml::Spanned;
 
-use crate::spec::{
-    self, Architecture, ExecutionRole, FunctionSpec, Runtime, SpecError, EPHEMERAL_RANGE,
-    MEMORY_RANGE, TIMEOUT_RANGE,
-};
+use crate::settings::{Kind, Setting, SETTINGS};
+use crate::spec::{self, Architecture, ExecutionRole, FunctionSpec, Runtime, SpecError};
 
 /// The project file's name, at the package root.
 pub const PROJECT_FILE: &str = "lambda.toml";
 
-/// Every key a function (or `[defaults]`) may set, with its documentation, for completion and hover.
-pub const SETTING_KEYS: &[(&str, &str)] = &[
-    ("name", "Function name: 1–64 letters, digits, `-` or `_`. Default `<module>-<function>`."),
-    ("runtime", "Lambda Python runtime, e.g. `python3.12` (the default)."),
-    ("timeout", "Seconds before Lambda stops the invocation: 1–900, default 30."),
-    ("memory", "Memory in MB: 128–10240, default 512. CPU scales with it."),
-    ("ephemeral_storage", "Size of /tmp in MB: 512–10240, default 512."),
-    ("architecture", "`x86_64` (default) or `arm64`."),
-    ("env", "Environment variables, a table of strings: `env = { STAGE = \"dev\" }`."),
-    ("role", "Execution role ARN. Default: find or create `lambda-ls-execution`."),
-    ("include", "Extra files or folders to package, relative to lambda.toml: `include = [\"data\"]`."),
-    ("requirements", "Requirements file, relative to lambda.toml. Default `requirements.txt` next to the handler."),
-    ("description", "Free text shown in the Lambda console."),
-    ("log_retention_days", "Days CloudWatch keeps the function's logs: 1, 3, 5, 7, 14, 30, 60, 90, …"),
-    ("callable", "`true` to deploy a plain function behind the generated wrapper."),
-    ("bundle_requirements", "`true` to put the installed requirements into the function's zip instead of a layer."),
-];
 /// Keys only `[[function]]` entries take.
 pub const FUNCTION_ONLY_KEYS: &[(&str, &str)] = &[(
     "target",
@@ -244,7 +225,10 @@ pub fn parse_project(text: &str) -> (ProjectConfig, Vec<ConfigDiagnostic>) {
                     "an array of tables ([[function]])",
                 )),
             },
-            other => diags.push(unknown_key(key, other, TOP_LEVEL_KEYS)),
+            other => {
+                let names: Vec<&str> = TOP_LEVEL_KEYS.iter().map(|(k, _)| *k).collect();
+                diags.push(unknown_key(key, other, &names))
+            }
         }
     }
     diags.sort_by_key(|d| (d.span.start, d.span.end));
@@ -264,9 +248,8 @@ fn type_error(value: &Spanned<DeValue>, key: &str, wanted: &str) -> ConfigDiagno
 fn unknown_key(
     key: &Spanned<std::borrow::Cow<str>>,
     name: &str,
-    known: &[(&str, &str)],
+    names: &[&str],
 ) -> ConfigDiagnostic {
-    let names: Vec<&str> = known.iter().map(|(k, _)| *k).collect();
     ConfigDiagnostic {
         span: key.span(),
         message: format!("unknown key `{name}`; expected one of {}", names.join(", ")),
@@ -326,6 +309,118 @@ fn checked<T>(
     .ok()
 }
 
+/// A setting's value, checked against its declared [`Kind`].
+enum Parsed {
+    Text(String),
+    Runtime(Runtime),
+    Architecture(Architecture),
+    Number(u32),
+    Bool(bool),
+    Path(PathBuf),
+    Paths(Vec<PathBuf>),
+    Env(BTreeMap<String, String>),
+}
+
+/// Checks a value against the setting's declaration; every problem goes to `diags`.
+fn parse_value(
+    setting: &Setting,
+    value: &Spanned<DeValue>,
+    diags: &mut Vec<ConfigDiagnostic>,
+) -> Option<Parsed> {
+    let key = setting.key;
+    match setting.kind {
+        Kind::Text => string(value, key, diags).map(|t| Parsed::Text(t.to_string())),
+        Kind::Name => {
+            let n = string(value, key, diags)?;
+            checked(value, spec::validate_name(n), diags).map(|_| Parsed::Text(n.to_string()))
+        }
+        Kind::Runtime => {
+            let r = string(value, key, diags)?;
+            checked(value, r.parse(), diags).map(Parsed::Runtime)
+        }
+        Kind::Architecture => {
+            let a = string(value, key, diags)?;
+            checked(value, a.parse(), diags).map(Parsed::Architecture)
+        }
+        Kind::Number { range, unit } => int_in(value, key, range, unit, diags).map(Parsed::Number),
+        Kind::Days(allowed) => {
+            let d = int_in(
+                value,
+                key,
+                (allowed[0], allowed[allowed.len() - 1]),
+                "days",
+                diags,
+            )?;
+            let ok = if allowed.contains(&d) {
+                Ok(d)
+            } else {
+                Err(SpecError::LogRetention(d))
+            };
+            checked(value, ok, diags).map(Parsed::Number)
+        }
+        Kind::Bool => match value.get_ref().as_bool() {
+            Some(b) => Some(Parsed::Bool(b)),
+            None => {
+                diags.push(type_error(value, key, "true or false"));
+                None
+            }
+        },
+        Kind::Path => string(value, key, diags).map(|p| Parsed::Path(PathBuf::from(p))),
+        Kind::Paths => match value.get_ref().as_array() {
+            Some(items) => Some(Parsed::Paths(
+                items
+                    .iter()
+                    .filter_map(|item| string(item, "include item", diags).map(PathBuf::from))
+                    .collect(),
+            )),
+            None => {
+                diags.push(type_error(value, key, "an array of paths"));
+                None
+            }
+        },
+        Kind::Env => match value.get_ref().as_table() {
+            Some(vars) => Some(Parsed::Env(
+                vars.iter()
+                    .filter_map(|(k, v)| {
+                        let text = string(v, k.get_ref(), diags)?;
+                        Some((k.get_ref().to_string(), text.to_string()))
+                    })
+                    .collect(),
+            )),
+            None => {
+                diags.push(type_error(value, key, "a table of strings"));
+                None
+            }
+        },
+    }
+}
+
+impl Settings {
+    /// Stores a checked value under its declared key.
+    fn set(&mut self, key: &str, value: Parsed) {
+        match (key, value) {
+            ("name", Parsed::Text(v)) => self.name = Some(v),
+            ("runtime", Parsed::Runtime(v)) => self.runtime = Some(v),
+            ("timeout", Parsed::Number(v)) => self.timeout = Some(v),
+            ("memory", Parsed::Number(v)) => self.memory = Some(v),
+            ("ephemeral_storage", Parsed::Number(v)) => self.ephemeral_storage = Some(v),
+            ("architecture", Parsed::Architecture(v)) => self.architecture = Some(v),
+            ("env", Parsed::Env(v)) => self.env = v,
+            ("role", Parsed::Text(v)) => self.role = Some(v),
+            ("include", Parsed::Paths(v)) => self.include = v,
+            ("requirements", Parsed::Path(v)) => self.requirements = Some(v),
+            ("description", Parsed::Text(v)) => self.description = Some(v),
+            ("log_retention_days", Parsed::Number(v)) => self.log_retention_days = Some(v),
+            ("callable", Parsed::Bool(v)) => self.callable = Some(v),
+            ("bundle_requirements", Parsed::Bool(v)) => self.bundle_requirements = Some(v),
+            (key, _) => unreachable!(
+                "`{key}` is declared in settings::SETTINGS with a kind Settings does not store \
+                 (every_declared_setting_is_stored checks this)"
+            ),
+        }
+    }
+}
+
 /// Reads one settings table; `target` is returned separately for `[[function]]` entries.
 fn settings(
     table: &DeTable,
@@ -336,88 +431,38 @@ fn settings(
     let mut target = None;
     for (key, value) in table {
         let name = key.get_ref().as_ref();
-        match name {
-            "target" if is_function => {
-                if let Some(t) = string(value, name, diags) {
-                    if crate::package::parse_target(t).is_ok() {
-                        target = Some((t.to_string(), value.span()));
-                    } else {
-                        diags.push(ConfigDiagnostic {
-                            span: value.span(),
-                            message: format!("target `{t}` is not FILE.py:FUNCTION"),
-                        });
-                    }
-                }
+        if let Some(setting) = crate::settings::setting(name) {
+            if let Some(v) = parse_value(setting, value, diags) {
+                s.set(setting.key, v);
             }
-            "name" => {
-                if let Some(n) = string(value, name, diags) {
-                    s.name = checked(value, spec::validate_name(n).map(|_| n.to_string()), diags);
-                }
-            }
-            "runtime" => {
-                if let Some(r) = string(value, name, diags) {
-                    s.runtime = checked(value, r.parse(), diags);
-                }
-            }
-            "architecture" => {
-                if let Some(a) = string(value, name, diags) {
-                    s.architecture = checked(value, a.parse(), diags);
-                }
-            }
-            "timeout" => s.timeout = int_in(value, name, TIMEOUT_RANGE, "seconds", diags),
-            "memory" => s.memory = int_in(value, name, MEMORY_RANGE, "MB", diags),
-            "ephemeral_storage" => {
-                s.ephemeral_storage = int_in(value, name, EPHEMERAL_RANGE, "MB", diags)
-            }
-            "log_retention_days" => {
-                if let Some(d) = int_in(value, name, (1, 3653), "days", diags) {
-                    let mut probe = FunctionSpec::new("x".into(), "x.y".into());
-                    probe.log_retention_days = Some(d);
-                    s.log_retention_days = checked(value, probe.validate().map(|_| d), diags);
-                }
-            }
-            "role" => s.role = string(value, name, diags).map(str::to_string),
-            "description" => s.description = string(value, name, diags).map(str::to_string),
-            "requirements" => s.requirements = string(value, name, diags).map(PathBuf::from),
-            "callable" => match value.get_ref().as_bool() {
-                Some(b) => s.callable = Some(b),
-                None => diags.push(type_error(value, name, "true or false")),
-            },
-            "bundle_requirements" => match value.get_ref().as_bool() {
-                Some(b) => s.bundle_requirements = Some(b),
-                None => diags.push(type_error(value, name, "true or false")),
-            },
-            "include" => match value.get_ref().as_array() {
-                Some(items) => {
-                    for item in items {
-                        if let Some(p) = string(item, "include item", diags) {
-                            s.include.push(PathBuf::from(p));
-                        }
-                    }
-                }
-                None => diags.push(type_error(value, name, "an array of paths")),
-            },
-            "env" => match value.get_ref().as_table() {
-                Some(vars) => {
-                    for (k, v) in vars {
-                        if let Some(text) = string(v, k.get_ref(), diags) {
-                            s.env.insert(k.get_ref().to_string(), text.to_string());
-                        }
-                    }
-                }
-                None => diags.push(type_error(value, name, "a table of strings")),
-            },
-            other => {
-                let known: Vec<(&str, &str)> = SETTING_KEYS
-                    .iter()
-                    .chain(if is_function { FUNCTION_ONLY_KEYS } else { &[] })
-                    .copied()
-                    .collect();
-                diags.push(unknown_key(key, other, &known));
-            }
+        } else if name == "target" && is_function {
+            target = function_target(value, diags);
+        } else {
+            let known: Vec<&str> = SETTINGS
+                .iter()
+                .map(|s| s.key)
+                .chain(is_function.then_some(FUNCTION_ONLY_KEYS[0].0))
+                .collect();
+            diags.push(unknown_key(key, name, &known));
         }
     }
     (s, target)
+}
+
+/// A `[[function]]`'s `target`, checked to be `FILE.py:FUNCTION`.
+fn function_target(
+    value: &Spanned<DeValue>,
+    diags: &mut Vec<ConfigDiagnostic>,
+) -> Option<(String, Range<usize>)> {
+    let t = string(value, "target", diags)?;
+    if crate::package::parse_target(t).is_ok() {
+        return Some((t.to_string(), value.span()));
+    }
+    diags.push(ConfigDiagnostic {
+        span: value.span(),
+        message: format!("target `{t}` is not FILE.py:FUNCTION"),
+    });
+    None
 }
 
 impl ProjectConfig {
@@ -466,6 +511,35 @@ pub fn load_project(root: &Path) -> Result<Option<ProjectConfig>, ProjectError> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A valid value of each kind, as `lambda.toml` text.
+    fn sample(kind: Kind) -> &'static str {
+        match kind {
+            Kind::Text | Kind::Name => "\"x\"",
+            Kind::Runtime => "\"python3.12\"",
+            Kind::Architecture => "\"arm64\"",
+            Kind::Number { .. } => "512",
+            Kind::Days(_) => "7",
+            Kind::Bool => "true",
+            Kind::Path => "\"r.txt\"",
+            Kind::Paths => "[\"data\"]",
+            Kind::Env => "{ A = \"b\" }",
+        }
+    }
+
+    #[test]
+    fn every_declared_setting_is_stored() {
+        for setting in SETTINGS {
+            let text = format!("[defaults]\n{} = {}\n", setting.key, sample(setting.kind));
+            let (config, diags) = parse_project(&text);
+            assert!(diags.is_empty(), "{text}: {diags:?}");
+            assert_ne!(
+                config.defaults,
+                Settings::default(),
+                "{text} was not stored"
+            );
+        }
+    }
 
     /// Data-driven: the file, then the expected diagnostics as `line:col message-fragment`.
     #[test]

@@ -118,13 +118,7 @@ pub fn build_requirements(
         path: requirements.to_owned(),
         source,
     })?;
-    let mut h = Sha256::new();
-    h.update(&text);
-    h.update(b"\0");
-    h.update(runtime.as_str());
-    h.update(b"\0");
-    h.update(arch.as_str());
-    let hash: String = h.finalize().iter().map(|b| format!("{b:02x}")).collect();
+    let hash = build_hash(&text, runtime, arch);
     let root = cache_root();
     let dir = root.join(&hash);
     let zip = dir.join("layer.zip");
@@ -147,6 +141,45 @@ pub fn build_requirements(
         .tempdir_in(&root)
         .map_err(cache_err(&root))?;
     let target = staging.path().join("python");
+    pip_install(requirements, &target, runtime, arch, output)?;
+    let mut entries = Vec::new();
+    collect(staging.path(), staging.path(), &mut entries).map_err(cache_err(staging.path()))?;
+    let archive = zipper::write_zip(entries)?;
+    std::fs::write(staging.path().join("layer.zip"), archive.bytes)
+        .map_err(cache_err(staging.path()))?;
+    let staged = staging.keep();
+    if std::fs::rename(&staged, &dir).is_err() {
+        // Another build of the same hash finished first; theirs is equivalent.
+        let _ = std::fs::remove_dir_all(&staged);
+    }
+    Ok(BuiltRequirements {
+        hash,
+        dir,
+        zip,
+        built: true,
+    })
+}
+
+/// What a build depends on: the requirements text, the runtime and the architecture.
+fn build_hash(text: &[u8], runtime: &Runtime, arch: Architecture) -> String {
+    let mut h = Sha256::new();
+    h.update(text);
+    h.update(b"\0");
+    h.update(runtime.as_str());
+    h.update(b"\0");
+    h.update(arch.as_str());
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// pip installs the requirements into `target` for Lambda's platform (wheels only); every
+/// line it prints goes to `output`.
+fn pip_install(
+    requirements: &Path,
+    target: &Path,
+    runtime: &Runtime,
+    arch: Architecture,
+    output: &(dyn Fn(&str) + Send + Sync),
+) -> Result<(), RequirementsError> {
     let python = std::env::var("LAMBDA_LS_PIP_PYTHON").unwrap_or_else(|_| "python3".to_string());
     let mut child = Command::new(&python)
         .args([
@@ -158,7 +191,7 @@ pub fn build_requirements(
             "--no-compile",
         ])
         .arg("--target")
-        .arg(&target)
+        .arg(target)
         .args(["--platform", platform(arch), "--implementation", "cp"])
         .args([
             "--python-version",
@@ -198,22 +231,7 @@ pub fn build_requirements(
     if !status.success() {
         return Err(pip_error(&errors, requirements, runtime, arch));
     }
-    let mut entries = Vec::new();
-    collect(staging.path(), staging.path(), &mut entries).map_err(cache_err(staging.path()))?;
-    let archive = zipper::write_zip(entries)?;
-    std::fs::write(staging.path().join("layer.zip"), archive.bytes)
-        .map_err(cache_err(staging.path()))?;
-    let staged = staging.keep();
-    if std::fs::rename(&staged, &dir).is_err() {
-        // Another build of the same hash finished first; theirs is equivalent.
-        let _ = std::fs::remove_dir_all(&staged);
-    }
-    Ok(BuiltRequirements {
-        hash,
-        dir,
-        zip,
-        built: true,
-    })
+    Ok(())
 }
 
 fn pip_error(

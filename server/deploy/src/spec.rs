@@ -7,17 +7,11 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
 
+use lambda_facts::RESERVED_ENV;
 use serde::{Deserialize, Serialize};
 
 /// Python runtimes Lambda supports for new functions.
-pub const PYTHON_RUNTIMES: &[&str] = &[
-    "python3.9",
-    "python3.10",
-    "python3.11",
-    "python3.12",
-    "python3.13",
-    "python3.14",
-];
+pub use lambda_facts::PYTHON_RUNTIMES;
 pub const DEFAULT_RUNTIME: &str = "python3.12";
 pub const DEFAULT_TIMEOUT_SECS: u32 = 30;
 pub const DEFAULT_MEMORY_MB: u32 = 512;
@@ -166,28 +160,6 @@ pub struct FunctionSpec {
     /// Layer version ARNs, in order.
     pub layers: Vec<String>,
 }
-
-/// Environment variables Lambda sets itself and refuses to take from a function.
-const RESERVED_ENV: &[&str] = &[
-    "_HANDLER",
-    "_X_AMZN_TRACE_ID",
-    "AWS_DEFAULT_REGION",
-    "AWS_REGION",
-    "AWS_EXECUTION_ENV",
-    "AWS_LAMBDA_FUNCTION_NAME",
-    "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
-    "AWS_LAMBDA_FUNCTION_VERSION",
-    "AWS_LAMBDA_INITIALIZATION_TYPE",
-    "AWS_LAMBDA_LOG_GROUP_NAME",
-    "AWS_LAMBDA_LOG_STREAM_NAME",
-    "AWS_ACCESS_KEY",
-    "AWS_ACCESS_KEY_ID",
-    "AWS_SECRET_ACCESS_KEY",
-    "AWS_SESSION_TOKEN",
-    "AWS_LAMBDA_RUNTIME_API",
-    "LAMBDA_TASK_ROOT",
-    "LAMBDA_RUNTIME_DIR",
-];
 
 impl FunctionSpec {
     /// A spec with Lambda's usual defaults for the given name and handler string.

@@ -49,9 +49,9 @@ pub use deps::{describe_run, LocalRun, RunError};
 pub use error::LocalError;
 
 /// The region named in every ARN this local Lambda hands out.
-pub const REGION: &str = "us-east-1";
+pub const REGION: &str = lambda_facts::LOCAL_REGION;
 /// The account named in every ARN this local Lambda hands out.
-pub const ACCOUNT_ID: &str = "000000000000";
+pub const ACCOUNT_ID: &str = lambda_facts::LOCAL_ACCOUNT;
 
 /// How workers run the handler.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -514,137 +514,148 @@ fn query(root: &Path, op: &str, input: &Value) -> Result<Value, LogsFault> {
     let meta = read_meta(&dir).ok_or_else(LogsFault::no_group)?;
     let events = read_events(&dir, &meta);
     match op {
-        "FilterLogEvents" => {
-            let names: Option<Vec<&str>> = input["logStreamNames"]
-                .as_array()
-                .map(|a| a.iter().filter_map(Value::as_str).collect());
-            let prefix = input["logStreamNamePrefix"].as_str();
-            let start = input["startTime"].as_i64();
-            let end = input["endTime"].as_i64();
-            let terms = pattern_terms(input["filterPattern"].as_str().unwrap_or(""));
-            let matching: Vec<Value> = events
-                .into_iter()
-                .filter(|e| {
-                    names
-                        .as_ref()
-                        .is_none_or(|n| n.contains(&e.stream.as_str()))
-                })
-                .filter(|e| prefix.is_none_or(|p| e.stream.starts_with(p)))
-                .filter(|e| start.is_none_or(|s| e.timestamp >= s))
-                .filter(|e| end.is_none_or(|t| e.timestamp <= t))
-                .filter(|e| terms.iter().all(|t| e.message.contains(t.as_str())))
-                .map(|e| {
-                    json!({
-                        "logStreamName": e.stream,
-                        "timestamp": e.timestamp,
-                        "message": e.message,
-                        "ingestionTime": e.ingestion,
-                        "eventId": e.event_id,
-                    })
-                })
-                .collect();
-            let (events, next) = page(
-                matching,
-                offset_token(input)?,
-                limit(input, 10_000, 10_000)?,
-            );
-            let mut out = json!({ "events": events, "searchedLogStreams": [] });
-            if let Some(n) = next {
-                out["nextToken"] = Value::String(n);
-            }
-            Ok(out)
-        }
-        "DescribeLogStreams" => {
-            let mut streams: BTreeMap<String, (i64, i64, i64)> = BTreeMap::new();
-            for e in &events {
-                let s = streams.entry(e.stream.clone()).or_insert((
-                    e.timestamp,
-                    e.timestamp,
-                    e.ingestion,
-                ));
-                s.0 = s.0.min(e.timestamp);
-                s.1 = s.1.max(e.timestamp);
-                s.2 = s.2.max(e.ingestion);
-            }
-            let prefix = input["logStreamNamePrefix"].as_str().unwrap_or("");
-            let mut list: Vec<(String, (i64, i64, i64))> = streams
-                .into_iter()
-                .filter(|(name, _)| name.starts_with(prefix))
-                .collect();
-            if input["orderBy"].as_str() == Some("LastEventTime") {
-                list.sort_by_key(|(_, s)| s.1);
-            }
-            if input["descending"].as_bool() == Some(true) {
-                list.reverse();
-            }
-            let arn_base = group_arn(&group);
-            let values: Vec<Value> = list
-                .into_iter()
-                .map(|(name, (first, last, ingest))| {
-                    json!({
-                        "logStreamName": name,
-                        "creationTime": first,
-                        "firstEventTimestamp": first,
-                        "lastEventTimestamp": last,
-                        "lastIngestionTime": ingest,
-                        "arn": format!("{arn_base}:log-stream:{name}"),
-                        "storedBytes": 0,
-                    })
-                })
-                .collect();
-            let (streams, next) = page(values, offset_token(input)?, limit(input, 50, 50)?);
-            let mut out = json!({ "logStreams": streams });
-            if let Some(n) = next {
-                out["nextToken"] = Value::String(n);
-            }
-            Ok(out)
-        }
-        "GetLogEvents" => {
-            let stream = input["logStreamName"]
-                .as_str()
-                .ok_or_else(|| LogsFault::invalid("logStreamName is required"))?;
-            let start = input["startTime"].as_i64();
-            let end = input["endTime"].as_i64();
-            let selected: Vec<StoredEvent> = events
-                .into_iter()
-                .filter(|e| e.stream == stream)
-                .filter(|e| start.is_none_or(|s| e.timestamp >= s))
-                .filter(|e| end.is_none_or(|t| e.timestamp < t))
-                .collect();
-            let n = limit(input, 10_000, 10_000)?;
-            let total = selected.len();
-            // Tokens are positions: `f/N` reads forward from N, `b/N` reads backward up to N.
-            let (from, to) = match input["nextToken"].as_str() {
-                Some(t) if t.starts_with("f/") => {
-                    let i: usize = t[2..]
-                        .parse()
-                        .map_err(|_| LogsFault::invalid("bad nextToken"))?;
-                    (i.min(total), i.saturating_add(n).min(total))
-                }
-                Some(t) if t.starts_with("b/") => {
-                    let i: usize = t[2..]
-                        .parse()
-                        .map_err(|_| LogsFault::invalid("bad nextToken"))?;
-                    (i.min(total).saturating_sub(n), i.min(total))
-                }
-                Some(_) => return Err(LogsFault::invalid("bad nextToken")),
-                None if input["startFromHead"].as_bool() == Some(true) => (0, n.min(total)),
-                None => (total.saturating_sub(n), total),
-            };
-            let events: Vec<Value> = selected[from..to]
-                .iter()
-                .map(|e| {
-                    json!({ "timestamp": e.timestamp, "message": e.message, "ingestionTime": e.ingestion })
-                })
-                .collect();
-            Ok(json!({
-                "events": events,
-                "nextForwardToken": format!("f/{to}"),
-                "nextBackwardToken": format!("b/{from}"),
-            }))
-        }
+        "FilterLogEvents" => filter_events(events, input),
+        "DescribeLogStreams" => describe_streams(&events, &group, input),
+        "GetLogEvents" => get_events(events, input),
         _ => Err(LogsFault::new("UnknownOperationException", op.to_string())),
     }
+}
+
+/// FilterLogEvents: by stream names or prefix, time range and filter terms, paged.
+fn filter_events(events: Vec<StoredEvent>, input: &Value) -> Result<Value, LogsFault> {
+    let names: Option<Vec<&str>> = input["logStreamNames"]
+        .as_array()
+        .map(|a| a.iter().filter_map(Value::as_str).collect());
+    let prefix = input["logStreamNamePrefix"].as_str();
+    let start = input["startTime"].as_i64();
+    let end = input["endTime"].as_i64();
+    let terms = pattern_terms(input["filterPattern"].as_str().unwrap_or(""));
+    let matching: Vec<Value> = events
+        .into_iter()
+        .filter(|e| {
+            names
+                .as_ref()
+                .is_none_or(|n| n.contains(&e.stream.as_str()))
+        })
+        .filter(|e| prefix.is_none_or(|p| e.stream.starts_with(p)))
+        .filter(|e| start.is_none_or(|s| e.timestamp >= s))
+        .filter(|e| end.is_none_or(|t| e.timestamp <= t))
+        .filter(|e| terms.iter().all(|t| e.message.contains(t.as_str())))
+        .map(|e| {
+            json!({
+                "logStreamName": e.stream,
+                "timestamp": e.timestamp,
+                "message": e.message,
+                "ingestionTime": e.ingestion,
+                "eventId": e.event_id,
+            })
+        })
+        .collect();
+    let (events, next) = page(
+        matching,
+        offset_token(input)?,
+        limit(input, 10_000, 10_000)?,
+    );
+    let mut out = json!({ "events": events, "searchedLogStreams": [] });
+    if let Some(n) = next {
+        out["nextToken"] = Value::String(n);
+    }
+    Ok(out)
+}
+
+/// DescribeLogStreams: each stream's first, last and ingestion times, paged.
+fn describe_streams(
+    events: &[StoredEvent],
+    group: &str,
+    input: &Value,
+) -> Result<Value, LogsFault> {
+    let mut streams: BTreeMap<String, (i64, i64, i64)> = BTreeMap::new();
+    for e in events {
+        let s = streams
+            .entry(e.stream.clone())
+            .or_insert((e.timestamp, e.timestamp, e.ingestion));
+        s.0 = s.0.min(e.timestamp);
+        s.1 = s.1.max(e.timestamp);
+        s.2 = s.2.max(e.ingestion);
+    }
+    let prefix = input["logStreamNamePrefix"].as_str().unwrap_or("");
+    let mut list: Vec<(String, (i64, i64, i64))> = streams
+        .into_iter()
+        .filter(|(name, _)| name.starts_with(prefix))
+        .collect();
+    if input["orderBy"].as_str() == Some("LastEventTime") {
+        list.sort_by_key(|(_, s)| s.1);
+    }
+    if input["descending"].as_bool() == Some(true) {
+        list.reverse();
+    }
+    let arn_base = group_arn(group);
+    let values: Vec<Value> = list
+        .into_iter()
+        .map(|(name, (first, last, ingest))| {
+            json!({
+                "logStreamName": name,
+                "creationTime": first,
+                "firstEventTimestamp": first,
+                "lastEventTimestamp": last,
+                "lastIngestionTime": ingest,
+                "arn": format!("{arn_base}:log-stream:{name}"),
+                "storedBytes": 0,
+            })
+        })
+        .collect();
+    let (streams, next) = page(values, offset_token(input)?, limit(input, 50, 50)?);
+    let mut out = json!({ "logStreams": streams });
+    if let Some(n) = next {
+        out["nextToken"] = Value::String(n);
+    }
+    Ok(out)
+}
+
+/// GetLogEvents: one stream, read forward or backward with position tokens.
+fn get_events(events: Vec<StoredEvent>, input: &Value) -> Result<Value, LogsFault> {
+    let stream = input["logStreamName"]
+        .as_str()
+        .ok_or_else(|| LogsFault::invalid("logStreamName is required"))?;
+    let start = input["startTime"].as_i64();
+    let end = input["endTime"].as_i64();
+    let selected: Vec<StoredEvent> = events
+        .into_iter()
+        .filter(|e| e.stream == stream)
+        .filter(|e| start.is_none_or(|s| e.timestamp >= s))
+        .filter(|e| end.is_none_or(|t| e.timestamp < t))
+        .collect();
+    let n = limit(input, 10_000, 10_000)?;
+    let total = selected.len();
+    // Tokens are positions: `f/N` reads forward from N, `b/N` reads backward up to N.
+    let (from, to) = match input["nextToken"].as_str() {
+        Some(t) if t.starts_with("f/") => {
+            let i: usize = t[2..]
+                .parse()
+                .map_err(|_| LogsFault::invalid("bad nextToken"))?;
+            (i.min(total), i.saturating_add(n).min(total))
+        }
+        Some(t) if t.starts_with("b/") => {
+            let i: usize = t[2..]
+                .parse()
+                .map_err(|_| LogsFault::invalid("bad nextToken"))?;
+            (i.min(total).saturating_sub(n), i.min(total))
+        }
+        Some(_) => return Err(LogsFault::invalid("bad nextToken")),
+        None if input["startFromHead"].as_bool() == Some(true) => (0, n.min(total)),
+        None => (total.saturating_sub(n), total),
+    };
+    let events: Vec<Value> = selected[from..to]
+            .iter()
+            .map(|e| {
+                json!({ "timestamp": e.timestamp, "message": e.message, "ingestionTime": e.ingestion })
+            })
+            .collect();
+    Ok(json!({
+        "events": events,
+        "nextForwardToken": format!("f/{to}"),
+        "nextBackwardToken": format!("b/{from}"),
+    }))
 }
 
 fn group_arn(group: &str) -> String {

@@ -8,41 +8,9 @@ use serde_json::{json, Map, Value};
 use crate::store::hex_to_b64;
 use crate::{ACCOUNT_ID, REGION};
 
-/// Runtimes CreateFunction accepts. Only the Python ones can be invoked.
-pub(crate) const RUNTIMES: &[&str] = &[
-    "python3.9",
-    "python3.10",
-    "python3.11",
-    "python3.12",
-    "python3.13",
-    "python3.14",
-    "nodejs18.x",
-    "nodejs20.x",
-    "nodejs22.x",
-    "nodejs24.x",
-];
-
-/// Variables Lambda sets itself and refuses in a function's Environment.
-pub(crate) const RESERVED_ENV: &[&str] = &[
-    "_HANDLER",
-    "_X_AMZN_TRACE_ID",
-    "AWS_DEFAULT_REGION",
-    "AWS_REGION",
-    "AWS_EXECUTION_ENV",
-    "AWS_LAMBDA_FUNCTION_NAME",
-    "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
-    "AWS_LAMBDA_FUNCTION_VERSION",
-    "AWS_LAMBDA_INITIALIZATION_TYPE",
-    "AWS_LAMBDA_LOG_GROUP_NAME",
-    "AWS_LAMBDA_LOG_STREAM_NAME",
-    "AWS_ACCESS_KEY",
-    "AWS_ACCESS_KEY_ID",
-    "AWS_SECRET_ACCESS_KEY",
-    "AWS_SESSION_TOKEN",
-    "AWS_LAMBDA_RUNTIME_API",
-    "LAMBDA_TASK_ROOT",
-    "LAMBDA_RUNTIME_DIR",
-];
+/// Runtimes CreateFunction accepts (only the Python ones can be invoked), and variables Lambda
+/// sets itself and refuses in a function's Environment.
+pub(crate) use lambda_facts::{RESERVED_ENV, RUNTIMES};
 
 pub(crate) const LATEST: &str = "$LATEST";
 

@@ -4,7 +4,6 @@
 //! share one non-blocking pipe; when it posts a result, the pipe is drained until it would block
 //! before the log tail is built, so everything it printed first is in that tail.
 
-use std::convert::Infallible;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::process::ExitStatusExt;
@@ -22,7 +21,7 @@ use hyper::{Method, Request, Response, StatusCode};
 use serde_json::{json, Value};
 use tokio::io::unix::AsyncFd;
 use tokio::sync::Notify;
-use tokio::task::{AbortHandle, JoinSet};
+use tokio::task::AbortHandle;
 
 use crate::pool::{Invocation, Outcome, Pool, Prepared};
 use crate::time::{date_path, now_millis, rfc3339_millis};
@@ -944,31 +943,10 @@ fn normalize_error(body: Bytes, error_type: Option<String>) -> Bytes {
 /// Serves this worker's Runtime API until aborted (which also ends its connections).
 async fn serve_runtime_api(listener: tokio::net::TcpListener, worker: Arc<Worker>) {
     let port = listener.local_addr().map(|a| a.port()).unwrap_or(0);
-    let mut conns = JoinSet::new();
-    loop {
-        tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => {
-                    let _ = stream.set_nodelay(true);
-                    let w = worker.clone();
-                    conns.spawn(async move {
-                        let service = hyper::service::service_fn(move |req| {
-                            let w = w.clone();
-                            async move { Ok::<_, Infallible>(w.runtime_api(req, port).await) }
-                        });
-                        let _ = hyper::server::conn::http1::Builder::new()
-                            .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
-                            .await;
-                    });
-                }
-                Err(e) => {
-                    tracing::warn!("Runtime API accept failed: {e}");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                }
-            },
-            Some(_) = conns.join_next(), if !conns.is_empty() => {}
-        }
-    }
+    crate::server::accept_loop(listener, move |req, _| {
+        worker.clone().runtime_api(req, port)
+    })
+    .await
 }
 
 /// The invoke answer for a timeout, as AWS gives it (`Sandbox.Timedout`, "RequestId: ... Error:

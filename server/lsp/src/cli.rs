@@ -254,47 +254,43 @@ enum LocalCommand {
 }
 
 /// Function settings given on the command line; they override `lambda.toml`, which overrides
-/// Lambda's defaults.
+/// Lambda's defaults. Each flag is a setting of `settings::SETTINGS`, whose description is its
+/// help (`deploy_flags_are_the_declared_settings` checks both ways).
 #[derive(Debug, clap::Args)]
 struct Settings {
-    /// Function name (default `<module>-<function>`).
-    #[arg(long)]
+    #[arg(long, help = describe("name"))]
     name: Option<String>,
-    /// Python runtime (default python3.12).
-    #[arg(long)]
+    #[arg(long, help = describe("runtime"))]
     runtime: Option<String>,
-    /// Seconds, 1–900 (default 30).
-    #[arg(long)]
+    #[arg(long, help = describe("timeout"))]
     timeout: Option<u32>,
-    /// MB, 128–10240 (default 512).
-    #[arg(long)]
+    #[arg(long, help = describe("memory"))]
     memory: Option<u32>,
-    /// MB of /tmp, 512–10240 (default 512).
-    #[arg(long)]
+    #[arg(long, help = describe("ephemeral_storage"))]
     ephemeral_storage: Option<u32>,
-    /// x86_64 (default) or arm64.
-    #[arg(long)]
+    #[arg(long, help = describe("architecture"))]
     architecture: Option<String>,
-    /// Environment variable KEY=VALUE (repeatable).
-    #[arg(long = "env")]
+    #[arg(long = "env", value_name = "KEY=VALUE", help = describe("env"))]
     env: Vec<String>,
-    #[arg(long)]
+    #[arg(long, help = describe("description"))]
     description: Option<String>,
-    /// Execution role ARN (default: find or create lambda-ls-execution).
-    #[arg(long)]
+    #[arg(long, help = describe("role"))]
     role: Option<String>,
-    /// Extra file or folder to package (repeatable).
-    #[arg(long)]
+    #[arg(long, help = describe("include"))]
     include: Vec<PathBuf>,
-    /// Requirements file to install into a layer (default: requirements.txt next to the handler).
-    #[arg(long)]
+    #[arg(long, help = describe("requirements"))]
     requirements: Option<PathBuf>,
-    /// Days CloudWatch keeps the function's logs.
-    #[arg(long)]
+    #[arg(long, help = describe("log_retention_days"))]
     log_retention_days: Option<u32>,
-    /// Deploy a plain function behind a wrapper that maps the event to its arguments.
-    #[arg(long)]
+    #[arg(long, help = describe("callable"))]
     callable: bool,
+}
+
+/// A setting's `--help` line, from its declaration.
+fn describe(key: &str) -> String {
+    lambda_deploy::settings::setting(key)
+        .map(|s| s.describe())
+        .unwrap_or_default()
 }
 
 impl Settings {
@@ -615,4 +611,41 @@ async fn serve_local(port: u16) -> Result<u8, OpError> {
     let _ = tokio::signal::ctrl_c().await;
     server.shutdown().await;
     Ok(EXIT_OK)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use clap::CommandFactory;
+    use lambda_deploy::settings::SETTINGS;
+
+    use super::Args;
+
+    #[test]
+    fn deploy_flags_are_the_declared_settings() {
+        let cmd = Args::command();
+        let deploy = cmd.find_subcommand("deploy").expect("a deploy command");
+        let not_settings = ["invoke", "json", "profile", "region", "help"];
+        let flags: BTreeSet<String> = deploy
+            .get_arguments()
+            .filter_map(|a| a.get_long())
+            .filter(|l| !not_settings.contains(l))
+            .map(str::to_string)
+            .collect();
+        let declared: BTreeSet<String> = SETTINGS
+            .iter()
+            .filter(|s| s.flag)
+            .map(|s| s.flag_name())
+            .collect();
+        assert_eq!(flags, declared);
+        for s in SETTINGS.iter().filter(|s| s.flag) {
+            let arg = deploy
+                .get_arguments()
+                .find(|a| a.get_long() == Some(s.flag_name().as_str()))
+                .expect("checked above");
+            let help = arg.get_help().map(|h| h.to_string());
+            assert_eq!(help, Some(s.describe()), "--{}", s.flag_name());
+        }
+    }
 }

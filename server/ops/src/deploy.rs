@@ -137,29 +137,7 @@ pub async fn run(
         mut spec,
         settings,
     } = plan;
-    let handler_file = resolved.file.clone();
-    let requirements_file =
-        requirements::find_requirements(settings.requirements.as_deref(), &handler_file);
-    let built = match requirements_file {
-        Some(file) => {
-            let (runtime, arch) = (spec.runtime.clone(), spec.architecture);
-            let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
-            let build = tokio::task::spawn_blocking(move || {
-                requirements::build_requirements(&file, &runtime, arch, &|line| {
-                    let _ = tx.send(line.to_string());
-                })
-            });
-            while let Some(line) = rx.recv().await {
-                report(Progress::InstallingRequirements { line });
-            }
-            Some(
-                build
-                    .await
-                    .map_err(|e| OpError::stopped("installing requirements", &e))??,
-            )
-        }
-        None => None,
-    };
+    let built = install_requirements(&resolved.file, &spec, &settings, report).await?;
     // `bundle_requirements = true`: the installed packages go into the function's own zip.
     let vendor = built
         .as_ref()
@@ -219,6 +197,35 @@ pub async fn run(
         warnings: pkg.warnings,
         local_run,
     })
+}
+
+/// The requirements that apply (`requirements` setting, else `requirements.txt` beside the
+/// handler), installed for Lambda's platform once per hash, pip's lines reported as progress.
+async fn install_requirements(
+    handler_file: &Path,
+    spec: &FunctionSpec,
+    settings: &Settings,
+    report: &(dyn Fn(Progress) + Send + Sync),
+) -> Result<Option<requirements::BuiltRequirements>, OpError> {
+    let Some(file) =
+        requirements::find_requirements(settings.requirements.as_deref(), handler_file)
+    else {
+        return Ok(None);
+    };
+    let (runtime, arch) = (spec.runtime.clone(), spec.architecture);
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
+    let build = tokio::task::spawn_blocking(move || {
+        requirements::build_requirements(&file, &runtime, arch, &|line| {
+            let _ = tx.send(line.to_string());
+        })
+    });
+    while let Some(line) = rx.recv().await {
+        report(Progress::InstallingRequirements { line });
+    }
+    let built = build
+        .await
+        .map_err(|e| OpError::stopped("installing requirements", &e))??;
+    Ok(Some(built))
 }
 
 /// How the local Lambda will run the function; unknown (logged) rather than a failed deploy.

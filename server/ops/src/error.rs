@@ -79,7 +79,18 @@ impl OpError {
             | OpError::Requirements(_) => Blame::Input,
             OpError::Profile(_) | OpError::Project(_) => Blame::Config,
             OpError::Aws(e) if e.needs_profile_fix() => Blame::Config,
-            OpError::Pull(e) if matches!(**e, PullError::NotEmpty { .. }) => Blame::Input,
+            // A function lambda-ls cannot pull, or a folder it cannot pull into.
+            OpError::Pull(e)
+                if matches!(
+                    **e,
+                    PullError::NotEmpty { .. }
+                        | PullError::Image { .. }
+                        | PullError::Runtime { .. }
+                        | PullError::Write { .. }
+                ) =>
+            {
+                Blame::Input
+            }
             OpError::Aws(_)
             | OpError::Deploy(_)
             | OpError::Pull(_)

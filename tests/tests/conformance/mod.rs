@@ -16,8 +16,8 @@ use hyper::HeaderMap;
 use serde_json::Value;
 use sha2::Digest;
 
-/// A request template; `{fn}`, `{acct}`, `{zip}`, `{zip2}`, `{zipsha}`, `{role}`, `{big}` and
-/// `{tags51}` are filled in per row and backend.
+/// A request template; `{fn}`, `{acct}`, `{zip}`, `{zip2}`, `{zipsha}`, `{role}`, `{big}`,
+/// `{tags51}` and `{zeros130}` are filled in per row and backend.
 #[derive(Debug, Clone, Copy)]
 pub struct Call {
     pub method: &'static str,
@@ -102,6 +102,25 @@ fn zip_of(source: &str) -> Vec<u8> {
     w.finish().expect("zip finish").into_inner()
 }
 
+/// Base64 of a zip holding one file of 130 MiB of zeros (small zipped): two of them pass
+/// Lambda's 250 MB unzipped limit together, neither alone. Built once.
+fn zeros_130() -> &'static str {
+    static ZIP: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    ZIP.get_or_init(|| {
+        let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        let opts = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Deflated)
+            .unix_permissions(0o644);
+        w.start_file("zeros.bin", opts).expect("zip entry");
+        let mib = vec![0u8; 1024 * 1024];
+        for _ in 0..130 {
+            w.write_all(&mib).expect("zip write");
+        }
+        let bytes = w.finish().expect("zip finish").into_inner();
+        base64::engine::general_purpose::STANDARD.encode(bytes)
+    })
+}
+
 /// Fills a template for one row on one backend.
 pub struct Vars {
     values: Vec<(&'static str, String)>,
@@ -119,6 +138,7 @@ impl Vars {
                 ("{zipsha}", b64(&sha2::Sha256::digest(&zip))),
                 ("{zip2}", b64(&zip2)),
                 ("{zip}", b64(&zip)),
+                ("{zeros130}", zeros_130().to_string()),
                 (
                     "{role}",
                     "arn:aws:iam::123456789012:role/lambda-role".to_string(),

@@ -287,6 +287,38 @@ fn unzipped_size(bytes: &[u8]) -> Option<u64> {
     )
 }
 
+/// The unzipped size of a stored zip (function code or layer), from its central directory.
+fn stored_unzipped_size(ctx: &Ctx, sha_hex: &str) -> u64 {
+    let Ok(file) = std::fs::File::open(ctx.registry.store.code_path(sha_hex)) else {
+        return 0;
+    };
+    let Ok(mut archive) = zip::ZipArchive::new(file) else {
+        return 0;
+    };
+    (0..archive.len())
+        .filter_map(|i| archive.by_index_raw(i).ok().map(|f| f.size()))
+        .sum()
+}
+
+/// Lambda's 250 MB is for the function's code and its layers together (each was checked
+/// alone when it was stored); AWS words the answer this way at CreateFunction and updates.
+fn check_with_layers(ctx: &Ctx, code_hex: &str, layers: &[LayerRef]) -> Result<()> {
+    if layers.is_empty() {
+        return Ok(());
+    }
+    let total = stored_unzipped_size(ctx, code_hex)
+        + layers
+            .iter()
+            .map(|l| stored_unzipped_size(ctx, &l.sha256))
+            .sum::<u64>();
+    if total > UNZIPPED_LIMIT {
+        return Err(ApiError::invalid(format!(
+            "Function code combined with layers exceeds the maximum allowed size of {UNZIPPED_LIMIT} bytes. The actual size is {total} bytes."
+        )));
+    }
+    Ok(())
+}
+
 /// Checks that `bytes` is a zip within Lambda's unzipped limit and stores it.
 async fn store_bytes(ctx: &Ctx, bytes: Vec<u8>) -> Result<(String, u64)> {
     let Some(unzipped) = unzipped_size(&bytes) else {
@@ -481,6 +513,7 @@ pub(super) async fn create(ctx: &Arc<Ctx>, req: &Req) -> Result<Reply> {
         )));
     }
     let (hex, size) = store_code(ctx, zip).await?;
+    check_with_layers(ctx, &hex, &config.layers)?;
     config.code_sha256 = hex;
     config.code_size = size;
     let mut rec = FunctionRecord {
@@ -671,6 +704,7 @@ pub(super) async fn update_code(ctx: &Arc<Ctx>, req: &Req, id: &str) -> Result<R
             let latest = &mut rec.latest;
             state_conflict(latest)?;
             check_revision(input.revision_id.as_deref(), &latest.revision_id)?;
+            check_with_layers(ctx, &hex, &latest.layers)?;
             latest.code_sha256 = hex;
             latest.code_size = size;
             if let Some(a) = &input.architectures {
@@ -711,6 +745,9 @@ pub(super) async fn update_configuration(ctx: &Arc<Ctx>, req: &Req, id: &str) ->
             check_revision(input.revision_id.as_deref(), &rec.latest.revision_id)?;
             let mut updated = rec.latest.clone();
             apply_config(&ctx.registry, &mut updated, &input)?;
+            if input.layers.is_some() {
+                check_with_layers(ctx, &updated.code_sha256, &updated.layers)?;
+            }
             updated.last_modified = Registry::now_stamp();
             updated.revision_id = uuid::Uuid::new_v4().to_string();
             updated.last_update_status = UpdateStatus::InProgress;

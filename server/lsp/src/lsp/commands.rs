@@ -36,6 +36,7 @@ pub const LIST_PROFILES: &str = "lambda.listProfiles";
 pub const SELECT_PROFILE: &str = "lambda.selectProfile";
 pub const OPEN_FILE: &str = "lambda.openFile";
 pub const DEBUG: &str = "lambda.debug";
+pub const EVENT_FILES: &str = "lambda.eventFiles";
 pub const OPEN_URL: &str = "lambda.openUrl";
 pub const LIST_EVENTS: &str = "lambda.listEvents";
 pub const CREATE_EVENT: &str = "lambda.createEvent";
@@ -52,6 +53,7 @@ pub const ALL: &[&str] = &[
     SELECT_PROFILE,
     OPEN_FILE,
     DEBUG,
+    EVENT_FILES,
     OPEN_URL,
     LIST_EVENTS,
     CREATE_EVENT,
@@ -91,6 +93,13 @@ pub struct LogsArgs {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
+pub struct FunctionArgs {
+    uri: String,
+    function: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct NameArgs {
     name: String,
 }
@@ -125,6 +134,7 @@ pub enum Request {
     SelectProfile(ProfileArgs),
     OpenFile(PathArgs),
     Debug(super::debug::DebugArgs),
+    EventFiles(FunctionArgs),
     OpenUrl(UrlArgs),
     ListEvents(catalog::EventsArgs),
     CreateEvent(catalog::CreateEventArgs),
@@ -151,6 +161,7 @@ impl Request {
             SELECT_PROFILE => Request::SelectProfile(arg(command, arguments)?),
             OPEN_FILE => Request::OpenFile(arg(command, arguments)?),
             DEBUG => Request::Debug(arg(command, arguments)?),
+            EVENT_FILES => Request::EventFiles(arg(command, arguments)?),
             OPEN_URL => Request::OpenUrl(arg(command, arguments)?),
             LIST_EVENTS => Request::ListEvents(arg(command, arguments)?),
             CREATE_EVENT => Request::CreateEvent(arg(command, arguments)?),
@@ -191,7 +202,20 @@ pub async fn execute(
         Request::ListEvents(args) => catalog::list_events(&shared, args).await,
         Request::CreateEvent(args) => catalog::create_event(&shared, args).await,
         Request::Pull(args) => catalog::pull_function(&shared, args).await,
+        Request::EventFiles(args) => event_files(args).await,
     }
+}
+
+/// A function's saved events by the one rule of `lambda_ops::event`, and where its sample goes.
+async fn event_files(args: FunctionArgs) -> Result<Value, Failure> {
+    let path = path_of(&args.uri)?;
+    blocking("looking for saved events", move || {
+        json!({
+            "files": event::saved_events(&path, &args.function),
+            "sample": event::events_file(&path, &args.function),
+        })
+    })
+    .await
 }
 
 pub(super) fn to_json<T: serde::Serialize>(value: &T) -> Value {
@@ -742,5 +766,30 @@ pub async fn announce(shared: &SharedRef) {
         // Lenses, inline results and error marks are the new target's.
         shared.publish_all_marks().await;
         shared.editor.refresh(true, true).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    /// COMMANDS.md documents each registered command under a `### \`lambda.…\`` heading, and
+    /// nothing else under such a heading.
+    #[test]
+    fn commands_md_documents_exactly_the_registered_commands() {
+        let doc = std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("COMMANDS.md"),
+        )
+        .expect("COMMANDS.md beside the crate");
+        let documented: BTreeSet<&str> = doc
+            .lines()
+            .filter_map(|l| l.strip_prefix("### `"))
+            .filter_map(|l| l.strip_suffix('`'))
+            .collect();
+        let registered: BTreeSet<&str> = super::ALL.iter().copied().collect();
+        assert_eq!(
+            documented, registered,
+            "COMMANDS.md and commands::ALL disagree"
+        );
     }
 }

@@ -19,7 +19,7 @@ use tokio::task::{AbortHandle, JoinHandle};
 
 use super::confirm;
 use super::convert;
-use super::editor::ClientToken;
+use super::editor::{ClientToken, ProgressReport};
 use super::failure::Failure;
 use super::session::{Deployment, FunctionKey};
 use super::state::SharedRef;
@@ -176,38 +176,17 @@ async fn supervise(
     if let Some(p) = &progress {
         lock(&shared.jobs.cancels).insert(p.key.clone(), inner.abort_handle());
     }
-
-    let forward = |step: Step| {
-        let shared = &shared;
-        let progress = &progress;
-        async move {
-            match step {
-                Step::Progress(p) => {
-                    if let Some(progress) = progress {
-                        progress.report(p.to_string()).await;
-                    }
-                }
-                Step::Waiting(text) => {
-                    if let Some(progress) = progress {
-                        progress.report(text).await;
-                    }
-                }
-                Step::Warning(w) => shared.editor.info(&format!("warning: {w}")).await,
-                Step::Note(n) => shared.editor.info(&n).await,
-            }
-        }
-    };
     let joined = loop {
         tokio::select! {
             step = steps.recv() => match step {
-                Some(step) => forward(step).await,
+                Some(step) => forward(&shared, progress.as_ref(), step).await,
                 None => break (&mut inner).await,
             },
             joined = &mut inner => break joined,
         }
     };
     while let Ok(step) = steps.try_recv() {
-        forward(step).await;
+        forward(&shared, progress.as_ref(), step).await;
     }
     let mut outcome = match joined {
         Ok(outcome) => outcome,
@@ -226,7 +205,42 @@ async fn supervise(
         };
         p.end(end).await;
     }
-    match &mut outcome {
+    record(&shared, key, root, &mut outcome).await;
+    let succeeded = outcome.is_ok();
+    let _ = tx.send(Some(outcome));
+    lock(&shared.jobs.running).remove(&job);
+    lock(&shared.jobs.tasks).remove(&job);
+    if succeeded {
+        shared.editor.refresh(true, false).await;
+    }
+}
+
+/// Hands one step of the inner task to the editor: progress, or a message.
+async fn forward(shared: &SharedRef, progress: Option<&ProgressReport>, step: Step) {
+    match step {
+        Step::Progress(p) => {
+            if let Some(progress) = progress {
+                progress.report(p.to_string()).await;
+            }
+        }
+        Step::Waiting(text) => {
+            if let Some(progress) = progress {
+                progress.report(text).await;
+            }
+        }
+        Step::Warning(w) => shared.editor.info(&format!("warning: {w}")).await,
+        Step::Note(n) => shared.editor.info(&n).await,
+    }
+}
+
+/// Records a deploy in the session and says so, or shows its failure (once).
+async fn record(
+    shared: &SharedRef,
+    key: FunctionKey,
+    root: std::path::PathBuf,
+    outcome: &mut Outcome,
+) {
+    match outcome {
         Ok(o) => {
             let deployment = Deployment {
                 key,
@@ -245,13 +259,6 @@ async fn supervise(
             shared.editor.show(f).await;
             f.reported = true;
         }
-    }
-    let succeeded = outcome.is_ok();
-    let _ = tx.send(Some(outcome));
-    lock(&shared.jobs.running).remove(&job);
-    lock(&shared.jobs.tasks).remove(&job);
-    if succeeded {
-        shared.editor.refresh(true, false).await;
     }
 }
 

@@ -11,9 +11,10 @@ use std::path::{Component, Path, PathBuf};
 
 use lambda_deploy::package::{package_root, parse_target};
 use lambda_deploy::project::{
-    parse_project, ConfigDiagnostic, ProjectConfig, FUNCTION_ONLY_KEYS, PROJECT_FILE, SETTING_KEYS,
+    parse_project, ConfigDiagnostic, ProjectConfig, FUNCTION_ONLY_KEYS, PROJECT_FILE,
     TOP_LEVEL_KEYS,
 };
+use lambda_deploy::settings::SETTINGS;
 
 use super::failure::Failure;
 use super::state::SharedRef;
@@ -45,7 +46,7 @@ pub enum KeyKind {
 pub struct KeyItem {
     pub label: String,
     pub new_text: String,
-    pub doc: &'static str,
+    pub doc: String,
     pub kind: KeyKind,
     pub replace: Range<usize>,
 }
@@ -54,7 +55,7 @@ pub struct KeyItem {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeyDoc {
     pub key: String,
-    pub doc: &'static str,
+    pub doc: String,
     pub span: Range<usize>,
 }
 
@@ -70,14 +71,19 @@ enum Table {
 }
 
 impl Table {
-    fn keys(self) -> Vec<(&'static str, &'static str)> {
+    /// The keys of the table with their documentation; settings are described from their
+    /// one declaration (`settings::SETTINGS`).
+    fn keys(self) -> Vec<(&'static str, String)> {
+        let fixed = |keys: &[(&'static str, &str)]| -> Vec<(&'static str, String)> {
+            keys.iter().map(|(k, d)| (*k, d.to_string())).collect()
+        };
+        let settings = SETTINGS.iter().map(|s| (s.key, s.describe()));
         match self {
-            Table::Root => TOP_LEVEL_KEYS.to_vec(),
-            Table::Defaults => SETTING_KEYS.to_vec(),
-            Table::Function => FUNCTION_ONLY_KEYS
-                .iter()
-                .chain(SETTING_KEYS)
-                .copied()
+            Table::Root => fixed(TOP_LEVEL_KEYS),
+            Table::Defaults => settings.collect(),
+            Table::Function => fixed(FUNCTION_ONLY_KEYS)
+                .into_iter()
+                .chain(settings)
                 .collect(),
             Table::Other => Vec::new(),
         }
@@ -203,7 +209,7 @@ pub fn complete(text: &str, offset: usize) -> Vec<KeyItem> {
                 KeyItem {
                     label: header.clone(),
                     new_text: header,
-                    doc,
+                    doc: doc.to_string(),
                     kind: KeyKind::Table,
                     replace: replace.clone(),
                 }
@@ -375,7 +381,7 @@ mod tests {
 
     #[test]
     fn completion_knows_the_table_it_is_in() {
-        let settings: Vec<&str> = SETTING_KEYS.iter().map(|(k, _)| *k).collect();
+        let settings: Vec<&str> = SETTINGS.iter().map(|s| s.key).collect();
         let cases: &[(&str, Vec<&str>)] = &[
             ("$0", vec!["[defaults]", "[[function]]"]),
             ("[def$0", vec!["[defaults]", "[[function]]"]),
