@@ -487,19 +487,43 @@ impl Lsp {
     /// Sends a request and waits (bounded) for its answer, skipping notifications and answering
     /// server requests with null.
     pub fn request(&mut self, method: &str, params: serde_json::Value) -> serde_json::Value {
+        let id = self.start_request(method, params);
+        self.answer(id, Duration::from_secs(20))
+    }
+
+    /// Sends a request without waiting for its answer; returns its id for [`Lsp::answer`].
+    pub fn start_request(&mut self, method: &str, params: serde_json::Value) -> i64 {
         let id = self.next_id;
         self.next_id += 1;
         self.send(
             serde_json::json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}),
         );
-        let deadline = Instant::now() + Duration::from_secs(20);
+        id
+    }
+
+    /// Waits (bounded) for the answer to request `id`.
+    pub fn answer(&mut self, id: i64, within: Duration) -> serde_json::Value {
+        let id = serde_json::json!(id);
+        self.wait_message(within, |m| {
+            m.get("id") == Some(&id) && m.get("method").is_none()
+        })
+    }
+
+    /// Waits (bounded) for the first message the server sends that `wanted` accepts, answering
+    /// server requests on the way with null.
+    pub fn wait_message(
+        &mut self,
+        within: Duration,
+        wanted: impl Fn(&serde_json::Value) -> bool,
+    ) -> serde_json::Value {
+        let deadline = Instant::now() + within;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             let msg = self
                 .out
                 .recv_timeout(left)
-                .unwrap_or_else(|_| panic!("no answer to {method} within 20 s"));
-            if msg.get("id") == Some(&serde_json::json!(id)) && msg.get("method").is_none() {
+                .unwrap_or_else(|_| panic!("no awaited message within {within:?}"));
+            if wanted(&msg) {
                 return msg;
             }
             if let (Some(server_id), Some(_)) = (msg.get("id"), msg.get("method")) {

@@ -173,13 +173,16 @@ async def test_code_lenses_over_handlers_and_callables(client: LanguageClient, p
     assert titles == [
         (3, "Deploy"),
         (3, "Invoke"),
+        (3, "Debug"),
         (3, "Logs"),
         (3, "Live"),
         (9, "Deploy"),
         (9, "Invoke"),
+        (9, "Debug"),
         (9, "Logs"),
         (9, "Live"),
         (13, "Deploy as Lambda (callable)"),
+        (13, "Debug"),
     ]
     assert lenses[0].command.command == "lambda.deploy"
     assert list(lenses[0].command.arguments) == [{"uri": uri, "function": "handler"}]
@@ -455,6 +458,7 @@ async def test_lambda_toml_is_registered_checked_completed_and_documented(
     assert [(l.range.start.line, l.command.title) for l in lenses if l.range.start.line == 13] == [
         (13, "Deploy"),
         (13, "Invoke"),
+        (13, "Debug"),
         (13, "Logs"),
         (13, "Live"),
     ]

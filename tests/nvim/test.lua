@@ -150,7 +150,7 @@ local ok, err = xpcall(function()
     for _, lens in ipairs(lenses) do
       table.insert(titles, lens.range.start.line .. ': ' .. lens.command.title)
     end
-    eq(titles, { '3: Deploy', '3: Invoke', '3: Logs', '3: Live', '9: Deploy', '9: Invoke', '9: Logs', '9: Live' }, 'lenses')
+    eq(titles, { '3: Deploy', '3: Invoke', '3: Debug', '3: Logs', '3: Live', '9: Deploy', '9: Invoke', '9: Debug', '9: Logs', '9: Live' }, 'lenses')
   end)
 
   local function lens(line, title)

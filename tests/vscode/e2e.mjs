@@ -597,6 +597,37 @@ await step('"Invoke Lambda with Event…" → Enter JSON… sends the typed even
   );
 });
 
+await step("Debug lens: VS Code attaches by itself and stops on the breakpoint line; continuing shows the result inline", async () => {
+  await page.keyboard.press("Escape");
+  // A breakpoint on the line that reads the event (F9 on the clicked line).
+  await page.locator(".editor-instance .view-line", { hasText: loose("name = (event or {})") }).first().click();
+  await page.keyboard.press("F9");
+  await until("the breakpoint glyph", 10000, async () => (await page.locator(".codicon-debug-breakpoint").count()) > 0);
+  await page.locator(".editor-instance .codelens-decoration a", { hasText: /^Debug$/ }).first().click();
+  // Deploy, debugpy (installed once), attach: the editor stops on the breakpoint line.
+  await until("the editor stopped on the breakpoint line", 180000, async () => {
+    const line = page.locator(".editor-instance .view-overlays .debug-top-stack-frame-line");
+    return (await line.count()) > 0 && (await page.locator(".debug-toolbar").isVisible());
+  });
+  await shot("debug-stopped");
+  await page.keyboard.press("F5");
+  await until("the debug session to end", 60000, async () => !(await page.locator(".debug-toolbar").isVisible()));
+  await until("the debugged result inline", 60000, async () =>
+    (await lineText("def handler(event, context):")).includes("Hello, world!"),
+  );
+  // The breakpoint off again, so later steps run without stopping, and the last event's result
+  // back (Invoke reuses the event typed above), which later steps look for.
+  await page.locator(".editor-instance .view-line", { hasText: loose("name = (event or {})") }).first().click();
+  await page.keyboard.press("F9");
+  await contextMenu("name = (event or {})", "Invoke Lambda");
+  await until("the typed event's result inline again", 60000, async () =>
+    (await lineText("def handler(event, context):")).includes("Hello, VS Code!"),
+  );
+  // Debugging opened the Run and Debug view; later steps use the Explorer.
+  await palette("View: Show Explorer");
+  await page.locator(".explorer-folders-view .monaco-list-row", { hasText: "handler.py" }).first().waitFor({ timeout: 10000 });
+});
+
 await step("with inlay hints off the result is an after-line decoration", async () => {
   const found = await changeSettings((st) => ({ ...st, "editor.inlayHints.enabled": "off" }), "the decoration after the def line", 30000, () =>
     page.evaluate(() => {

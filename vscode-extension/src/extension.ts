@@ -22,6 +22,7 @@ import {
   WorkDoneProgress,
   WorkDoneProgressCancelNotification,
 } from "vscode-languageclient/node";
+import { DEBUG_TYPE, DebugReady, adapterEndpoint, attachConfiguration } from "./debug";
 import { ResultDecorations, ServerHint } from "./decorations";
 import {
   EventChoice,
@@ -64,6 +65,7 @@ const SERVER = {
   logs: "lambda.logs",
   listProfiles: "lambda.listProfiles",
   selectProfile: "lambda.selectProfile",
+  debug: "lambda.debug",
   listFunctions: "lambda.listFunctions",
   listEvents: "lambda.listEvents",
   createEvent: "lambda.createEvent",
@@ -81,12 +83,13 @@ interface DeployQuestion {
 /**
  * Announces `experimental.lambdaLs.confirmDeploy`, so the server asks before a deploy to AWS with
  * `lambdaLs/confirmDeploy` (answered with a modal dialog) instead of `window/showMessageRequest`,
- * which VS Code shows as a toast that hides itself.
+ * which VS Code shows as a toast that hides itself; and `debugReady`, so a debug invocation is
+ * announced with `lambdaLs/debugReady`, which this attaches to by itself.
  */
 const confirmDeployFeature: StaticFeature = {
   fillClientCapabilities(caps: ClientCapabilities): void {
     const experimental = (caps.experimental ?? {}) as Record<string, unknown>;
-    caps.experimental = { ...experimental, lambdaLs: { confirmDeploy: true } };
+    caps.experimental = { ...experimental, lambdaLs: { confirmDeploy: true, debugReady: true } };
   },
   initialize(): void {},
   getState: () => ({ kind: "static" }),
@@ -139,6 +142,15 @@ class Controller implements vscode.Disposable {
     command("lambdaLs.invokeWithEvent", (uri?: vscode.Uri) => this.invokeAtCursor(uri, true));
     command("lambdaLs.deployFile", (uri?: vscode.Uri) => this.deployFile(uri));
     command("lambdaLs.selectProfile", () => this.pickProfile());
+    command("lambdaLs.debug", (uri?: vscode.Uri) => this.debugAtCursor(uri));
+    this.disposables.push(
+      vscode.debug.registerDebugAdapterDescriptorFactory(DEBUG_TYPE, {
+        createDebugAdapterDescriptor: (session) => {
+          const { host, port } = adapterEndpoint(session.configuration);
+          return new vscode.DebugAdapterServer(port, host);
+        },
+      }),
+    );
     command("lambdaLs.openDeployedFunction", () => this.openDeployedFunction());
     command("lambdaLs.showOutput", () => this.output.show(true));
     command("lambdaLs.restartServer", () => this.restart());
@@ -250,6 +262,8 @@ class Controller implements vscode.Disposable {
               return this.invoke(arg);
             case SERVER.logs:
               return this.logs(arg);
+            case SERVER.debug:
+              return this.debug(arg);
             default:
               return next(command, args);
           }
@@ -259,6 +273,7 @@ class Controller implements vscode.Disposable {
     const client = new LanguageClient("lambdaLs", "Lambda Language Server", serverOptions, clientOptions);
     client.registerFeature(confirmDeployFeature);
     client.onRequest("lambdaLs/confirmDeploy", (q: DeployQuestion) => this.confirmDeploy(q));
+    client.onNotification("lambdaLs/debugReady", (r: DebugReady) => this.attach(r));
     client.onNotification("lambdaLs/profileChanged", (p: ProfileInfo) => {
       this.setState({ state: "running", profile: p });
     });
@@ -685,6 +700,41 @@ class Controller implements vscode.Disposable {
       this.reportFailure(`invoke ${label}`, e);
       return undefined;
     }
+  }
+
+  /** `lambda.debug`: deploys, then waits while the debugger attached by `attach` runs the event. */
+  private async debug(args: FunctionArgs): Promise<InvokeOutcome | undefined> {
+    const label = args.function ?? "function";
+    try {
+      const outcome = await vscode.window.withProgress(
+        { location: vscode.ProgressLocation.Window, title: `Lambda: debugging ${label}` },
+        () => this.execute<InvokeOutcome>(SERVER.debug, args),
+      );
+      this.output.append(invokeOutput(outcome, describeEvent(args)));
+      const doc = vscode.workspace.textDocuments.find((d) => d.uri.toString() === args.uri);
+      if (doc) this.decorations.schedule(doc, 0);
+      return outcome;
+    } catch (e) {
+      this.reportFailure(`debug ${label}`, e);
+      return undefined;
+    }
+  }
+
+  /** Attaches VS Code's debugger to the debugpy endpoint the server reported. */
+  private async attach(ready: DebugReady): Promise<void> {
+    const root = ready.pathMappings[0]?.localRoot;
+    const folder = root ? vscode.workspace.getWorkspaceFolder(vscode.Uri.file(root)) : undefined;
+    const started = await vscode.debug.startDebugging(folder, attachConfiguration(ready));
+    if (!started) {
+      void vscode.window.showErrorMessage(
+        `Lambda: cannot attach the debugger to ${ready.host}:${ready.port}; the invocation runs without it after ${Math.round(ready.attachWaitMs / 1000)} s.`,
+      );
+    }
+  }
+
+  private async debugAtCursor(uri?: vscode.Uri): Promise<void> {
+    const at = await this.functionAtCursor(uri, SERVER.debug, "debug");
+    if (at) await this.debug(at);
   }
 
   private async logs(args: FunctionArgs): Promise<unknown> {

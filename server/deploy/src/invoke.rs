@@ -226,48 +226,78 @@ pub async fn invoke(conn: &Connection, req: &InvokeRequest) -> Result<InvokeOutc
         .send()
         .await
         .map_err(|e| conn.error("Invoke", e))?;
-    let duration_ms = started.elapsed().as_secs_f64() * 1000.0;
     let bytes = out
         .payload()
         .map(|b| b.as_ref().to_vec())
         .unwrap_or_default();
-    let (payload, payload_text) = if bytes.is_empty() {
-        (serde_json::Value::Null, None)
-    } else {
-        match serde_json::from_slice::<serde_json::Value>(&bytes) {
-            Ok(v) => (v, None),
-            Err(_) => (
-                serde_json::Value::Null,
-                Some(String::from_utf8_lossy(&bytes).into_owned()),
-            ),
-        }
-    };
-    let function_error = out.function_error().map(str::to_string);
-    let error = function_error.as_ref().map(|_| {
-        serde_json::from_value::<FunctionError>(payload.clone()).unwrap_or_else(|_| FunctionError {
-            error_message: payload_text.clone().unwrap_or_else(|| payload.to_string()),
-            error_type: "Unknown".to_string(),
-            stack_trace: Vec::new(),
-            request_id: None,
-        })
-    });
-    let log_tail = out.log_result().and_then(|b64| {
-        base64::engine::general_purpose::STANDARD
-            .decode(b64)
-            .ok()
-            .map(|b| String::from_utf8_lossy(&b).into_owned())
-    });
-    Ok(InvokeOutcome {
+    Ok(InvokeOutcome::from_response(Response {
         function: req.function.clone(),
         status_code: out.status_code(),
-        function_error,
-        payload,
-        payload_text,
-        error,
-        log_tail,
-        duration_ms,
+        payload: bytes,
+        function_error: out.function_error().map(str::to_string),
+        log_result: out.log_result().map(str::to_string),
+        duration_ms: started.elapsed().as_secs_f64() * 1000.0,
         executed_version: out.executed_version().map(str::to_string),
-    })
+    }))
+}
+
+/// An Invoke answer as it came over the wire, from the SDK or another client (the local
+/// Lambda's debug invocations).
+#[derive(Debug, Clone)]
+pub struct Response {
+    pub function: String,
+    pub status_code: i32,
+    pub payload: Vec<u8>,
+    /// `X-Amz-Function-Error`.
+    pub function_error: Option<String>,
+    /// `X-Amz-Log-Result`: the base64 log tail.
+    pub log_result: Option<String>,
+    pub duration_ms: f64,
+    pub executed_version: Option<String>,
+}
+
+impl InvokeOutcome {
+    /// Parses the payload and, for a function error, its error document and stack.
+    pub fn from_response(r: Response) -> InvokeOutcome {
+        let (payload, payload_text) = if r.payload.is_empty() {
+            (serde_json::Value::Null, None)
+        } else {
+            match serde_json::from_slice::<serde_json::Value>(&r.payload) {
+                Ok(v) => (v, None),
+                Err(_) => (
+                    serde_json::Value::Null,
+                    Some(String::from_utf8_lossy(&r.payload).into_owned()),
+                ),
+            }
+        };
+        let error = r.function_error.as_ref().map(|_| {
+            serde_json::from_value::<FunctionError>(payload.clone()).unwrap_or_else(|_| {
+                FunctionError {
+                    error_message: payload_text.clone().unwrap_or_else(|| payload.to_string()),
+                    error_type: "Unknown".to_string(),
+                    stack_trace: Vec::new(),
+                    request_id: None,
+                }
+            })
+        });
+        let log_tail = r.log_result.and_then(|b64| {
+            base64::engine::general_purpose::STANDARD
+                .decode(b64)
+                .ok()
+                .map(|b| String::from_utf8_lossy(&b).into_owned())
+        });
+        InvokeOutcome {
+            function: r.function,
+            status_code: r.status_code,
+            function_error: r.function_error,
+            payload,
+            payload_text,
+            error,
+            log_tail,
+            duration_ms: r.duration_ms,
+            executed_version: r.executed_version,
+        }
+    }
 }
 
 /// Why an invoke did not happen.

@@ -114,10 +114,11 @@ impl Deps {
             launch.build.version,
             launch.interpreter.display()
         );
-        let mut result = pip(launch, packages, &staging, true).await;
+        let pins: Vec<String> = packages.iter().map(Mismatch::pin).collect();
+        let mut result = pip(launch, &pins, &staging, true).await;
         if result.is_err() {
             let _ = std::fs::remove_dir_all(&staging);
-            result = pip(launch, packages, &staging, false).await;
+            result = pip(launch, &pins, &staging, false).await;
         }
         let outcome = result
             .map_err(|last| failure_sentence(launch, packages, &last))
@@ -210,9 +211,9 @@ pub async fn describe_run(runtime: &str, site_dirs: Vec<PathBuf>) -> Result<Loca
 }
 
 /// Runs `python -m pip install --no-deps --target` for the pins; the error is pip's last line.
-async fn pip(
+pub(crate) async fn pip(
     launch: &Launch,
-    packages: &[Mismatch],
+    pins: &[String],
     target: &Path,
     wheels_only: bool,
 ) -> Result<(), String> {
@@ -223,7 +224,7 @@ async fn pip(
     if wheels_only {
         cmd.arg("--only-binary=:all:");
     }
-    cmd.args(packages.iter().map(Mismatch::pin))
+    cmd.args(pins)
         .env_remove("PYTHONPATH")
         .stdin(Stdio::null())
         .kill_on_drop(true);

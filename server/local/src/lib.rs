@@ -15,12 +15,14 @@
 //! `LAMBDA_LS_LOCAL_UPDATE_WINDOW_MS` (see [`LocalConfig::update_window`]).
 //!
 //! Data directory: `code/<sha256>.zip`, `functions/<name>.json`, `layers/<name>.json`,
-//! `unpacked/<sha256>/` (task roots and layers), `logs/<group>/`, `runtime/bootstrap.py`,
-//! `deps/<sha256>/` (compiled packages reinstalled for the interpreter that runs them),
+//! `unpacked/<sha256>/` (task roots and layers), `logs/<group>/`, `runtime/bootstrap.py` (and
+//! `runtime/debug_worker.py`), `deps/<sha256>/` (compiled packages reinstalled for the
+//! interpreter that runs them; `deps/debugpy-<version>-<build>/` for debug invocations),
 //! `tmp/worker-N/` (per-worker TMPDIR), and `.lock` (one server per directory).
 
 mod api;
 mod body;
+pub mod debug;
 mod deps;
 mod error;
 mod logs;
@@ -213,6 +215,7 @@ impl LocalLambda {
             registry: registry.clone(),
             logs: logs.clone(),
             endpoint: format!("http://{addr}"),
+            debugger: debug::Debugger::default(),
             urls: urls::Urls::default(),
         });
         ctx.urls.reconcile(&ctx).await;

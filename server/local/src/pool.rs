@@ -23,7 +23,7 @@ use crate::worker::Worker;
 const QUEUE_LIMIT: usize = 1000;
 
 /// Everything a worker needs to run one function version; immutable, shared by its workers.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct RunSpec {
     pub name: String,
     pub version: String,
@@ -36,6 +36,8 @@ pub(crate) struct RunSpec {
     pub layers: Vec<String>,
     pub log_group: Arc<str>,
     pub log_format: String,
+    /// The debug session of a debug invocation's dedicated worker.
+    pub debug: Option<Arc<crate::debug::Session>>,
 }
 
 impl RunSpec {
@@ -52,6 +54,7 @@ impl RunSpec {
             layers: c.layers.iter().map(|l| l.sha256.clone()).collect(),
             log_group: c.log_group.as_str().into(),
             log_format: c.log_format.clone(),
+            debug: None,
         }
     }
 }

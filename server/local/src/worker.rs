@@ -253,6 +253,13 @@ impl Worker {
         .into();
 
         let mut cmd = tokio::process::Command::new(&launch.interpreter);
+        let debug = spec
+            .debug
+            .as_ref()
+            .map(|d| d.launch(&runner.store.runtime_dir()));
+        if let Some((wrapper, _)) = &debug {
+            cmd.arg(wrapper);
+        }
         if launch.ric {
             cmd.args(["-m", "awslambdaric"]).arg(&spec.handler);
         } else {
@@ -294,6 +301,9 @@ impl Worker {
             .env("PYTHONUNBUFFERED", "1")
             .env("TZ", ":UTC")
             .env("TMPDIR", &tmp_dir);
+        if let Some((_, env)) = debug {
+            cmd.envs(env);
+        }
         if spec.log_format == "JSON" {
             cmd.env("AWS_LAMBDA_LOG_FORMAT", "JSON");
         }
@@ -383,8 +393,9 @@ impl Worker {
         let init_timer = {
             let w = worker.clone();
             let allowance = INIT_ALLOWANCE + spec.timeout;
+            let debug = spec.debug.clone();
             tokio::spawn(async move {
-                tokio::time::sleep(allowance).await;
+                crate::debug::hold(debug, allowance).await;
                 w.init_timed_out(allowance);
             })
             .abort_handle()
@@ -634,8 +645,9 @@ impl Worker {
         let timer = {
             let w = self.clone();
             let id = inv.request_id.clone();
+            let debug = self.pool.spec.debug.clone();
             tokio::spawn(async move {
-                tokio::time::sleep(timeout).await;
+                crate::debug::hold(debug, timeout).await;
                 w.timed_out(&id);
             })
             .abort_handle()
@@ -877,6 +889,16 @@ impl Worker {
         match (req.method(), rest) {
             (&Method::GET, "invocation/next") => self.next().await,
             (&Method::POST, "init/error") => self.init_error(req).await,
+            (&Method::POST, r) if r.starts_with("lambda-ls/debug/") => {
+                let phase = &r["lambda-ls/debug/".len()..];
+                match &self.pool.spec.debug {
+                    Some(d) if d.report(phase) => plain(StatusCode::ACCEPTED, json!({})),
+                    _ => plain(
+                        StatusCode::NOT_FOUND,
+                        json!({ "errorMessage": "not found" }),
+                    ),
+                }
+            }
             (&Method::POST, r) if r.starts_with("invocation/") => {
                 let r = &r["invocation/".len()..];
                 if let Some(id) = r.strip_suffix("/response") {

@@ -170,6 +170,9 @@ struct InvokeArgs {
     /// Only check that the invoke would be allowed.
     #[arg(long)]
     dry_run: bool,
+    /// Run it under debugpy on the local Lambda and wait for a debugger (on PORT, else a free port).
+    #[arg(long, value_name = "PORT", num_args = 0..=1, default_missing_value = "0", conflicts_with_all = ["event", "dry_run"])]
+    debug: Option<u16>,
     #[arg(long)]
     json: bool,
 }
@@ -497,8 +500,10 @@ async fn invoke(target: &Target, a: InvokeArgs) -> Result<u8, OpError> {
         kind,
         qualifier: a.qualifier,
     };
-    let conn = target.connect().await?;
-    let outcome = lambda_ops::invoke::invoke(&conn, &req).await?;
+    let outcome = match a.debug {
+        Some(port) => crate::debug_invoke::run(target, req, (port != 0).then_some(port)).await?,
+        None => lambda_ops::invoke::invoke(&target.connect().await?, &req).await?,
+    };
     if a.json {
         emit_json(&serde_json::to_value(&outcome).expect("outcome serializes"));
     } else {

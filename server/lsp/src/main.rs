@@ -3,6 +3,7 @@
 #![deny(clippy::print_stdout)]
 
 mod cli;
+mod debug_invoke;
 mod live_loop;
 mod lsp;
 mod watch;

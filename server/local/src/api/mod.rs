@@ -2,6 +2,7 @@
 
 mod access;
 mod aliases;
+mod debug;
 mod functions;
 pub use functions::LIVE_HEADER;
 mod invoke;
@@ -28,6 +29,7 @@ pub(crate) struct Ctx {
     pub registry: Arc<Registry>,
     pub logs: Arc<Logs>,
     pub endpoint: String,
+    pub debugger: crate::debug::Debugger,
     /// The loopback listeners of function URLs.
     pub urls: crate::urls::Urls,
 }
@@ -172,6 +174,12 @@ pub(crate) async fn route(ctx: &Arc<Ctx>, req: Req) -> Reply {
         }
         (["2017-03-31", "tags", arn], _) => access::tags(ctx, &req, arn).await,
         (["2016-08-19", "account-settings"], &Method::GET) => Ok(access::account_settings(ctx)),
+        (["lambda-ls", "debug", "functions", id], &Method::POST) => {
+            debug::start(ctx, &req, id).await
+        }
+        (["lambda-ls", "debug", "sessions", id, "result"], &Method::GET) => {
+            debug::result(ctx, id).await
+        }
         (["2018-10-31", "layers"], &Method::GET) => layers::list_layers(ctx, &req),
         (["2018-10-31", "layers", name, "versions"], &Method::POST) => {
             layers::publish(ctx, &req, name).await

@@ -36,6 +36,7 @@ pub const LIST_FUNCTIONS: &str = "lambda.listFunctions";
 pub const LIST_PROFILES: &str = "lambda.listProfiles";
 pub const SELECT_PROFILE: &str = "lambda.selectProfile";
 pub const OPEN_FILE: &str = "lambda.openFile";
+pub const DEBUG: &str = "lambda.debug";
 pub const EVENT_FILES: &str = "lambda.eventFiles";
 pub const OPEN_URL: &str = "lambda.openUrl";
 pub const LIST_EVENTS: &str = "lambda.listEvents";
@@ -52,6 +53,7 @@ pub const ALL: &[&str] = &[
     LIST_PROFILES,
     SELECT_PROFILE,
     OPEN_FILE,
+    DEBUG,
     EVENT_FILES,
     OPEN_URL,
     LIST_EVENTS,
@@ -63,11 +65,11 @@ pub const ALL: &[&str] = &[
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct DeployArgs {
-    uri: String,
-    function: String,
+    pub(super) uri: String,
+    pub(super) function: String,
     #[serde(default)]
-    callable: bool,
-    name: Option<String>,
+    pub(super) callable: bool,
+    pub(super) name: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -133,6 +135,7 @@ pub enum Request {
     ListProfiles,
     SelectProfile(ProfileArgs),
     OpenFile(PathArgs),
+    Debug(super::debug::DebugArgs),
     EventFiles(FunctionArgs),
     OpenUrl(UrlArgs),
     ListEvents(catalog::EventsArgs),
@@ -160,6 +163,7 @@ impl Request {
             LIST_PROFILES => Request::ListProfiles,
             SELECT_PROFILE => Request::SelectProfile(arg(command, arguments)?),
             OPEN_FILE => Request::OpenFile(arg(command, arguments)?),
+            DEBUG => Request::Debug(arg(command, arguments)?),
             EVENT_FILES => Request::EventFiles(arg(command, arguments)?),
             OPEN_URL => Request::OpenUrl(arg(command, arguments)?),
             LIST_EVENTS => Request::ListEvents(arg(command, arguments)?),
@@ -190,6 +194,7 @@ pub async fn execute(
         Request::ListFunctions => list_functions(&shared).await,
         Request::ListProfiles => list_profiles(&shared).await,
         Request::SelectProfile(args) => select_profile(&shared, args).await,
+        Request::Debug(args) => super::debug::debug(&shared, args, token).await,
         Request::OpenFile(args) => {
             shared.editor.show_document(&args.path).await;
             Ok(Value::Null)
@@ -261,6 +266,15 @@ async fn deploy(
     args: DeployArgs,
     token: Option<ClientToken>,
 ) -> Result<Value, Failure> {
+    Ok(to_json(&deploy_function(shared, args, token).await?))
+}
+
+/// Deploys a function of a file to the selected target, as its Deploy lens does.
+pub(super) async fn deploy_function(
+    shared: &SharedRef,
+    args: DeployArgs,
+    token: Option<ClientToken>,
+) -> Result<lambda_deploy::deploy::DeployOutcome, Failure> {
     let key = FunctionKey {
         path: path_of(&args.uri)?,
         function: args.function,
@@ -291,7 +305,7 @@ async fn deploy(
         plan,
         selection,
     };
-    Ok(to_json(&jobs::deploy(shared, plan, token).await?))
+    jobs::deploy(shared, plan, token).await
 }
 
 /// The Lambda name of a function in a file on the selected profile: the name this session
@@ -364,7 +378,6 @@ async fn invoke_function(shared: &SharedRef, args: InvokeArgs) -> Result<Value, 
         }
         Err(e) => return Err(e.into()),
     };
-
     let shown = Shown {
         profile,
         key,

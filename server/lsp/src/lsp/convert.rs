@@ -359,6 +359,12 @@ pub fn client_caps(c: &ClientCapabilities) -> Caps {
             .and_then(|e| e.pointer("/lambdaLs/confirmDeploy"))
             .and_then(Value::as_bool)
             == Some(true),
+        debug_ready: c
+            .experimental
+            .as_ref()
+            .and_then(|e| e.pointer("/lambdaLs/debugReady"))
+            .and_then(Value::as_bool)
+            == Some(true),
         show_document: window
             .and_then(|w| w.show_document.as_ref())
             .is_some_and(|s| s.support),
@@ -586,6 +592,14 @@ pub fn show_document(path: &Path) -> Option<ShowDocumentParams> {
         take_focus: Some(true),
         selection: None,
     })
+}
+
+/// `lambdaLs/debugReady`: a debug invocation's debugpy listens; attach with these settings.
+pub enum DebugReady {}
+
+impl notification::Notification for DebugReady {
+    type Params = super::debug::DebugReadyParams;
+    const METHOD: &'static str = "lambdaLs/debugReady";
 }
 
 /// `window/showDocument` for a web address, opened outside the editor.

@@ -54,6 +54,9 @@ pub struct Caps {
     /// `experimental.lambdaLs.confirmDeploy`: the client answers `lambdaLs/confirmDeploy` with a
     /// form the user cannot miss (VS Code: a modal dialog).
     pub confirm_deploy: bool,
+    /// `experimental.lambdaLs.debugReady`: the client attaches a debugger by itself when told
+    /// `lambdaLs/debugReady` (VS Code), so the message saying where to attach is only logged.
+    pub debug_ready: bool,
     /// `window/showDocument`.
     pub show_document: bool,
     /// Dynamic registration of text synchronization, completion and hover.
@@ -273,6 +276,21 @@ impl Editor {
         }
         if let Some(params) = convert::show_document(path) {
             bounded("window/showDocument", self.client.show_document(params)).await;
+        }
+    }
+
+    /// Where to attach a debugger: `lambdaLs/debugReady` for clients that attach by
+    /// themselves, else the same as a message to the user.
+    pub async fn debug_ready(&self, params: super::debug::DebugReadyParams) {
+        let text = params.sentence();
+        if self.caps().debug_ready {
+            self.log(MessageType::INFO, &text).await;
+            self.client
+                .send_notification::<convert::DebugReady>(params)
+                .await;
+        } else {
+            self.client.show_message(MessageType::INFO, &text).await;
+            self.log(MessageType::INFO, &text).await;
         }
     }
 

@@ -9,6 +9,7 @@ use std::time::SystemTime;
 use lambda_deploy::analysis::{FunctionKind, ParamKind, Pos, PyFunction};
 use lambda_deploy::events;
 use lambda_deploy::invoke::{InvokeOutcome, StackFrame};
+use lambda_deploy::profiles::LOCAL_PROFILE;
 use serde_json::{json, Value};
 
 use super::commands;
@@ -107,19 +108,31 @@ pub fn lenses(file: &FileView, view: &SessionView, configured: &[String]) -> Vec
         } else {
             f.kind
         };
+        // Debug deploys first, so it is there before a callable's first deploy too.
+        let local = targets_local(view.profile);
+        let mut as_deployed = file.target(f);
         match kind {
             FunctionKind::Private => continue,
             FunctionKind::Handler => push("Deploy".into(), commands::DEPLOY, file.target(f)),
             FunctionKind::Callable => {
-                let mut arg = file.target(f);
-                arg["callable"] = json!(true);
-                push("Deploy as Lambda (callable)".into(), commands::DEPLOY, arg);
+                as_deployed["callable"] = json!(true);
+                push(
+                    "Deploy as Lambda (callable)".into(),
+                    commands::DEPLOY,
+                    as_deployed.clone(),
+                );
                 if deployed.is_none() {
+                    if local {
+                        push("Debug".into(), commands::DEBUG, as_deployed);
+                    }
                     continue;
                 }
             }
         }
         push("Invoke".into(), commands::INVOKE, file.target(f));
+        if local {
+            push("Debug".into(), commands::DEBUG, as_deployed);
+        }
         // The server finds the Lambda name when the lens is clicked, for the profile then
         // selected: the deploy of this session, else lambda.toml's `name`, else the default.
         push("Logs".into(), commands::LOGS, file.target(f));
@@ -147,12 +160,20 @@ pub fn lenses(file: &FileView, view: &SessionView, configured: &[String]) -> Vec
     out
 }
 
-/// Code actions for the function under the cursor.
+/// Whether Debug is offered: on the local target, or before the server has announced one (the
+/// command itself refuses an AWS profile with a sentence).
+pub fn targets_local(profile: Option<&str>) -> bool {
+    profile.is_none_or(|p| p == LOCAL_PROFILE)
+}
+
+/// Code actions for the function under the cursor; `local` as [`targets_local`] says (Debug
+/// runs on the local Lambda only).
 pub fn actions(
     file: &FileView,
     f: &PyFunction,
     events_file: &Path,
     has_events: bool,
+    local: bool,
 ) -> Vec<Action> {
     let mut deploy = file.target(f);
     let deploy_title = match f.kind {
@@ -172,6 +193,7 @@ pub fn actions(
     };
     let mut invoke_empty = file.target(f);
     invoke_empty["payload"] = json!({});
+    let mut debug = deploy.clone();
     let mut out = vec![
         run(deploy_title, commands::DEPLOY, deploy),
         run("Invoke Lambda", commands::INVOKE, invoke_empty),
@@ -180,7 +202,14 @@ pub fn actions(
         let mut arg = file.target(f);
         arg["eventFile"] = json!(events_file);
         out.push(run("Invoke with event…", commands::INVOKE, arg));
-    } else {
+    }
+    if local {
+        if has_events {
+            debug["eventFile"] = json!(events_file);
+        }
+        out.push(run("Debug locally (breakpoints)", commands::DEBUG, debug));
+    }
+    if !has_events {
         let event = sample_event(f, function_source(file.text, f));
         out.push(Action::CreateFile {
             title: "Create sample event".to_string(),

@@ -4,6 +4,7 @@
 //! - `convert`: every conversion between LSP types and ours (UTF-16 positions, lenses, hints…).
 //! - `features`: lenses, code actions, inline results and sample events, without protocol types.
 //! - `commands`: `workspace/executeCommand` ids, arguments and behaviour (see COMMANDS.md).
+//! - `debug`: `lambda.debug`, a debug invocation on the local Lambda (debugpy) and where to attach.
 //! - `catalog`: the sample events catalog and pulling a deployed function, for the editor.
 //! - `jobs`: background deploys with progress, cancellation and coalescing.
 //! - `live`: live mode (redeploy and invoke on save), over `crate::live_loop`.
@@ -17,6 +18,7 @@ mod catalog;
 mod commands;
 mod confirm;
 mod convert;
+mod debug;
 mod documents;
 mod editor;
 mod failure;

@@ -398,12 +398,14 @@ impl LanguageServer for Backend {
         let can_create = self.shared.editor.caps().create_files;
         let live = self.shared.live.keys();
         let actions = self.shared.with(|st| {
+            let local = features::targets_local(st.current_profile());
             with_file(st, &uri, |file, _| {
                 let Some(function) = file.functions.iter().find(|f| f.contains_line(line)) else {
                     return Vec::new();
                 };
                 let events = lambda_ops::event::events_file(file.path, &function.name);
-                let mut actions = features::actions(file, function, &events, events.is_file());
+                let mut actions =
+                    features::actions(file, function, &events, events.is_file(), local);
                 let profile = st.current_profile();
                 actions.extend(features::open_url_action(
                     file,

@@ -509,9 +509,11 @@ def _helper(x):
         &[
             "0: Deploy",
             "0: Invoke",
+            "0: Debug",
             "0: Logs",
             "0: Live",
             "4: Deploy as Lambda (callable)",
+            "4: Debug",
         ],
     ),
     (
@@ -535,10 +537,12 @@ def _private_handler(event, context):
         &[
             "3: Deploy",
             "3: Invoke",
+            "3: Debug",
             "3: Logs",
             "3: Live",
             "12: Deploy",
             "12: Invoke",
+            "12: Debug",
             "12: Logs",
             "12: Live",
         ],
@@ -598,6 +602,10 @@ async fn lens_commands_carry_their_arguments() {
                 json!({"uri": uri, "function": "handler"})
             ),
             (
+                json!("lambda.debug"),
+                json!({"uri": uri, "function": "handler"})
+            ),
+            (
                 json!("lambda.logs"),
                 json!({"uri": uri, "function": "handler"})
             ),
@@ -607,6 +615,10 @@ async fn lens_commands_carry_their_arguments() {
             ),
             (
                 json!("lambda.deploy"),
+                json!({"uri": uri, "function": "add", "callable": true})
+            ),
+            (
+                json!("lambda.debug"),
                 json!({"uri": uri, "function": "add", "callable": true})
             ),
         ]
@@ -645,14 +657,17 @@ async fn lenses_follow_incremental_edits() {
         vec![
             "1: Deploy",
             "1: Invoke",
+            "1: Debug",
             "1: Logs",
             "1: Live",
             "5: Deploy",
             "5: Invoke",
+            "5: Debug",
             "5: Logs",
             "5: Live",
             "9: Deploy",
             "9: Invoke",
+            "9: Debug",
             "9: Logs",
             "9: Live",
         ]
@@ -696,6 +711,7 @@ def handler(event, context):
         &[
             "Deploy handler as Lambda",
             "Invoke Lambda",
+            "Debug locally (breakpoints)",
             "Create sample event",
             "Turn live mode on (redeploy and invoke on save)",
         ],
@@ -718,6 +734,7 @@ def a$0dd(a, b=1):
             "Deploy function as Lambda (wrap callable)",
             "Invoke Lambda",
             "Invoke with event…",
+            "Debug locally (breakpoints)",
             "Turn live mode on (redeploy and invoke on save)",
         ],
     ),
@@ -993,7 +1010,7 @@ async fn bad_commands_are_errors_and_the_server_keeps_serving() {
             .contains("no top-level function `nested`"),
         "{err}"
     );
-    assert_eq!(client.lenses(&uri).await.len(), 5);
+    assert_eq!(client.lenses(&uri).await.len(), 7);
     client.finish().await;
 }
 
@@ -1007,7 +1024,7 @@ async fn a_panicking_handler_does_not_end_the_server() {
         .await
         .unwrap_err();
     assert_eq!(err["code"], -32603, "{err}");
-    assert_eq!(client.lenses(&uri).await.len(), 5);
+    assert_eq!(client.lenses(&uri).await.len(), 7);
     client.finish().await;
 }
 
@@ -1689,10 +1706,12 @@ async fn functions_configured_in_lambda_toml_are_handlers_for_lenses() {
     let configured = [
         "0: Deploy",
         "0: Invoke",
+        "0: Debug",
         "0: Logs",
         "0: Live",
         "4: Deploy",
         "4: Invoke",
+        "4: Debug",
         "4: Logs",
         "4: Live",
     ];
@@ -1732,9 +1751,11 @@ async fn functions_configured_in_lambda_toml_are_handlers_for_lenses() {
         [
             "0: Deploy",
             "0: Invoke",
+            "0: Debug",
             "0: Logs",
             "0: Live",
-            "4: Deploy as Lambda (callable)"
+            "4: Deploy as Lambda (callable)",
+            "4: Debug"
         ]
     );
     // An edit that leaves the targets alone asks for nothing.
@@ -1777,7 +1798,7 @@ async fn configured_functions_deploy_invoke_and_log_under_their_configured_name(
     let app = client.open(&fixture, "app.py").await;
     assert_eq!(
         client.lenses(&app).await,
-        ["0: Deploy", "0: Invoke", "0: Logs", "0: Live"]
+        ["0: Deploy", "0: Invoke", "0: Debug", "0: Logs", "0: Live"]
     );
     let target = json!({"uri": app, "function": "add"});
     // Invoke before any deploy in this session names the configured function.

@@ -1,0 +1,348 @@
+//! Breakpoints in the local Lambda, driven as an editor would: `lambda.debug` through the
+//! language server, then a Debug Adapter Protocol client on the debugpy endpoint it reports.
+//! debugpy is not in the function's interpreter here, so lambda-ls installs its pinned copy
+//! (a real pip run against PyPI) into the test's data directory.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use lambda_ls_tests::{lambda_ls_bin, project, run, stdout_json, Lsp};
+use serde_json::{json, Value};
+
+const HANDLER: &str = r#"import time
+
+def handler(event, context):
+    greeting = "Hello, " + event["name"]
+    time.sleep(event.get("sleep", 0))
+    return {"greeting": greeting}
+"#;
+/// 1-based: `greeting = ...`.
+const BREAKPOINT_LINE: u64 = 4;
+/// The function's timeout: the test stays paused for longer.
+const TOML: &str = "[[function]]\ntarget = \"handler.py:handler\"\ntimeout = 2\n";
+
+/// A DAP client over TCP: requests by sequence number, every message kept in arrival order.
+struct Dap {
+    stream: TcpStream,
+    seq: i64,
+    rx: mpsc::Receiver<Value>,
+    /// Messages read but not yet asked for.
+    pending: Vec<Value>,
+}
+
+impl Dap {
+    fn connect(host: &str, port: u64) -> Dap {
+        let stream = TcpStream::connect((host, port as u16)).expect("debugpy accepts a client");
+        let reader = stream.try_clone().unwrap();
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut r = BufReader::new(reader);
+            loop {
+                let mut len = 0usize;
+                loop {
+                    let mut line = String::new();
+                    if r.read_line(&mut line).unwrap_or(0) == 0 {
+                        return;
+                    }
+                    let line = line.trim();
+                    if line.is_empty() {
+                        break;
+                    }
+                    if let Some(v) = line.strip_prefix("Content-Length: ") {
+                        len = v.parse().unwrap_or(0);
+                    }
+                }
+                let mut body = vec![0; len];
+                if r.read_exact(&mut body).is_err() {
+                    return;
+                }
+                if let Ok(v) = serde_json::from_slice(&body) {
+                    if tx.send(v).is_err() {
+                        return;
+                    }
+                }
+            }
+        });
+        Dap {
+            stream,
+            seq: 0,
+            rx,
+            pending: Vec::new(),
+        }
+    }
+
+    fn send(&mut self, command: &str, arguments: Value) -> i64 {
+        self.seq += 1;
+        let body =
+            json!({"seq": self.seq, "type": "request", "command": command, "arguments": arguments})
+                .to_string();
+        write!(self.stream, "Content-Length: {}\r\n\r\n{body}", body.len()).unwrap();
+        self.stream.flush().unwrap();
+        self.seq
+    }
+
+    /// The first message (kept or new) that `wanted` accepts, within 60 s.
+    fn wait(&mut self, what: &str, wanted: impl Fn(&Value) -> bool) -> Value {
+        if let Some(i) = self.pending.iter().position(&wanted) {
+            return self.pending.remove(i);
+        }
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let msg = self.rx.recv_timeout(left).unwrap_or_else(|_| {
+                panic!("no {what} from debugpy within 60 s: {:?}", self.pending)
+            });
+            if wanted(&msg) {
+                return msg;
+            }
+            self.pending.push(msg);
+        }
+    }
+
+    fn event(&mut self, name: &str) -> Value {
+        self.wait(name, |m| m["type"] == "event" && m["event"] == name)
+    }
+
+    /// Sends a request and waits for its successful response's body.
+    fn request(&mut self, command: &str, arguments: Value) -> Value {
+        let seq = self.send(command, arguments);
+        let response = self.wait(command, |m| {
+            m["type"] == "response" && m["request_seq"] == json!(seq)
+        });
+        assert_eq!(response["success"], true, "{command}: {response}");
+        response["body"].clone()
+    }
+}
+
+fn start_server(home: &std::path::Path, root: &std::path::Path) -> Lsp {
+    let mut lsp = Lsp::start(home, &[]);
+    let caps = json!({"experimental": {"lambdaLs": {"debugReady": true}}});
+    let init = lsp.request(
+        "initialize",
+        json!({"processId": null, "rootUri": format!("file://{}", root.display()), "capabilities": caps}),
+    );
+    assert!(init["result"]["capabilities"].is_object(), "{init}");
+    lsp.notify("initialized", json!({}));
+    lsp
+}
+
+#[test]
+fn a_breakpoint_in_the_workspace_file_stops_and_a_pause_outlives_the_timeout() {
+    let home = tempfile::tempdir().unwrap();
+    let proj = project(&[("handler.py", HANDLER), ("lambda.toml", TOML)]);
+    let root = proj.path().canonicalize().unwrap();
+    let file = root.join("handler.py");
+    let uri = format!("file://{}", file.display());
+    let mut lsp = start_server(home.path(), &root);
+
+    let command = lsp.start_request(
+        "workspace/executeCommand",
+        json!({"command": "lambda.debug", "arguments": [{"uri": uri, "function": "handler", "payload": {"name": "Ada"}}]}),
+    );
+    // Deploy, then debugpy installed (pip, once) and listening.
+    let ready = lsp.wait_message(Duration::from_secs(300), |m| {
+        m["method"] == "lambdaLs/debugReady" || m.get("id") == Some(&json!(command))
+    });
+    assert_eq!(ready["method"], "lambdaLs/debugReady", "{ready}");
+    let ready = &ready["params"];
+    assert_eq!(ready["host"], "127.0.0.1");
+    let mapping = &ready["pathMappings"][0];
+    assert_eq!(mapping["localRoot"], json!(root));
+    let remote = mapping["remoteRoot"].as_str().unwrap();
+    assert_ne!(
+        remote,
+        root.to_str().unwrap(),
+        "the worker runs an unpacked copy"
+    );
+
+    let mut dap = Dap::connect(
+        ready["host"].as_str().unwrap(),
+        ready["port"].as_u64().unwrap(),
+    );
+    dap.request(
+        "initialize",
+        json!({"clientID": "lambda-ls-test", "adapterID": "debugpy", "pathFormat": "path",
+               "linesStartAt1": true, "columnsStartAt1": true}),
+    );
+    // debugpy answers `attach` only after configurationDone.
+    let attach = dap.send(
+        "attach",
+        json!({"justMyCode": true, "pathMappings": ready["pathMappings"]}),
+    );
+    dap.event("initialized");
+    let set = dap.request(
+        "setBreakpoints",
+        json!({"source": {"path": file}, "breakpoints": [{"line": BREAKPOINT_LINE}]}),
+    );
+    assert_eq!(set["breakpoints"][0]["line"], BREAKPOINT_LINE, "{set}");
+    dap.request("configurationDone", json!({}));
+    dap.wait("attach response", |m| {
+        m["type"] == "response" && m["request_seq"] == json!(attach)
+    });
+
+    let stopped = dap.event("stopped");
+    assert_eq!(stopped["body"]["reason"], "breakpoint", "{stopped}");
+    let thread = stopped["body"]["threadId"].clone();
+    let trace = dap.request("stackTrace", json!({"threadId": thread, "levels": 1}));
+    let top = &trace["stackFrames"][0];
+    assert_eq!(
+        top["source"]["path"],
+        json!(file),
+        "the workspace path: {top}"
+    );
+    assert_eq!(top["line"], BREAKPOINT_LINE);
+    let scopes = dap.request("scopes", json!({"frameId": top["id"]}));
+    let locals = scopes["scopes"][0]["variablesReference"].clone();
+    let vars = dap.request("variables", json!({"variablesReference": locals}));
+    let event = vars["variables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["name"] == "event")
+        .unwrap_or_else(|| panic!("no `event` among {vars}"));
+    assert_eq!(event["value"], "{'name': 'Ada'}", "{event}");
+
+    // Paused for longer than the function's 2 s timeout: it must not fire.
+    std::thread::sleep(Duration::from_secs(4));
+    dap.request("continue", json!({"threadId": thread}));
+
+    let answer = lsp.answer(command, Duration::from_secs(60));
+    let result = &answer["result"];
+    assert_eq!(
+        result["payload"],
+        json!({"greeting": "Hello, Ada"}),
+        "{answer}"
+    );
+    assert_eq!(result["function_error"], Value::Null, "{answer}");
+    assert_eq!(result["debugger_attached"], true);
+    let _ = dap.send("disconnect", json!({}));
+}
+
+#[test]
+fn after_the_debugger_detaches_the_timeout_applies_again() {
+    let home = tempfile::tempdir().unwrap();
+    let proj = project(&[("handler.py", HANDLER), ("lambda.toml", TOML)]);
+    let root = proj.path().canonicalize().unwrap();
+    let uri = format!("file://{}", root.join("handler.py").display());
+    let mut lsp = start_server(home.path(), &root);
+    let command = lsp.start_request(
+        "workspace/executeCommand",
+        json!({"command": "lambda.debug", "arguments": [{"uri": uri, "function": "handler", "payload": {"name": "Ada", "sleep": 30}}]}),
+    );
+    let ready = lsp.wait_message(Duration::from_secs(300), |m| {
+        m["method"] == "lambdaLs/debugReady" || m.get("id") == Some(&json!(command))
+    });
+    assert_eq!(ready["method"], "lambdaLs/debugReady", "{ready}");
+    let ready = &ready["params"];
+    let mut dap = Dap::connect(
+        ready["host"].as_str().unwrap(),
+        ready["port"].as_u64().unwrap(),
+    );
+    dap.request(
+        "initialize",
+        json!({"adapterID": "debugpy", "pathFormat": "path"}),
+    );
+    let attach = dap.send("attach", json!({"pathMappings": ready["pathMappings"]}));
+    dap.event("initialized");
+    dap.request("configurationDone", json!({}));
+    dap.wait("attach response", |m| {
+        m["type"] == "response" && m["request_seq"] == json!(attach)
+    });
+    // Attached while the handler sleeps past its timeout: held. Then the debugger leaves.
+    std::thread::sleep(Duration::from_secs(4));
+    let _ = dap.send("disconnect", json!({"terminateDebuggee": false}));
+    let answer = lsp.answer(command, Duration::from_secs(60));
+    let result = &answer["result"];
+    assert_eq!(result["function_error"], "Unhandled", "{answer}");
+    assert_eq!(
+        result["payload"]["errorType"], "Sandbox.Timedout",
+        "{answer}"
+    );
+}
+
+#[test]
+fn invoke_debug_on_the_command_line_waits_for_a_debugger_and_prints_the_result() {
+    let home = tempfile::tempdir().unwrap();
+    let proj = project(&[("handler.py", HANDLER)]);
+    let root = proj.path().canonicalize().unwrap();
+    let file = root.join("handler.py");
+    let target = format!("{}:handler", file.display());
+    let deployed = run(
+        home.path(),
+        None,
+        &["deploy", &target, "--profile", "local", "--json"],
+    );
+    assert!(deployed.status.success(), "{deployed:?}");
+    let name = stdout_json(&deployed)["deploy"]["function_name"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    let mut cli = std::process::Command::new(lambda_ls_bin())
+        .args(["invoke", &name, "--profile", "local", "--json", "--debug"])
+        .args(["--payload", r#"{"name": "Grace"}"#])
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", home.path())
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("LAMBDA_LS_LOCAL_DIR", home.path().join("local"))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // stderr: the sentence, then the attach configuration as one JSON line.
+    let mut stderr = BufReader::new(cli.stderr.take().unwrap());
+    let mut told = String::new();
+    let attach: Value = loop {
+        let mut line = String::new();
+        assert!(
+            stderr.read_line(&mut line).unwrap() > 0,
+            "no attach configuration: {told}"
+        );
+        told.push_str(&line);
+        if let Ok(v) = serde_json::from_str::<Value>(&line) {
+            break v;
+        }
+    };
+    assert!(told.contains("debugpy listens on 127.0.0.1:"), "{told}");
+    assert_eq!(attach["type"], "lambda-ls");
+    let mut mappings = attach["pathMappings"].clone();
+    mappings[0]["localRoot"] = json!(root);
+
+    let connect = &attach["connect"];
+    let mut dap = Dap::connect(
+        connect["host"].as_str().unwrap(),
+        connect["port"].as_u64().unwrap(),
+    );
+    dap.request(
+        "initialize",
+        json!({"adapterID": "debugpy", "pathFormat": "path"}),
+    );
+    let attach_seq = dap.send("attach", json!({"pathMappings": mappings}));
+    dap.event("initialized");
+    dap.request(
+        "setBreakpoints",
+        json!({"source": {"path": file}, "breakpoints": [{"line": BREAKPOINT_LINE}]}),
+    );
+    dap.request("configurationDone", json!({}));
+    dap.wait("attach response", |m| {
+        m["type"] == "response" && m["request_seq"] == json!(attach_seq)
+    });
+    let stopped = dap.event("stopped");
+    let thread = stopped["body"]["threadId"].clone();
+    let trace = dap.request("stackTrace", json!({"threadId": thread, "levels": 1}));
+    assert_eq!(trace["stackFrames"][0]["source"]["path"], json!(file));
+    assert_eq!(trace["stackFrames"][0]["line"], BREAKPOINT_LINE);
+    dap.request("continue", json!({"threadId": thread}));
+
+    let out = cli.wait_with_output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let outcome: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        outcome["payload"],
+        json!({"greeting": "Hello, Grace"}),
+        "{outcome}"
+    );
+}
