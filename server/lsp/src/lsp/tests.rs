@@ -680,7 +680,7 @@ async fn lenses_follow_incremental_edits() {
         .await
         .unwrap();
     assert_eq!(lenses[0]["command"]["arguments"][0]["function"], "entry");
-    assert_eq!(lenses[8]["command"]["arguments"][0]["function"], "tail");
+    assert_eq!(lenses[10]["command"]["arguments"][0]["function"], "tail");
     // The server's text is the editor's: an invoke hint or lens would land on these lines.
     let text = client
         .request(
@@ -1724,7 +1724,7 @@ async fn functions_configured_in_lambda_toml_are_handlers_for_lenses() {
         .await
         .unwrap();
     assert_eq!(
-        lenses[4]["command"]["arguments"][0],
+        lenses[5]["command"]["arguments"][0],
         json!({"uri": app, "function": "add"})
     );
 
