@@ -434,8 +434,9 @@ def make_lsp_file(path: Path, lines: int):
             edit_line = len(out) + 2
         out += body + ["", ""]
         kinds[kind] += 1
-    # Lenses per kind (see server/lsp/COMMANDS.md): handlers Deploy/Invoke/Logs, callables one.
-    lenses = 3 * kinds["handler"] + kinds["callable"]
+    # Lenses per kind on the local target (see server/lsp/COMMANDS.md): handlers
+    # Deploy/Invoke/Debug/Logs/Live, callables not yet deployed Deploy and Debug.
+    lenses = 5 * kinds["handler"] + 2 * kinds["callable"]
     path.write_text("\n".join(out) + "\n")
     return lenses, edit_line, len(out), kinds
 

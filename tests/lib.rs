@@ -390,6 +390,42 @@ pub fn error_line(out: &Output) -> String {
         .to_string()
 }
 
+/// Reads `Content-Length`-framed JSON messages (LSP and DAP frame them alike) until the stream
+/// ends or `tx`'s receiver is gone; `seen` gets every body first, even one that is not JSON.
+pub fn read_frames(
+    stream: impl Read,
+    tx: &std::sync::mpsc::Sender<serde_json::Value>,
+    seen: impl Fn(&[u8]),
+) {
+    let mut r = BufReader::new(stream);
+    loop {
+        let mut len = 0usize;
+        loop {
+            let mut line = String::new();
+            if r.read_line(&mut line).unwrap_or(0) == 0 {
+                return;
+            }
+            let line = line.trim();
+            if line.is_empty() {
+                break;
+            }
+            if let Some(v) = line.strip_prefix("Content-Length: ") {
+                len = v.parse().unwrap_or(0);
+            }
+        }
+        let mut body = vec![0; len];
+        if r.read_exact(&mut body).is_err() {
+            return;
+        }
+        seen(&body);
+        if let Ok(v) = serde_json::from_slice(&body) {
+            if tx.send(v).is_err() {
+                return;
+            }
+        }
+    }
+}
+
 /// A minimal LSP client over the binary's stdio.
 pub struct Lsp {
     child: std::process::Child,
@@ -433,36 +469,12 @@ impl Lsp {
         let seen = Arc::new(Mutex::new(String::new()));
         let transcript = Arc::clone(&seen);
         std::thread::spawn(move || {
-            let mut r = BufReader::new(stdout);
-            loop {
-                let mut len = 0usize;
-                loop {
-                    let mut line = String::new();
-                    if r.read_line(&mut line).unwrap_or(0) == 0 {
-                        return;
-                    }
-                    let line = line.trim();
-                    if line.is_empty() {
-                        break;
-                    }
-                    if let Some(v) = line.strip_prefix("Content-Length: ") {
-                        len = v.parse().unwrap_or(0);
-                    }
-                }
-                let mut body = vec![0; len];
-                if r.read_exact(&mut body).is_err() {
-                    return;
-                }
+            read_frames(stdout, &tx, |body| {
                 transcript
                     .lock()
                     .expect("transcript lock")
-                    .push_str(&String::from_utf8_lossy(&body));
-                if let Ok(v) = serde_json::from_slice(&body) {
-                    if tx.send(v).is_err() {
-                        return;
-                    }
-                }
-            }
+                    .push_str(&String::from_utf8_lossy(body))
+            })
         });
         Lsp {
             child,

@@ -3,12 +3,12 @@
 //! debugpy is not in the function's interpreter here, so lambda-ls installs its pinned copy
 //! (a real pip run against PyPI) into the test's data directory.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Write};
 use std::net::TcpStream;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use lambda_ls_tests::{lambda_ls_bin, project, run, stdout_json, Lsp};
+use lambda_ls_tests::{lambda_ls_bin, project, read_frames, run, stdout_json, Lsp};
 use serde_json::{json, Value};
 
 const HANDLER: &str = r#"import time
@@ -37,34 +37,7 @@ impl Dap {
         let stream = TcpStream::connect((host, port as u16)).expect("debugpy accepts a client");
         let reader = stream.try_clone().unwrap();
         let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            let mut r = BufReader::new(reader);
-            loop {
-                let mut len = 0usize;
-                loop {
-                    let mut line = String::new();
-                    if r.read_line(&mut line).unwrap_or(0) == 0 {
-                        return;
-                    }
-                    let line = line.trim();
-                    if line.is_empty() {
-                        break;
-                    }
-                    if let Some(v) = line.strip_prefix("Content-Length: ") {
-                        len = v.parse().unwrap_or(0);
-                    }
-                }
-                let mut body = vec![0; len];
-                if r.read_exact(&mut body).is_err() {
-                    return;
-                }
-                if let Ok(v) = serde_json::from_slice(&body) {
-                    if tx.send(v).is_err() {
-                        return;
-                    }
-                }
-            }
-        });
+        std::thread::spawn(move || read_frames(reader, &tx, |_| {}));
         Dap {
             stream,
             seq: 0,

@@ -145,7 +145,8 @@ pub struct DeployOutcome {
     /// Set when the zip went through the S3 artifacts bucket (over the direct-upload limit).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub artifact: Option<StagedArtifact>,
-    /// The function URL of an updated function that has one, so it can be opened at once.
+    /// The function URL of an updated function that has one, when the caller asked for it (the
+    /// editor does, for Open URL; an unchanged deploy stays one call otherwise).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
 }
@@ -269,13 +270,8 @@ pub async fn deploy(
             (current, action)
         }
     };
-    // A function just created has no URL yet; asking would only cost a call.
-    let url = match action {
-        DeployAction::Created => None,
-        _ => crate::maintain::function_url(conn, &spec.name).await,
-    };
     Ok(DeployOutcome {
-        url,
+        url: None,
         function_name: spec.name.clone(),
         function_arn: config.function_arn().unwrap_or_default().to_string(),
         action,

@@ -82,6 +82,26 @@ pub(crate) struct Invocation {
     pub reply: Option<oneshot::Sender<Outcome>>,
 }
 
+impl Invocation {
+    /// A synchronous invocation (a function URL's, a debug one) and where its outcome arrives.
+    pub(crate) fn sync(
+        payload: Bytes,
+        invoked_arn: String,
+        want_tail: bool,
+    ) -> (Invocation, oneshot::Receiver<Outcome>) {
+        let (tx, rx) = oneshot::channel();
+        let invocation = Invocation {
+            request_id: uuid::Uuid::new_v4().to_string(),
+            payload,
+            invoked_arn,
+            client_context: None,
+            want_tail,
+            reply: Some(tx),
+        };
+        (invocation, rx)
+    }
+}
+
 /// What the invoker answers: the payload, whether it is an error, and the log tail if asked.
 #[derive(Debug)]
 pub(crate) struct Outcome {

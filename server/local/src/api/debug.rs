@@ -77,15 +77,7 @@ pub(super) async fn start(ctx: &Arc<Ctx>, req: &Req, id: &str) -> Result<Reply> 
     let pool = Pool::new(spec, runner.clone());
     // Draining from the start: its one worker is retired after this invocation.
     pool.drain();
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    let invocation = Invocation {
-        request_id: uuid::Uuid::new_v4().to_string(),
-        payload,
-        invoked_arn: f.arn(),
-        client_context: None,
-        want_tail: true,
-        reply: Some(tx),
-    };
+    let (invocation, rx) = Invocation::sync(payload, f.arn(), true);
     if pool.invoke(invocation).is_err() {
         return Err(ApiError::service("The debug invocation was refused."));
     }

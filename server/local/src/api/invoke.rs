@@ -148,15 +148,7 @@ pub(crate) async fn invoke_sync(ctx: &Ctx, f: &FunctionRef, payload: Bytes) -> R
     let target = ctx
         .registry
         .target(&f.name, f.qualifier.as_deref(), &invoked_arn(f))?;
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    let invocation = Invocation {
-        request_id: uuid::Uuid::new_v4().to_string(),
-        payload,
-        invoked_arn: f.arn(),
-        client_context: None,
-        want_tail: false,
-        reply: Some(tx),
-    };
+    let (invocation, rx) = Invocation::sync(payload, f.arn(), false);
     if target.pool.invoke(invocation).is_err() {
         return Err(throttled());
     }

@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::SystemTime;
 
-use lambda_deploy::deploy::{DeployOutcome, Progress};
+use lambda_deploy::deploy::{DeployAction, DeployOutcome, Progress};
 use lambda_deploy::profiles::Selection;
 use lambda_ops::deploy::Plan;
 use tokio::sync::{mpsc, watch};
@@ -277,7 +277,13 @@ async fn run(
         let _ = steps.send(Step::Progress(p));
     };
     let conn = target::connect(&selection, None, &shared.env, &shared.local).await?;
-    let deployed = lambda_ops::deploy::run(&conn, plan, &report).await?;
+    let mut deployed = lambda_ops::deploy::run(&conn, plan, &report).await?;
+    // For the Open URL lens. A function just created has no URL yet; the CLI's deploy does not
+    // pay this call, so its unchanged redeploy stays one GetFunction.
+    let outcome = &mut deployed.outcome;
+    if !matches!(outcome.action, DeployAction::Created) {
+        outcome.url = lambda_deploy::maintain::function_url(&conn, &outcome.function_name).await;
+    }
     for w in deployed.warnings {
         let _ = steps.send(Step::Warning(w));
     }
