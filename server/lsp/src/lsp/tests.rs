@@ -2325,13 +2325,23 @@ async fn invoking_what_is_not_deployed_offers_deploy_and_invoke_and_state_is_per
     client.finish().await;
 }
 
+/// A client that can be asked to open documents (`window.showDocument`), on the local profile,
+/// with the fixture's `app.py` open.
+async fn client_opening_documents(fixture: &Fixture) -> (Client, String) {
+    let mut caps = capabilities();
+    caps["window"]["showDocument"] = json!({"support": true});
+    let client = Client::start_with_caps(fixture, no_aws(), Value::Null, json!({}), caps).await;
+    client
+        .wait_for("lambdaLs/profileChanged", |p| p["profile"] == "local")
+        .await;
+    let uri = client.open(fixture, "app.py").await;
+    (client, uri)
+}
+
 #[tokio::test]
 async fn create_sample_event_opens_the_file_where_the_client_can() {
     let fixture = Fixture::new(LENS_CASES[0].0);
-    let mut caps = capabilities();
-    caps["window"]["showDocument"] = json!({"support": true});
-    let client = Client::start_with_caps(&fixture, no_aws(), Value::Null, json!({}), caps).await;
-    let uri = client.open(&fixture, "app.py").await;
+    let (client, uri) = client_opening_documents(&fixture).await;
     let actions = client
         .actions(&uri, &json!({"line": 1, "character": 4}))
         .await;
@@ -2363,13 +2373,7 @@ async fn a_deployed_function_with_a_url_offers_open_url() {
     use lambda_deploy::maintain::{share_url, UrlAuth};
     let _one_at_a_time = LOCAL_LAMBDA.lock().await;
     let fixture = Fixture::new(PROJECT);
-    let mut caps = capabilities();
-    caps["window"]["showDocument"] = json!({"support": true});
-    let client = Client::start_with_caps(&fixture, no_aws(), Value::Null, json!({}), caps).await;
-    client
-        .wait_for("lambdaLs/profileChanged", |p| p["profile"] == "local")
-        .await;
-    let uri = client.open(&fixture, "app.py").await;
+    let (client, uri) = client_opening_documents(&fixture).await;
     // Its own name: other tests deploy app.py's handler to the same local Lambda.
     let target = json!({"uri": uri, "function": "handler", "name": "url-handler"});
     let first = client
@@ -2430,10 +2434,7 @@ async fn list_events_puts_the_annotated_trigger_first_and_create_event_writes_an
     let fixture = Fixture::new(
         "//- app.py\nfrom aws_lambda_powertools.utilities.data_classes import SQSEvent\n\n\ndef handler(event: SQSEvent, context):\n    return len(event[\"Records\"])\n",
     );
-    let mut caps = capabilities();
-    caps["window"]["showDocument"] = json!({"support": true});
-    let client = Client::start_with_caps(&fixture, no_aws(), Value::Null, json!({}), caps).await;
-    let uri = client.open(&fixture, "app.py").await;
+    let (client, uri) = client_opening_documents(&fixture).await;
     let target = json!({"uri": uri, "function": "handler"});
 
     let listed = client
@@ -2519,13 +2520,7 @@ async fn list_events_puts_the_annotated_trigger_first_and_create_event_writes_an
 async fn pull_brings_a_deployed_function_into_a_folder_and_opens_its_handler() {
     let _one_at_a_time = LOCAL_LAMBDA.lock().await;
     let fixture = Fixture::new(PROJECT);
-    let mut caps = capabilities();
-    caps["window"]["showDocument"] = json!({"support": true});
-    let client = Client::start_with_caps(&fixture, no_aws(), Value::Null, json!({}), caps).await;
-    client
-        .wait_for("lambdaLs/profileChanged", |p| p["profile"] == "local")
-        .await;
-    let uri = client.open(&fixture, "app.py").await;
+    let (client, uri) = client_opening_documents(&fixture).await;
     client
         .command("lambda.deploy", json!({"uri": uri, "function": "handler"}))
         .await
