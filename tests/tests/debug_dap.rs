@@ -459,6 +459,8 @@ fn invoke_debug_on_the_command_line_waits_for_a_debugger_and_prints_the_result()
         .env("HOME", home.path())
         .env("AWS_EC2_METADATA_DISABLED", "true")
         .env("LAMBDA_LS_LOCAL_DIR", home.path().join("local"))
+        // Run from the project's folder: that is where the deployed code is found.
+        .current_dir(&root)
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
@@ -478,34 +480,18 @@ fn invoke_debug_on_the_command_line_waits_for_a_debugger_and_prints_the_result()
         }
     };
     assert!(told.contains("debugpy listens on 127.0.0.1:"), "{told}");
+    assert!(told.contains(&format!("{} →", root.display())), "{told}");
     assert_eq!(attach["type"], "lambda-ls");
-    let mut mappings = attach["pathMappings"].clone();
-    mappings[0]["localRoot"] = json!(root);
+    let mappings = attach["pathMappings"].clone();
+    assert_eq!(mappings[0]["localRoot"], json!(root), "{attach}");
 
     let connect = &attach["connect"];
     let mut dap = Dap::connect(
         connect["host"].as_str().unwrap(),
         connect["port"].as_u64().unwrap(),
     );
-    dap.request(
-        "initialize",
-        json!({"adapterID": "debugpy", "pathFormat": "path"}),
-    );
-    let attach_seq = dap.send("attach", json!({"pathMappings": mappings}));
-    dap.event("initialized");
-    dap.request(
-        "setBreakpoints",
-        json!({"source": {"path": file}, "breakpoints": [{"line": BREAKPOINT_LINE}]}),
-    );
-    dap.request("configurationDone", json!({}));
-    dap.wait("attach response", |m| {
-        m["type"] == "response" && m["request_seq"] == json!(attach_seq)
-    });
-    let stopped = dap.event("stopped");
-    let thread = stopped["body"]["threadId"].clone();
-    let trace = dap.request("stackTrace", json!({"threadId": thread, "levels": 1}));
-    assert_eq!(trace["stackFrames"][0]["source"]["path"], json!(file));
-    assert_eq!(trace["stackFrames"][0]["line"], BREAKPOINT_LINE);
+    dap.attach(&mappings, Some((&file, BREAKPOINT_LINE)));
+    let (thread, _) = dap.stopped_at(&file, BREAKPOINT_LINE);
     dap.request("continue", json!({"threadId": thread}));
 
     let out = cli.wait_with_output().unwrap();
