@@ -22,7 +22,7 @@ import {
   WorkDoneProgress,
   WorkDoneProgressCancelNotification,
 } from "vscode-languageclient/node";
-import { DEBUG_TYPE, DebugReady, adapterEndpoint, attachConfiguration } from "./debug";
+import { DEBUG_TYPE, DebugReady, LaunchAsAttach, adapterEndpoint, attachConfiguration } from "./debug";
 import { ResultDecorations, ServerHint } from "./decorations";
 import {
   EventChoice,
@@ -147,7 +147,7 @@ class Controller implements vscode.Disposable {
       vscode.debug.registerDebugAdapterDescriptorFactory(DEBUG_TYPE, {
         createDebugAdapterDescriptor: (session) => {
           const { host, port } = adapterEndpoint(session.configuration);
-          return new vscode.DebugAdapterServer(port, host);
+          return new vscode.DebugAdapterInlineImplementation(LaunchAsAttach.connect(host, port));
         },
       }),
     );
