@@ -16,6 +16,7 @@ pub use crate::error::{AwsError, Call, CredentialsProblem, NetworkCause, Service
 use crate::profiles::{ProfileEnv, ProfileKind, LOCAL_PROFILE};
 
 /// The region and account the embedded local Lambda pretends to be.
+use lambda_facts::{LOCAL_ACCESS_KEY, LOCAL_SECRET_KEY};
 pub use lambda_facts::{LOCAL_ACCOUNT, LOCAL_REGION};
 /// How long calls may take, so nothing hangs: a stalled network or a function stuck in
 /// `Pending` ends in a clear error. Defaults suit AWS; tests shorten them.
@@ -103,8 +104,8 @@ async fn local_config(url: &str, timeouts: TimeoutConfig) -> (aws_types::SdkConf
         .http_client(http_client())
         .region(Region::new(LOCAL_REGION))
         .credentials_provider(Credentials::new(
-            "local",
-            "local",
+            LOCAL_ACCESS_KEY,
+            LOCAL_SECRET_KEY,
             None,
             None,
             "lambda-ls-local",
