@@ -103,6 +103,7 @@ impl Connection {
     }
 
     /// [`Connection::connect`] with other time limits.
+    #[allow(clippy::too_many_lines)] // split pending: O
     pub async fn connect_with(endpoint: &Endpoint, limits: Limits) -> Result<Connection, AwsError> {
         let timeouts = TimeoutConfig::builder()
             .connect_timeout(limits.connect)

@@ -1,6 +1,9 @@
 //! Facts about AWS Lambda that both the deploy core and the embedded local Lambda rely on, in one
 //! leaf crate so they cannot drift apart (the dependency rule forbids deploy ↔ local, not this).
 
+// Short functions (clippy.toml) are a rule for the product; a test may read long.
+#![cfg_attr(test, allow(clippy::too_many_lines))]
+
 /// Runtimes CreateFunction accepts (the local Lambda stores them all, runs only Python).
 pub const RUNTIMES: &[&str] = &[
     "python3.9",

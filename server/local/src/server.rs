@@ -127,6 +127,7 @@ fn to_response(reply: Reply) -> Response<Full<Bytes>> {
     resp
 }
 
+#[allow(clippy::too_many_lines)] // split pending: O
 async fn handle(ctx: Arc<Ctx>, gate: Arc<Gate>, req: Request<Incoming>) -> Response<Full<Bytes>> {
     if let Err(why) = gate.admits(&req) {
         tracing::warn!("refused a request: {why}");

@@ -195,6 +195,7 @@ impl Worker {
         }
     }
 
+    #[allow(clippy::too_many_lines)] // split pending: Z
     async fn spawn(pool: &Arc<Pool>, inv: Invocation) -> Result<(), Box<(Invocation, String)>> {
         let runner = pool.runner.clone();
         let spec = pool.spec.clone();

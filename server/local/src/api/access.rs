@@ -221,6 +221,7 @@ fn check_url_input(input: &UrlInput, required: bool) -> Result<()> {
 }
 
 /// Create, read, update or delete the function URL configuration (stored and reported only).
+#[allow(clippy::too_many_lines)] // split pending: O
 pub(super) async fn url_config(ctx: &Arc<Ctx>, req: &Req, id: &str) -> Result<Reply> {
     let f = function_ref(req, id)?;
     // API reference, FunctionUrlConfig operations: Qualifier "Pattern:

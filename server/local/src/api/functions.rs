@@ -432,6 +432,7 @@ fn new_version(rec: &mut FunctionRecord, description: Option<&str>) -> FunctionC
     v
 }
 
+#[allow(clippy::too_many_lines)] // split pending: O
 pub(super) async fn create(ctx: &Arc<Ctx>, req: &Req) -> Result<Reply> {
     let input: CreateInput = req.json()?;
     let given = input.function_name.clone().unwrap_or_default();

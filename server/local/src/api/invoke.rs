@@ -23,6 +23,7 @@ fn too_large(limit: usize) -> ApiError {
     )
 }
 
+#[allow(clippy::too_many_lines)] // split pending: O
 pub(super) async fn invoke(ctx: &Arc<Ctx>, req: &Req, id: &str) -> Result<Reply> {
     let f = function_ref(req, id)?;
     let kind = req
