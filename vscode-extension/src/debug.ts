@@ -89,26 +89,38 @@ export function dapFrame(message: unknown): Buffer {
   return Buffer.concat([Buffer.from(`Content-Length: ${body.length}\r\n\r\n`, "ascii"), body]);
 }
 
+/** Requests whose aim a closed endpoint meets: answered as done, not as failed. */
+const ENDING = new Set(["disconnect", "terminate"]);
+
 /**
  * The debug adapter of a `lambda-ls` session: debugpy's endpoint, with the client's `launch`
  * request sent as `attach` (and its response named `launch` again). Everything else passes as is.
  */
 export class LaunchAsAttach implements vscode.DebugAdapter {
   private readonly listeners = new Set<(m: vscode.DebugProtocolMessage) => void>();
-  private readonly launches = new Set<number>();
+  /** Requests sent and not answered yet: seq → the command as VS Code named it. */
+  private readonly pending = new Map<number, string>();
   private readonly frames = new DapFrames();
+  private failure = "";
+  private closed = false;
   private ended = false;
 
-  constructor(private readonly socket: net.Socket) {
+  constructor(
+    private readonly socket: net.Socket,
+    private readonly where: string,
+  ) {
     socket.on("data", (chunk: Buffer) => {
       for (const m of this.frames.push(chunk)) this.fromAdapter(m);
     });
-    socket.on("error", () => socket.destroy());
-    socket.on("close", () => this.end());
+    socket.on("error", (e) => {
+      this.failure ||= e.message;
+      socket.destroy();
+    });
+    socket.on("close", () => this.close());
   }
 
   static connect(host: string, port: number): LaunchAsAttach {
-    return new LaunchAsAttach(net.connect(port, host));
+    return new LaunchAsAttach(net.connect(port, host), `${host}:${port}`);
   }
 
   readonly onDidSendMessage: vscode.Event<vscode.DebugProtocolMessage> = (listener, thisArg) => {
@@ -119,12 +131,10 @@ export class LaunchAsAttach implements vscode.DebugAdapter {
 
   handleMessage(message: vscode.DebugProtocolMessage): void {
     const m = message as DapMessage;
-    if (m.type === "request" && m.command === "launch" && typeof m.seq === "number") {
-      this.launches.add(m.seq);
-      this.socket.write(dapFrame({ ...m, command: "attach" }));
-      return;
-    }
-    this.socket.write(dapFrame(m));
+    const request = m.type === "request" && typeof m.seq === "number";
+    if (request) this.pending.set(m.seq as number, m.command ?? "");
+    if (this.closed) return this.close();
+    this.socket.write(dapFrame(request && m.command === "launch" ? { ...m, command: "attach" } : m));
   }
 
   dispose(): void {
@@ -132,15 +142,26 @@ export class LaunchAsAttach implements vscode.DebugAdapter {
   }
 
   private fromAdapter(m: DapMessage): void {
-    if (m.type === "response" && typeof m.request_seq === "number" && this.launches.delete(m.request_seq)) {
-      m = { ...m, command: "launch" };
+    if (m.type === "response" && typeof m.request_seq === "number") {
+      const command = this.pending.get(m.request_seq);
+      this.pending.delete(m.request_seq);
+      if (command === "launch") m = { ...m, command };
     }
     if (m.type === "event" && m.event === "terminated") this.ended = true;
     this.emit(m);
   }
 
-  /** The endpoint closed: the session is over, whether or not debugpy said so. */
-  private end(): void {
+  /** The endpoint closed: what it left unanswered is answered here, and the session is over. */
+  private close(): void {
+    this.closed = true;
+    const message = this.failure
+      ? `cannot reach debugpy at ${this.where}: ${this.failure}`
+      : `debugpy at ${this.where} closed the connection`;
+    for (const [seq, command] of this.pending) {
+      const success = ENDING.has(command);
+      this.emit({ type: "response", seq: 0, request_seq: seq, command, success, ...(success ? {} : { message }) });
+    }
+    this.pending.clear();
     if (this.ended) return;
     this.ended = true;
     this.emit({ type: "event", event: "terminated", seq: 0 });

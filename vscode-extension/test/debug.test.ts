@@ -78,6 +78,26 @@ describe("the relay between VS Code and debugpy", () => {
     relay.dispose();
   });
 
+  it("answers what debugpy cannot: a request fails with the reason, a disconnect is done, the session ends", async () => {
+    const closed = await new Promise<number>((resolve) => {
+      const s = net.createServer().listen(0, "127.0.0.1", () => {
+        const port = (s.address() as net.AddressInfo).port;
+        s.close(() => resolve(port));
+      });
+    });
+    const relay = LaunchAsAttach.connect("127.0.0.1", closed);
+    const seen: Record<string, unknown>[] = [];
+    relay.onDidSendMessage((m) => seen.push(m as Record<string, unknown>));
+    relay.handleMessage({ seq: 1, type: "request", command: "initialize", arguments: {} });
+    await expect.poll(() => seen.length).toBe(2);
+    expect(seen[0]).toMatchObject({ type: "response", request_seq: 1, command: "initialize", success: false });
+    expect(seen[0].message).toMatch(new RegExp(`^cannot reach debugpy at 127.0.0.1:${closed}: .*ECONNREFUSED`));
+    expect(seen[1]).toMatchObject({ type: "event", event: "terminated" });
+    relay.handleMessage({ seq: 2, type: "request", command: "disconnect", arguments: {} });
+    expect(seen[2]).toMatchObject({ type: "response", request_seq: 2, command: "disconnect", success: true });
+    expect(seen.length).toBe(3);
+  });
+
   it("reassembles messages split across and packed into chunks", () => {
     const frames = new DapFrames();
     const both = Buffer.concat([dapFrame({ seq: 1, text: "é" }), dapFrame({ seq: 2 })]);

@@ -88,7 +88,13 @@ def main():
     timer.cancel()
     connected = debugpy.is_client_connected()
     tell("attached" if connected else "unattached")
-    threading.Thread(target=watch, args=(debugpy, connected), daemon=True).start()
+    watcher = threading.Thread(
+        target=watch, args=(debugpy, connected), name="lambda-ls debug watch", daemon=True
+    )
+    # lambda-ls's thread, not the function's: pydevd leaves threads so marked out of the
+    # debugger's thread list and out of its suspends.
+    watcher.is_pydev_daemon_thread = True
+    watcher.start()
     del sys.argv[0]
     if sys.argv[0] == "-m":
         del sys.argv[0]
