@@ -308,7 +308,7 @@ fn stopping_the_debug_session_ends_the_invocation_and_its_worker() {
     );
 
     // What VS Code's Stop sends to an adapter that supports it.
-    let stop = dap.send("terminate", json!({}));
+    dap.send("terminate", json!({}));
     let answer = lsp.answer(command, Duration::from_secs(30));
     let result = &answer["result"];
     assert_eq!(result["function_error"], "Unhandled", "{answer}");
@@ -322,7 +322,6 @@ fn stopping_the_debug_session_ends_the_invocation_and_its_worker() {
         !std::path::Path::new(&format!("/proc/{pid}")).exists(),
         "the debug worker {pid} is gone once its result is in"
     );
-    let _ = stop;
 
     // An ordinary invoke runs in another worker.
     let uri = format!("file://{}", file.display());
