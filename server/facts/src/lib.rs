@@ -47,6 +47,12 @@ pub const RESERVED_ENV: &[&str] = &[
 pub const LOCAL_REGION: &str = "us-east-1";
 /// The account the embedded local Lambda names in its ARNs.
 pub const LOCAL_ACCOUNT: &str = "000000000000";
+/// The one identity the embedded local Lambda knows: lambda-ls's `local` profile signs with this
+/// access key and secret, and the local Lambda checks `AWS_IAM` function URLs' signatures
+/// against them.
+pub const LOCAL_ACCESS_KEY: &str = "local";
+/// See [`LOCAL_ACCESS_KEY`].
+pub const LOCAL_SECRET_KEY: &str = "local";
 
 #[cfg(test)]
 mod tests {
