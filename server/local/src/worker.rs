@@ -195,6 +195,7 @@ impl Worker {
         }
     }
 
+    #[allow(clippy::too_many_lines)] // split pending: Z
     async fn spawn(pool: &Arc<Pool>, inv: Invocation) -> Result<(), Box<(Invocation, String)>> {
         let runner = pool.runner.clone();
         let spec = pool.spec.clone();
@@ -852,6 +853,11 @@ impl Worker {
     }
 
     fn exit_error(&self, run: Running, reason: &str) {
+        let debug = self.pool.spec.debug.as_deref();
+        if let Some(message) = debug.and_then(crate::debug::Session::stopped) {
+            let body = error_body(crate::debug::STOPPED_TYPE, message.into());
+            return self.finish(run, body, true, &[message], || {});
+        }
         let message = format!(
             "RequestId: {} Error: Runtime exited with error: {reason}",
             run.request_id
