@@ -586,10 +586,13 @@ fn walk_dir(
         path: dir.to_owned(),
         source,
     })?;
-    let mut children: Vec<_> = read.filter_map(Result::ok).collect();
-    children.sort_by_key(|e| e.file_name());
-    for child in children {
-        let name = child.file_name().to_string_lossy().into_owned();
+    let mut children: Vec<_> = read
+        .filter_map(Result::ok)
+        .map(|e| (e.file_name(), e))
+        .collect();
+    children.sort_by(|a, b| a.0.cmp(&b.0));
+    for (name, child) in children {
+        let name = name.to_string_lossy();
         if is_sensitive_or_junk(&name) {
             continue;
         }

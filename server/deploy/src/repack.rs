@@ -383,7 +383,9 @@ fn rebuild(
     };
     let mut out = std::mem::take(&mut previous.spare);
     out.clear();
-    out.reserve(previous.archive.len() + fresh_bytes(&pieces));
+    // Exactly, with a little room: doubling would take fresh pages for the whole zip.
+    let needed = previous.archive.len() + fresh_bytes(&pieces);
+    out.reserve_exact(needed + needed / 64);
     out.extend_from_slice(&previous.archive[..prefix_end]);
     let mut marks: Vec<Mark> = previous.laid[..same]
         .iter()
