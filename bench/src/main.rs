@@ -12,6 +12,9 @@
 //! - `package --target FILE.py:FUNCTION --include DIR --runs N [--out ZIP]`:
 //!   `lambda_ops::deploy::package_target` in process (no process start, no file write), the
 //!   operation `lambda-ls package` and every deploy package through.
+//! - `repack --target FILE.py:FUNCTION --include DIR --edit FILE --runs N`: repackaging after
+//!   a one-file edit through a `PackageCache`, against a build from scratch after the same edit
+//!   (alternating, so load falls on both); every incremental zip is checked against the other.
 //! - `analysis --file F.py --line L --column C --n N`: the library half of the language
 //!   server's lens path, timed piece by piece: a one-character edit at L:C (incremental reparse)
 //!   and the top-level function list the lenses are made from.
@@ -48,6 +51,7 @@ fn main() -> ExitCode {
         "sdk-invoke-loop" => runtime().and_then(|rt| rt.block_on(sdk_invoke_loop(&opts))),
         "map" => runtime().and_then(|rt| rt.block_on(map(&opts))),
         "package" => runtime().and_then(|rt| rt.block_on(package(&opts))),
+        "repack" => repack(&opts),
         "analysis" => analysis(&opts),
         other => Err(format!("unknown command `{other}`")),
     };
@@ -439,12 +443,60 @@ async fn package(opts: &Opts) -> Result<(Value, bool)> {
     }
     let pkg = last.expect("at least one run");
     if let Ok(out) = opts.str("out") {
-        std::fs::write(out, &pkg.bytes).map_err(|e| format!("{out}: {e}"))?;
+        std::fs::write(out, pkg.bytes.as_slice()).map_err(|e| format!("{out}: {e}"))?;
     }
     let identical = shas.windows(2).all(|w| w[0] == w[1]);
     Ok((
         json!({"ms": ms, "code_sha256": shas, "files": pkg.files.len(), "size": pkg.size,
                "unzipped_size": pkg.unzipped_size, "identical": identical}),
+        identical,
+    ))
+}
+
+fn repack(opts: &Opts) -> Result<(Value, bool)> {
+    use lambda_deploy::package::{
+        build_package, build_with, parse_target, resolve_target, Package, PackageCache,
+        PackageRequest,
+    };
+    let (file, function) = parse_target(opts.str("target")?).map_err(|e| e.to_string())?;
+    let include = PathBuf::from(opts.str("include")?);
+    let edit = PathBuf::from(opts.str("edit")?);
+    let original =
+        std::fs::read_to_string(&edit).map_err(|e| format!("{}: {e}", edit.display()))?;
+    let runs = opts.num("runs", Some(5))?.max(1);
+    let cache = PackageCache::new();
+    let build = |cache: Option<&PackageCache>| -> Result<(f64, Package)> {
+        let started = Instant::now();
+        let target = resolve_target(&file, &function, false).map_err(|e| e.to_string())?;
+        let req = PackageRequest {
+            target,
+            includes: vec![include.clone()],
+        };
+        let pkg = match cache {
+            Some(c) => build_with(&req, None, Some(c)),
+            None => build_package(&req),
+        }
+        .map_err(|e| e.to_string())?;
+        Ok((started.elapsed().as_secs_f64() * 1000.0, pkg))
+    };
+    let (cold_ms, first) = build(Some(&cache))?;
+    let (mut incremental, mut scratch, mut reused) = (Vec::new(), Vec::new(), Vec::new());
+    let mut identical = true;
+    for i in 0..runs {
+        let text = format!("{original}# edit {i}\n");
+        std::fs::write(&edit, text).map_err(|e| format!("{}: {e}", edit.display()))?;
+        let (ms, inc) = build(Some(&cache))?;
+        incremental.push(ms);
+        reused.push(inc.reused);
+        let (ms, full) = build(None)?;
+        scratch.push(ms);
+        identical &= inc.bytes == full.bytes && inc.code_sha256 == full.code_sha256;
+    }
+    std::fs::write(&edit, original).map_err(|e| format!("{}: {e}", edit.display()))?;
+    Ok((
+        json!({"incremental_ms": incremental, "scratch_ms": scratch, "cold_cache_ms": cold_ms,
+               "reused": reused, "files": first.files.len(), "size": first.size,
+               "identical": identical}),
         identical,
     ))
 }

@@ -122,7 +122,7 @@ async fn lifecycle(backend: &Backend, conn: &Connection) {
         .handler("app.handler")
         .code(
             aws_sdk_lambda::types::FunctionCode::builder()
-                .zip_file(aws_sdk_lambda::primitives::Blob::new(pkg.bytes.clone()))
+                .zip_file(aws_sdk_lambda::primitives::Blob::new(pkg.bytes.to_vec()))
                 .build(),
         )
         .send()

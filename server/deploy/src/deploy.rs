@@ -345,7 +345,7 @@ async fn code_source(
         progress(Progress::Uploading {
             bytes: package.size,
         });
-        return Ok(CodeSource::Zip(Blob::new(package.bytes.clone())));
+        return Ok(CodeSource::Zip(Blob::new(package.bytes.to_vec())));
     }
     let req = ArtifactRequest {
         owner: ArtifactOwner::Function(&spec.name),

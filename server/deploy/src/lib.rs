@@ -21,6 +21,7 @@ pub mod package;
 pub mod profiles;
 pub mod project;
 pub mod pull;
+pub mod repack;
 pub mod requirements;
 pub mod settings;
 pub mod spec;

@@ -8,7 +8,9 @@ use base64::Engine;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::analysis::{self, FunctionKind, PyFunction};
+use crate::analysis::{self, FunctionKind, Import, PyFunction};
+pub use crate::repack::PackageCache;
+use crate::repack::{Session, Stamp, Written};
 use crate::spec::sanitize_name;
 use crate::zipper::{self, EntrySource, ZipEntry};
 
@@ -279,8 +281,9 @@ pub struct PackageRequest {
 /// The built zip and what it holds.
 #[derive(Debug, Clone, Serialize)]
 pub struct Package {
+    /// Shared with the cache of a long-lived process, which writes the next zip without copying.
     #[serde(skip)]
-    pub bytes: Vec<u8>,
+    pub bytes: std::sync::Arc<Vec<u8>>,
     /// Base64 SHA-256 of the zip, the same text as Lambda's `CodeSha256`.
     pub code_sha256: String,
     pub size: u64,
@@ -290,84 +293,36 @@ pub struct Package {
     /// Unzipped size of each top-level folder or file, largest first (for the combined limit).
     #[serde(skip)]
     pub parts: Vec<(String, u64)>,
+    /// Entries taken unchanged from the function's last build (see [`PackageCache`]).
+    #[serde(skip)]
+    pub reused: usize,
 }
 
-/// Collects the files, writes the deterministic zip and checks Lambda's size limits.
+/// Collects the files, writes the deterministic zip and checks Lambda's size limits: from
+/// scratch, as a one-shot `lambda-ls package` does.
 pub fn build_package(req: &PackageRequest) -> Result<Package, PackageError> {
-    build_bundle(req, None)
+    build_with(req, None, None)
 }
 
 /// [`build_package`] plus every file of `vendor` (installed requirements) at the zip's root, as
 /// Lambda puts a layer's `python/` on the path. The project's own files win a name clash.
-#[allow(clippy::too_many_lines)] // split pending: R
+/// Reuses what this process's [`PackageCache`] holds from the function's last build.
 pub fn build_bundle(req: &PackageRequest, vendor: Option<&Path>) -> Result<Package, PackageError> {
-    let root = &req.target.root;
-    let mut files: BTreeMap<String, PathBuf> = BTreeMap::new();
+    build_with(req, vendor, Some(PackageCache::process()))
+}
+
+/// Builds the package, reusing from `cache` what the function's last build compressed, hashed
+/// and parsed for files that have not changed since; the zip is byte-identical either way.
+pub fn build_with(
+    req: &PackageRequest,
+    vendor: Option<&Path>,
+    cache: Option<&PackageCache>,
+) -> Result<Package, PackageError> {
+    let key = (req.target.file.clone(), req.target.function.name.clone());
+    let mut session = Session::start(cache, key);
     let mut warnings = Vec::new();
-
-    for module_file in follow_imports(root, &req.target.file)? {
-        add_file(root, &module_file, &mut files, &mut warnings);
-    }
-    for include in &req.includes {
-        let path = if include.is_absolute() {
-            include.clone()
-        } else {
-            std::env::current_dir()
-                .map_err(|source| PackageError::Read {
-                    path: include.clone(),
-                    source,
-                })?
-                .join(include)
-        };
-        if std::fs::symlink_metadata(&path).is_err() {
-            return Err(PackageError::IncludeMissing(include.clone()));
-        }
-        let canonical = absolute(&path)?;
-        if !canonical.starts_with(root) {
-            return Err(PackageError::IncludeOutsideRoot {
-                path: include.clone(),
-                root: root.clone(),
-            });
-        }
-        if canonical.is_dir() {
-            walk_dir(root, &canonical, &mut files, &mut warnings)?;
-        } else {
-            // Named exactly: the user chose it, even a file we would otherwise skip.
-            add_file(root, &canonical, &mut files, &mut warnings);
-        }
-    }
-
-    if let Some(vendor) = vendor {
-        let mut vendored = BTreeMap::new();
-        walk_dir(vendor, vendor, &mut vendored, &mut warnings)?;
-        for (name, path) in vendored {
-            files.entry(name).or_insert(path);
-        }
-    }
-    let mut entries: Vec<ZipEntry> = files
-        .iter()
-        .map(|(name, path)| {
-            // One stat per file for both its mode and its size.
-            let meta = std::fs::metadata(path).ok();
-            ZipEntry {
-                name: name.clone(),
-                executable: meta.as_ref().is_some_and(is_executable),
-                source: EntrySource::File {
-                    path: path.clone(),
-                    len: meta.map_or(0, |m| m.len()),
-                },
-            }
-        })
-        .collect();
-    if req.target.mode == DeployMode::Callable {
-        entries.push(ZipEntry {
-            name: format!("{ENTRY_MODULE}.py"),
-            source: EntrySource::Bytes(
-                callable_entry(&req.target.module, &req.target.function.name).into_bytes(),
-            ),
-            executable: false,
-        });
-    }
+    let files = collect_files(req, vendor, &mut session, &mut warnings)?;
+    let (entries, stamps) = stamped_entries(&files, &req.target);
     let unzipped_size: u64 = entries.iter().map(ZipEntry::size).sum();
     let parts = largest_top_level(&entries, usize::MAX);
     if unzipped_size > MAX_UNZIPPED_BYTES {
@@ -376,12 +331,12 @@ pub fn build_bundle(req: &PackageRequest, vendor: Option<&Path>) -> Result<Packa
             largest: parts.into_iter().take(3).collect(),
         });
     }
-    let names: Vec<String> = {
-        let mut n: Vec<String> = entries.iter().map(|e| e.name.clone()).collect();
-        n.sort();
-        n
-    };
-    let zipper::Archive { bytes, sha256 } = zipper::write_zip(entries)?;
+    let names: Vec<String> = entries.iter().map(|e| e.name.clone()).collect();
+    let Written {
+        bytes,
+        sha256,
+        reused,
+    } = session.write(entries, stamps)?;
     let size = bytes.len() as u64;
     if size > MAX_ZIP_BYTES {
         warnings.push(format!(
@@ -397,6 +352,133 @@ pub fn build_bundle(req: &PackageRequest, vendor: Option<&Path>) -> Result<Packa
         warnings,
         bytes,
         parts,
+        reused,
+    })
+}
+
+/// Archive name → file: the modules the target imports, the includes, then the vendored files.
+fn collect_files(
+    req: &PackageRequest,
+    vendor: Option<&Path>,
+    session: &mut Session,
+    warnings: &mut Vec<String>,
+) -> Result<BTreeMap<String, PathBuf>, PackageError> {
+    let root = &req.target.root;
+    let mut files: BTreeMap<String, PathBuf> = BTreeMap::new();
+    for module_file in follow_imports_with(root, &req.target.file, &mut |p| session.imports_of(p))?
+    {
+        add_file(root, &module_file, &mut files, warnings);
+    }
+    for include in &req.includes {
+        add_include(root, include, &mut files, warnings)?;
+    }
+    if let Some(vendor) = vendor {
+        let mut vendored = BTreeMap::new();
+        walk_dir(vendor, vendor, &mut vendored, warnings)?;
+        for (name, path) in vendored {
+            files.entry(name).or_insert(path);
+        }
+    }
+    Ok(files)
+}
+
+/// A file or folder the user included, absolute or relative to the current directory.
+fn add_include(
+    root: &Path,
+    include: &Path,
+    files: &mut BTreeMap<String, PathBuf>,
+    warnings: &mut Vec<String>,
+) -> Result<(), PackageError> {
+    let path = if include.is_absolute() {
+        include.to_owned()
+    } else {
+        std::env::current_dir()
+            .map_err(|source| PackageError::Read {
+                path: include.to_owned(),
+                source,
+            })?
+            .join(include)
+    };
+    if std::fs::symlink_metadata(&path).is_err() {
+        return Err(PackageError::IncludeMissing(include.to_owned()));
+    }
+    let canonical = absolute(&path)?;
+    if !canonical.starts_with(root) {
+        return Err(PackageError::IncludeOutsideRoot {
+            path: include.to_owned(),
+            root: root.to_owned(),
+        });
+    }
+    if canonical.is_dir() {
+        walk_dir(root, &canonical, files, warnings)
+    } else {
+        // Named exactly: the user chose it, even a file we would otherwise skip.
+        add_file(root, &canonical, files, warnings);
+        Ok(())
+    }
+}
+
+/// The zip's entries in name order, each with how its file looked (one stat per file), and
+/// the generated entry module in callable mode.
+fn stamped_entries(
+    files: &BTreeMap<String, PathBuf>,
+    target: &ResolvedTarget,
+) -> (Vec<ZipEntry>, Vec<Option<Stamp>>) {
+    let paths: Vec<&PathBuf> = files.values().collect();
+    let mut stamped: Vec<(ZipEntry, Option<Stamp>)> = files
+        .iter()
+        .zip(stat_all(&paths))
+        .map(|((name, path), meta)| {
+            let entry = ZipEntry {
+                name: name.clone(),
+                executable: meta.as_ref().is_some_and(is_executable),
+                source: EntrySource::File {
+                    path: path.clone(),
+                    len: meta.as_ref().map_or(0, |m| m.len()),
+                },
+            };
+            (entry, meta.as_ref().map(Stamp::of))
+        })
+        .collect();
+    if target.mode == DeployMode::Callable {
+        let entry = ZipEntry {
+            name: format!("{ENTRY_MODULE}.py"),
+            source: EntrySource::Bytes(
+                callable_entry(&target.module, &target.function.name).into_bytes(),
+            ),
+            executable: false,
+        };
+        stamped.push((entry, None));
+        // Stable: a project file of the same name stays first and wins, as in `write_zip`.
+        stamped.sort_by(|a, b| a.0.name.cmp(&b.0.name));
+        stamped.dedup_by(|a, b| a.0.name == b.0.name);
+    }
+    stamped.into_iter().unzip()
+}
+
+/// Each file's metadata, on all cores when there are many: a repackaging looks at every file.
+fn stat_all(paths: &[&PathBuf]) -> Vec<Option<std::fs::Metadata>> {
+    const PER_THREAD: usize = 1024;
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .min(paths.len().div_ceil(PER_THREAD))
+        .max(1);
+    let stat = |chunk: &[&PathBuf]| -> Vec<Option<std::fs::Metadata>> {
+        chunk.iter().map(|p| std::fs::metadata(p).ok()).collect()
+    };
+    if threads == 1 {
+        return stat(paths);
+    }
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = paths
+            .chunks(paths.len().div_ceil(threads))
+            .map(|chunk| scope.spawn(move || stat(chunk)))
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|w| w.join().expect("stat does not panic"))
+            .collect()
     })
 }
 
@@ -504,10 +586,13 @@ fn walk_dir(
         path: dir.to_owned(),
         source,
     })?;
-    let mut children: Vec<_> = read.filter_map(Result::ok).collect();
-    children.sort_by_key(|e| e.file_name());
-    for child in children {
-        let name = child.file_name().to_string_lossy().into_owned();
+    let mut children: Vec<_> = read
+        .filter_map(Result::ok)
+        .map(|e| (e.file_name(), e))
+        .collect();
+    children.sort_by(|a, b| a.0.cmp(&b.0));
+    for (name, child) in children {
+        let name = name.to_string_lossy();
         if is_sensitive_or_junk(&name) {
             continue;
         }
@@ -532,7 +617,12 @@ fn walk_dir(
         } else {
             path.clone()
         };
-        if real.is_dir() {
+        // A plain entry's type comes with the directory listing: no stat per file.
+        let (is_dir, is_file) = match child.file_type() {
+            Ok(t) if !link => (t.is_dir(), t.is_file()),
+            _ => (real.is_dir(), real.is_file()),
+        };
+        if is_dir {
             if is_virtualenv(&real) {
                 continue;
             }
@@ -540,7 +630,7 @@ fn walk_dir(
             if !link || !real.starts_with(&path) {
                 walk_dir_at(root, &real, &path, files, warnings)?;
             }
-        } else if real.is_file() {
+        } else if is_file {
             if let Some(name) = archive_name(root, &path) {
                 files.insert(name, real);
             }
@@ -574,6 +664,18 @@ fn walk_dir_at(
 /// Every local module the entry file imports, transitively, plus the `__init__.py` of each
 /// package on the way: what Python executes when Lambda imports the handler.
 pub fn follow_imports(root: &Path, entry: &Path) -> Result<Vec<PathBuf>, PackageError> {
+    follow_imports_with(root, entry, &mut |p| {
+        let source = std::fs::read_to_string(p).ok()?;
+        Some(analysis::analyze(&source).imports)
+    })
+}
+
+/// [`follow_imports`], where `imports_of` reads and parses a module (or answers from a cache).
+fn follow_imports_with(
+    root: &Path,
+    entry: &Path,
+    imports_of: &mut dyn FnMut(&Path) -> Option<Vec<Import>>,
+) -> Result<Vec<PathBuf>, PackageError> {
     let mut seen: BTreeSet<PathBuf> = BTreeSet::new();
     let mut queue: VecDeque<PathBuf> = VecDeque::new();
     let enqueue = |p: PathBuf, seen: &mut BTreeSet<PathBuf>, queue: &mut VecDeque<PathBuf>| {
@@ -586,10 +688,10 @@ pub fn follow_imports(root: &Path, entry: &Path) -> Result<Vec<PathBuf>, Package
         enqueue(init, &mut seen, &mut queue);
     }
     while let Some(file) = queue.pop_front() {
-        let Ok(source) = std::fs::read_to_string(&file) else {
+        let Some(imports) = imports_of(&file) else {
             continue;
         };
-        for import in analysis::analyze(&source).imports {
+        for import in imports {
             let base = if import.level == 0 {
                 root.to_path_buf()
             } else {
@@ -858,7 +960,7 @@ mod tests {
             includes: vec![],
         })
         .unwrap();
-        let mut a = zip::ZipArchive::new(std::io::Cursor::new(p.bytes)).unwrap();
+        let mut a = zip::ZipArchive::new(std::io::Cursor::new(p.bytes.as_slice())).unwrap();
         let mut text = String::new();
         a.by_name("_lambda_ls_entry.py")
             .unwrap()
@@ -943,6 +1045,129 @@ mod tests {
             err.contains("the largest parts are numpy/ (153.0 MB), pandas/ (102.0 MB)"),
             "{err}"
         );
+    }
+
+    /// A project whose files are old enough for their stamps to be trusted (see `repack`).
+    fn settled_project(files: usize) -> tempfile::TempDir {
+        let dir = project();
+        let r = dir.path();
+        write(r, "tool.sh", "#!/bin/sh\n");
+        for i in 0..files {
+            let body = format!("def f{i}():\n    return {i}\n").repeat(1 + i % 7);
+            write(r, &format!("data/d{}/m{i:04}.py", i % 13), &body);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(2100));
+        dir
+    }
+
+    fn request(dir: &Path, function: &str) -> PackageRequest {
+        PackageRequest {
+            target: resolve_target(&dir.join("app/main.py"), function, false).unwrap(),
+            includes: vec![dir.join("data"), dir.join("tool.sh")],
+        }
+    }
+
+    /// Builds through `cache` and from scratch: the same bytes, hash and file list.
+    fn assert_identical(req: &PackageRequest, cache: &PackageCache, step: &str) -> Package {
+        let cached = build_with(req, None, Some(cache)).unwrap();
+        let scratch = build_package(req).unwrap();
+        assert!(cached.bytes == scratch.bytes, "{step}: the zips differ");
+        assert_eq!(cached.code_sha256, scratch.code_sha256, "{step}");
+        assert_eq!(cached.code_sha256, code_sha256(&cached.bytes), "{step}");
+        assert_eq!(cached.files, scratch.files, "{step}");
+        cached
+    }
+
+    #[test]
+    fn repackaging_through_the_cache_is_byte_identical_to_a_build_from_scratch() {
+        let dir = settled_project(1100);
+        let r = dir.path();
+        let req = request(r, "handler");
+        let cache = PackageCache::new();
+        let first = assert_identical(&req, &cache, "cold");
+        let n = first.files.len();
+        assert_eq!(first.reused, 0);
+        assert_eq!(assert_identical(&req, &cache, "unchanged").reused, n);
+
+        let edit = |rel: &str, text: &str| write(r, rel, text);
+        edit("data/d6/m0500.py", "def f500():\n    return 'edited'\n");
+        let p = assert_identical(&req, &cache, "edit in the middle");
+        assert_eq!(p.reused, n - 1, "only the edited file is compressed again");
+        edit("app/__init__.py", "# first entry\n");
+        edit("tool.sh", "#!/bin/sh\necho last\n");
+        assert_identical(&req, &cache, "edit the first and the last entries");
+        edit("data/d0/new.py", "x = 1\n");
+        assert_eq!(assert_identical(&req, &cache, "add").files.len(), n + 1);
+        std::fs::remove_file(r.join("data/d1/m0001.py")).unwrap();
+        assert_identical(&req, &cache, "delete");
+        std::fs::rename(r.join("data/d2/m0002.py"), r.join("data/d2/z_renamed.py")).unwrap();
+        std::fs::rename(r.join("data/d3"), r.join("data/d3_moved")).unwrap();
+        assert_identical(&req, &cache, "rename a file and a folder");
+        let touched = std::fs::File::options()
+            .write(true)
+            .open(r.join("data/d4/m0004.py"))
+            .unwrap();
+        touched
+            .set_modified(std::time::SystemTime::now() + std::time::Duration::from_secs(99))
+            .unwrap();
+        assert_identical(&req, &cache, "mtime-only touch");
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(
+            r.join("data/d6/m0006.py"),
+            std::fs::Permissions::from_mode(0o755),
+        )
+        .unwrap();
+        assert_identical(&req, &cache, "chmod +x");
+        // The handler imports one more module: the import analysis follows the edit.
+        write(r, "lib/extra.py", "y = 2\n");
+        let main = std::fs::read_to_string(r.join("app/main.py")).unwrap();
+        edit("app/main.py", &format!("import lib.extra\n{main}"));
+        let p = assert_identical(&req, &cache, "a new import");
+        assert!(p.files.contains(&"lib/extra.py".to_string()));
+        // Callable mode adds a generated entry; the same file, another function, another key.
+        assert_identical(&request(r, "add"), &cache, "callable, cold");
+        assert_identical(&request(r, "add"), &cache, "callable, warm");
+        // A zip still held by its caller is not written over.
+        let held = assert_identical(&req, &cache, "held");
+        edit("data/d7/m0007.py", "z = 3\n");
+        assert_identical(&req, &cache, "while the last zip is held");
+        assert_eq!(held.code_sha256, code_sha256(&held.bytes));
+    }
+
+    #[test]
+    fn a_stale_cache_cannot_produce_wrong_bytes() {
+        let dir = settled_project(40);
+        let r = dir.path();
+        let req = request(r, "handler");
+        let cache = PackageCache::new();
+        assert_identical(&req, &cache, "cold");
+        // Same size, same modification time, new content: the change time still tells.
+        let path = r.join("data/d3/m0003.py");
+        let before = std::fs::metadata(&path).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        std::fs::write(&path, text.replace("return", "yield ")).unwrap();
+        let f = std::fs::File::options().write(true).open(&path).unwrap();
+        f.set_modified(before.modified().unwrap()).unwrap();
+        assert_identical(&req, &cache, "same size and mtime");
+        // Rewritten again at once, within a timestamp tick of being read: its stamp may not
+        // change, so a file that new is never taken from the cache.
+        for round in 0..20 {
+            std::fs::write(&path, format!("v = {:04}\n", round)).unwrap();
+            let p = assert_identical(&req, &cache, "rewritten at once");
+            assert!(p.reused < p.files.len());
+        }
+        // The whole tree replaced by another of the same names and sizes (a checkout).
+        let files = build_package(&req).unwrap().files;
+        for name in files.iter().filter(|n| n.starts_with("data/")) {
+            let p = r.join(name);
+            let text = std::fs::read_to_string(&p).unwrap().replace('f', "g");
+            std::fs::remove_file(&p).unwrap();
+            std::fs::write(&p, text).unwrap();
+        }
+        assert_identical(&req, &cache, "replaced tree");
+        // A cache emptied (a restart) starts cold and is still right.
+        cache.clear();
+        assert_eq!(assert_identical(&req, &cache, "cleared").reused, 0);
     }
 
     /// A layer zip whose `python/NAME/x.so` entries declare `sizes` (stored, so the file is as

@@ -45,11 +45,42 @@ impl ZipEntry {
 }
 
 /// A compressed entry waiting to be laid out.
-struct Compressed {
+pub(crate) struct Compressed {
     crc: u32,
     method: u16,
     raw_len: u64,
-    data: Vec<u8>,
+    pub(crate) data: Vec<u8>,
+}
+
+impl Compressed {
+    /// What the entry's headers say about these bytes.
+    pub(crate) fn header(&self) -> Result<Header, ZipError> {
+        Ok(Header {
+            crc: self.crc,
+            method: self.method,
+            comp_len: u32::try_from(self.data.len()).map_err(|_| ZipError::TooLarge)?,
+            raw_len: u32::try_from(self.raw_len).map_err(|_| ZipError::TooLarge)?,
+        })
+    }
+}
+
+/// What an entry's local header and central directory record say about its data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Header {
+    crc: u32,
+    method: u16,
+    comp_len: u32,
+    raw_len: u32,
+}
+
+/// Where an entry was laid out, with its header and the archive's hash state just before it:
+/// what an incremental build (`crate::repack`) reuses and resumes hashing from.
+#[derive(Clone)]
+pub(crate) struct Mark {
+    /// Offset of the entry's local header.
+    pub(crate) start: usize,
+    pub(crate) header: Header,
+    pub(crate) hasher: Sha256,
 }
 
 /// 1980-01-01 00:00:00 in DOS date format: the earliest a zip can say, and always the same.
@@ -62,7 +93,7 @@ const VERSION_NEEDED: u16 = 20;
 const VERSION_MADE_BY: u16 = (3 << 8) | 20;
 const METHOD_STORE: u16 = 0;
 const METHOD_DEFLATE: u16 = 8;
-const MAX_ENTRIES: usize = u16::MAX as usize;
+pub(crate) const MAX_ENTRIES: usize = u16::MAX as usize;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ZipError {
@@ -82,14 +113,14 @@ pub enum ZipError {
 const LEVEL: i32 = 4;
 
 /// One compression thread's reusable state: libdeflate's tables, an input and an output buffer.
-struct Deflater {
+pub(crate) struct Deflater {
     compressor: Compressor,
     input: Vec<u8>,
     scratch: Vec<u8>,
 }
 
 impl Deflater {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         let level = CompressionLvl::new(LEVEL).expect("LEVEL is one of libdeflate's levels");
         Self {
             compressor: Compressor::new(level),
@@ -99,7 +130,11 @@ impl Deflater {
     }
 
     /// Compresses one entry into a buffer from `spare` (or a new one).
-    fn compress(&mut self, entry: &ZipEntry, spare: &Spare) -> Result<Compressed, ZipError> {
+    pub(crate) fn compress(
+        &mut self,
+        entry: &ZipEntry,
+        spare: &Spare,
+    ) -> Result<Compressed, ZipError> {
         let raw: &[u8] = match &entry.source {
             EntrySource::Bytes(b) => b,
             EntrySource::File { path, .. } => {
@@ -146,11 +181,15 @@ impl Deflater {
 pub struct Archive {
     pub bytes: Vec<u8>,
     pub sha256: [u8; 32],
+    /// Each entry's place, in name order.
+    pub(crate) marks: Vec<Mark>,
+    /// Where the central directory starts, and the hash state there.
+    pub(crate) central_at: (usize, Sha256),
 }
 
 /// Buffers the layout thread has copied out, for the workers to fill again: without them each
 /// entry would take fresh memory, which costs a page fault per page in a VM.
-type Spare = Mutex<Vec<Vec<u8>>>;
+pub(crate) type Spare = Mutex<Vec<Vec<u8>>>;
 
 /// Entries a worker takes at once, so the layout thread wakes once per batch, not per file.
 const BATCH: usize = 8;
@@ -219,6 +258,7 @@ fn lay_out(
     let mut out = Vec::with_capacity(bound);
     let mut central = Vec::with_capacity(entries.len() * (46 + 40));
     let mut hasher = Sha256::new();
+    let mut marks = Vec::with_capacity(entries.len());
     let mut waiting: BTreeMap<usize, Result<Compressed, ZipError>> = BTreeMap::new();
     let mut due = 0;
     for batch in arrivals {
@@ -226,9 +266,15 @@ fn lay_out(
         let mut copied = Vec::new();
         while let Some(c) = waiting.remove(&due) {
             let c = c?;
-            let from = out.len();
-            append(&mut out, &mut central, &entries[due], &c)?;
-            hasher.update(&out[from..]);
+            let mark = Mark {
+                start: out.len(),
+                header: c.header()?,
+                hasher: hasher.clone(),
+            };
+            local_entry(&mut out, &entries[due].name, &mark.header, &c.data);
+            central_record(&mut central, &entries[due], &mark)?;
+            hasher.update(&out[mark.start..]);
+            marks.push(mark);
             copied.push(c.data);
             due += 1;
         }
@@ -237,62 +283,76 @@ fn lay_out(
             .expect("no thread panics holding it")
             .append(&mut copied);
     }
+    finish(out, &central, hasher, marks)
+}
+
+/// Appends the central directory and its end record, hashing them: the archive is done.
+pub(crate) fn finish(
+    mut out: Vec<u8>,
+    central: &[u8],
+    mut hasher: Sha256,
+    marks: Vec<Mark>,
+) -> Result<Archive, ZipError> {
+    let central_at = (out.len(), hasher.clone());
     let cd_offset = u32::try_from(out.len()).map_err(|_| ZipError::TooLarge)?;
     let cd_len = central.len() as u32;
-    let from = out.len();
-    out.extend_from_slice(&central);
+    let count = marks.len() as u16;
+    out.extend_from_slice(central);
     put32(&mut out, 0x0605_4b50);
     put16(&mut out, 0);
     put16(&mut out, 0);
-    put16(&mut out, entries.len() as u16);
-    put16(&mut out, entries.len() as u16);
+    put16(&mut out, count);
+    put16(&mut out, count);
     put32(&mut out, cd_len);
     put32(&mut out, cd_offset);
     put16(&mut out, 0);
-    hasher.update(&out[from..]);
+    hasher.update(&out[central_at.0..]);
     Ok(Archive {
         bytes: out,
         sha256: hasher.finalize().into(),
+        marks,
+        central_at,
     })
 }
 
-/// One entry's local header and data into `out`, its central directory record into `central`.
-fn append(
-    out: &mut Vec<u8>,
-    central: &mut Vec<u8>,
-    entry: &ZipEntry,
-    c: &Compressed,
-) -> Result<(), ZipError> {
-    let offset = u32::try_from(out.len()).map_err(|_| ZipError::TooLarge)?;
-    let comp_len = u32::try_from(c.data.len()).map_err(|_| ZipError::TooLarge)?;
-    let raw_len = u32::try_from(c.raw_len).map_err(|_| ZipError::TooLarge)?;
-    let name = entry.name.as_bytes();
-    let mode: u32 = if entry.executable { 0o100755 } else { 0o100644 };
-
+/// One entry's local header and data.
+pub(crate) fn local_entry(out: &mut Vec<u8>, name: &str, h: &Header, data: &[u8]) {
+    let name = name.as_bytes();
     put32(out, 0x0403_4b50);
     put16(out, VERSION_NEEDED);
     put16(out, FLAGS);
-    put16(out, c.method);
+    put16(out, h.method);
     put16(out, DOS_TIME);
     put16(out, DOS_DATE);
-    put32(out, c.crc);
-    put32(out, comp_len);
-    put32(out, raw_len);
+    put32(out, h.crc);
+    put32(out, h.comp_len);
+    put32(out, h.raw_len);
     put16(out, name.len() as u16);
     put16(out, 0);
     out.extend_from_slice(name);
-    out.extend_from_slice(&c.data);
+    out.extend_from_slice(data);
+}
 
+/// One entry's central directory record, pointing at its local header at `mark.start`.
+pub(crate) fn central_record(
+    central: &mut Vec<u8>,
+    entry: &ZipEntry,
+    mark: &Mark,
+) -> Result<(), ZipError> {
+    let offset = u32::try_from(mark.start).map_err(|_| ZipError::TooLarge)?;
+    let name = entry.name.as_bytes();
+    let mode: u32 = if entry.executable { 0o100755 } else { 0o100644 };
+    let h = &mark.header;
     put32(central, 0x0201_4b50);
     put16(central, VERSION_MADE_BY);
     put16(central, VERSION_NEEDED);
     put16(central, FLAGS);
-    put16(central, c.method);
+    put16(central, h.method);
     put16(central, DOS_TIME);
     put16(central, DOS_DATE);
-    put32(central, c.crc);
-    put32(central, comp_len);
-    put32(central, raw_len);
+    put32(central, h.crc);
+    put32(central, h.comp_len);
+    put32(central, h.raw_len);
     put16(central, name.len() as u16);
     put16(central, 0); // extra
     put16(central, 0); // comment

@@ -3,25 +3,44 @@
 //! changed one file of a thousand writes one file. Unpacked trees are never written after they
 //! are made, so sharing their files is safe.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fs::{self, File};
-use std::io::BufReader;
-use std::path::Path;
+use std::io::{Cursor, Read, Seek};
+use std::path::{Path, PathBuf};
 
-type Archive = zip::ZipArchive<BufReader<File>>;
+/// Zips up to this size are read into memory whole: finding each entry is then no system call.
+const IN_MEMORY: u64 = 64 * 1024 * 1024;
 
-fn open(zip_path: &Path) -> Result<Archive, String> {
-    let file =
-        File::open(zip_path).map_err(|e| format!("cannot read {}: {e}", zip_path.display()))?;
-    zip::ZipArchive::new(BufReader::new(file))
-        .map_err(|e| format!("Could not unzip uploaded file: {e}"))
+/// A zip in memory, or read through a buffer when it is big.
+enum Source {
+    Memory(zip::ZipArchive<Cursor<Vec<u8>>>),
+    File(zip::ZipArchive<std::io::BufReader<File>>),
+}
+
+fn open(zip_path: &Path) -> Result<Source, String> {
+    let read_error = |e: std::io::Error| format!("cannot read {}: {e}", zip_path.display());
+    let unzip_error = |e: zip::result::ZipError| format!("Could not unzip uploaded file: {e}");
+    let file = File::open(zip_path).map_err(read_error)?;
+    let len = file.metadata().map_err(read_error)?.len();
+    if len <= IN_MEMORY {
+        let mut bytes = Vec::with_capacity(len as usize);
+        (&file).read_to_end(&mut bytes).map_err(read_error)?;
+        return zip::ZipArchive::new(Cursor::new(bytes))
+            .map(Source::Memory)
+            .map_err(unzip_error);
+    }
+    zip::ZipArchive::new(std::io::BufReader::new(file))
+        .map(Source::File)
+        .map_err(unzip_error)
 }
 
 /// What identifies an entry's content without reading it.
 type Fingerprint = (u32, u64, Option<u32>);
 
 /// The regular files of an archive by name, from its central directory.
-fn fingerprints(archive: &mut Archive) -> Result<HashMap<String, Fingerprint>, String> {
+fn fingerprints<R: Read + Seek>(
+    archive: &mut zip::ZipArchive<R>,
+) -> Result<HashMap<String, Fingerprint>, String> {
     let mut out = HashMap::new();
     for i in 0..archive.len() {
         let e = archive.by_index_raw(i).map_err(|e| e.to_string())?;
@@ -41,42 +60,74 @@ pub(crate) fn unpack_reusing(
     earlier_tree: &Path,
     into: &Path,
 ) -> Result<bool, String> {
-    let known = fingerprints(&mut open(earlier_zip)?)?;
-    let mut archive = open(zip_path)?;
-    let done = extract(&mut archive, &known, earlier_tree, into);
+    let known = match open(earlier_zip)? {
+        Source::Memory(mut a) => fingerprints(&mut a)?,
+        Source::File(mut a) => fingerprints(&mut a)?,
+    };
+    let done = match open(zip_path)? {
+        Source::Memory(mut a) => extract(&mut a, &known, earlier_tree, into),
+        Source::File(mut a) => extract(&mut a, &known, earlier_tree, into),
+    };
     if !matches!(done, Ok(true)) {
         let _ = fs::remove_dir_all(into);
     }
     done
 }
 
-fn extract(
-    archive: &mut Archive,
+/// One entry as the central directory describes it.
+struct Described {
+    rel: PathBuf,
+    dir: bool,
+    print: Fingerprint,
+    name: String,
+}
+
+fn describe<R: Read + Seek>(
+    archive: &mut zip::ZipArchive<R>,
+    i: usize,
+) -> Result<Option<Described>, String> {
+    let e = archive.by_index_raw(i).map_err(|e| e.to_string())?;
+    let Some(rel) = e.enclosed_name().filter(|_| !e.is_symlink()) else {
+        return Ok(None);
+    };
+    Ok(Some(Described {
+        rel,
+        dir: e.is_dir(),
+        print: (e.crc32(), e.size(), e.unix_mode()),
+        name: e.name().to_string(),
+    }))
+}
+
+fn extract<R: Read + Seek>(
+    archive: &mut zip::ZipArchive<R>,
     known: &HashMap<String, Fingerprint>,
     earlier_tree: &Path,
     into: &Path,
 ) -> Result<bool, String> {
     let fail = |e: std::io::Error| format!("Could not unzip uploaded file: {e}");
     fs::create_dir_all(into).map_err(fail)?;
+    // Each folder is made once, not once per file in it.
+    let mut made: HashSet<PathBuf> = HashSet::new();
     for i in 0..archive.len() {
-        let mut entry = archive.by_index(i).map_err(|e| e.to_string())?;
-        let Some(rel) = entry.enclosed_name().filter(|_| !entry.is_symlink()) else {
+        let Some(d) = describe(archive, i)? else {
             return Ok(false);
         };
-        let out = into.join(&rel);
-        if entry.is_dir() {
+        let out = into.join(&d.rel);
+        if d.dir {
             fs::create_dir_all(&out).map_err(fail)?;
+            made.insert(out);
             continue;
         }
-        if let Some(parent) = out.parent() {
+        if let Some(parent) = out.parent().filter(|p| !made.contains(*p)) {
             fs::create_dir_all(parent).map_err(fail)?;
+            made.insert(parent.to_owned());
         }
-        let print = (entry.crc32(), entry.size(), entry.unix_mode());
-        if known.get(entry.name()) == Some(&print)
-            && fs::hard_link(earlier_tree.join(&rel), &out).is_ok()
+        if known.get(&d.name) == Some(&d.print)
+            && fs::hard_link(earlier_tree.join(&d.rel), &out).is_ok()
         {
             continue;
         }
+        let mut entry = archive.by_index(i).map_err(|e| e.to_string())?;
         let mut file = File::create(&out).map_err(fail)?;
         std::io::copy(&mut entry, &mut file).map_err(fail)?;
         if let Some(mode) = entry.unix_mode() {
@@ -103,6 +154,11 @@ mod tests {
         w.finish().unwrap();
     }
 
+    fn extract_all(zip_path: &Path, into: &Path) {
+        let file = File::open(zip_path).unwrap();
+        zip::ZipArchive::new(file).unwrap().extract(into).unwrap();
+    }
+
     #[test]
     fn unchanged_files_are_linked_and_changed_ones_written() {
         let dir = tempfile::tempdir().unwrap();
@@ -120,7 +176,7 @@ mod tests {
             ],
         );
         let old_tree = dir.path().join("old");
-        open(&old_zip).unwrap().extract(&old_tree).unwrap();
+        extract_all(&old_zip, &old_tree);
         let new_tree = dir.path().join("new");
         assert!(unpack_reusing(&new_zip, &old_zip, &old_tree, &new_tree).unwrap());
         let read = |p: &str| fs::read_to_string(new_tree.join(p)).unwrap();
@@ -142,7 +198,7 @@ mod tests {
         zip(&old_zip, &[("app.py", "v1")]);
         zip(&new_zip, &[("../evil.py", "x")]);
         let old_tree = dir.path().join("old");
-        open(&old_zip).unwrap().extract(&old_tree).unwrap();
+        extract_all(&old_zip, &old_tree);
         let new_tree = dir.path().join("new");
         assert!(!unpack_reusing(&new_zip, &old_zip, &old_tree, &new_tree).unwrap());
         assert!(!new_tree.exists() && !dir.path().join("evil.py").exists());
