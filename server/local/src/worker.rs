@@ -98,8 +98,6 @@ pub(crate) struct Worker {
     tmp_dir: PathBuf,
     max_memory_mb: AtomicU64,
     tasks: Mutex<Vec<AbortHandle>>,
-    /// Whose spare to replace after its first invocation; `None` for a debug worker.
-    spare_key: Option<SpareKey>,
 }
 
 type Resp = Response<Full<Bytes>>;
@@ -191,12 +189,7 @@ impl Worker {
                 return Err(Box::new((inv, what)));
             }
         };
-        let key = pool
-            .spec
-            .debug
-            .is_none()
-            .then(|| SpareKey::of(&prepared.launch));
-        Worker::launch(pool, inv, process, sandbox, key, &prepared.run)
+        Worker::launch(pool, inv, process, sandbox, &prepared.run)
     }
 
     /// Watches a started process as the worker of `inv`: its log, its Runtime API, its init
@@ -206,7 +199,6 @@ impl Worker {
         inv: Invocation,
         mut process: Process,
         sandbox: Sandbox,
-        spare_key: Option<SpareKey>,
         run: &LocalRun,
     ) -> Result<(), Box<(Invocation, String)>> {
         let Sandbox {
@@ -252,7 +244,6 @@ impl Worker {
             tmp_dir,
             max_memory_mb: AtomicU64::new(0),
             tasks: Mutex::new(Vec::new()),
-            spare_key,
         });
         // Which Python and which build run this function differ from AWS: say so at init.
         worker.log_line(&mut worker.cap(), &format!("lambda-ls: {run}"));
@@ -468,11 +459,6 @@ impl Worker {
                 function_error: error,
                 log_tail: tail,
             });
-        }
-        // The next new worker's spare: started once this worker's INIT and first invocation no
-        // longer compete with it for the CPU.
-        if let (Some(key), Some(_)) = (&self.spare_key, run.init) {
-            self.pool.runner.spares.replenish(key);
         }
     }
 
@@ -803,21 +789,30 @@ impl Worker {
 }
 
 /// The worker's process: the spare waiting for this interpreter and runtime client if there is
-/// one (not for debug invocations, whose wrapper runs first), else a fresh one. A spare that
-/// cannot take it is dropped and the fresh start follows, unseen by the invoker.
+/// one (not for debug invocations, whose wrapper runs first), else a fresh one; then the next
+/// worker's spare. A spare that cannot take it is dropped and the fresh start follows, unseen
+/// by the invoker.
 async fn start_process(pool: &Arc<Pool>, launch: &Launch, exec: &Exec) -> io::Result<Process> {
-    if pool.spec.debug.is_none() {
-        if let Some(spare) = pool.runner.spares.take(&SpareKey::of(launch)) {
-            match spare.become_worker(exec).await {
-                Ok(process) => return Ok(process),
-                Err(e) => tracing::debug!(
-                    "a spare could not become a worker of {} ({e}); starting one afresh",
-                    pool.spec.name
-                ),
-            }
+    if pool.spec.debug.is_some() {
+        return exec.spawn();
+    }
+    let key = SpareKey::of(launch);
+    let mut started = None;
+    if let Some(spare) = pool.runner.spares.take(&key) {
+        match spare.become_worker(exec).await {
+            Ok(process) => started = Some(process),
+            Err(e) => tracing::debug!(
+                "a spare could not become a worker of {} ({e}); starting one afresh",
+                pool.spec.name
+            ),
         }
     }
-    exec.spawn()
+    let process = match started {
+        Some(p) => p,
+        None => exec.spawn()?,
+    };
+    pool.runner.spares.replenish(&key);
+    Ok(process)
 }
 
 /// The error body the invoker sees: the runtime's JSON as posted, or a wrapper if it sent

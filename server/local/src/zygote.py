@@ -26,11 +26,11 @@ def _zygote():
     own_argv = list(sys.orig_argv)
     ric = sys.argv[1] == "awslambdaric"
     if ric:
-        # awslambdaric's own modules read the environment when imported; these do not. Nor
-        # is its C extension `runtime_client` loaded here: loaded before the environment is
-        # set, its HTTP client never reaches the Runtime API.
-        preload = ("simplejson", "decimal", "importlib", "json", "logging", "math", "time",
-                   "traceback", "enum")
+        # awslambdaric's own modules read the environment when imported; these do not (and
+        # `-m` imports runpy before anything). Nor is its C extension `runtime_client` loaded
+        # here: it reads AWS_LAMBDA_RUNTIME_API once, when loaded.
+        preload = ("runpy", "simplejson", "decimal", "importlib", "json", "logging", "math",
+                   "time", "traceback", "enum")
         expected = [own_argv[0], "-m", "awslambdaric"]
     else:
         preload = ("decimal", "http.client", "importlib", "json", "logging", "time", "traceback")

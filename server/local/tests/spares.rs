@@ -63,6 +63,8 @@ def handler(event, context):
         "stdin": os.readlink("/proc/self/fd/0"),
         "fds": fds(),
         "importer_cache": sorted(k for k in sys.path_importer_cache if isinstance(k, str)),
+        "sched": [os.sched_getscheduler(0), os.sched_getparam(0).sched_priority,
+                  os.getpriority(os.PRIO_PROCESS, 0)],
         "cmdline": open("/proc/self/cmdline", "rb").read().decode().split("\0"),
     }
 "#;
