@@ -767,7 +767,7 @@ class Bench:
                         "≥ 2× faster than zip", m_i / m_o >= 2)
         self.report.add(what, fmt_s(m_o), f"Python `zipfile` {fmt_s(m_p)}", f"{m_p / m_o:.1f}× faster",
                         "≥ 5× faster than zipfile", m_p / m_o >= 5)
-        self.report.add("same, in process (`build_package`, no process start or file write)",
+        self.report.add("same, in process (`lambda_ops::deploy::package_target`, no process start or file write)",
                         fmt_ms(med(lib["ms"])), "—", "—", "—", None)
         self.report.add(f"package output across {s.zip_runs} runs (last after touching every mtime)",
                         f"byte-identical, sha256 {shas[0][:12]}…, CodeSha256 {info['package']['code_sha256'][:12]}…",

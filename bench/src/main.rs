@@ -6,11 +6,12 @@
 //!   invokes over one keep-alive HTTP/1.1 connection (no SDK, no signing), so the local Lambda
 //!   and AWS's Runtime Interface Emulator are timed by the same client.
 //! - `sdk-invoke-loop --endpoint URL --function NAME --n N [--warmup W]`: the same through
-//!   `lambda_deploy::invoke`, the path the CLI and the language server take.
+//!   `lambda_ops::invoke::invoke`, the operation the CLI and the language server call.
 //! - `map --endpoint URL --function NAME --inputs N --concurrency C [--warmup N]`:
-//!   `lambda_deploy::fanout::map`, wall time of the whole fan-out.
+//!   `lambda_ops::map::map`, wall time of the whole fan-out.
 //! - `package --target FILE.py:FUNCTION --include DIR --runs N [--out ZIP]`:
-//!   `lambda_deploy::package::build_package` in process (no process start, no file write).
+//!   `lambda_ops::deploy::package_target` in process (no process start, no file write), the
+//!   operation `lambda-ls package` and every deploy package through.
 //! - `analysis --file F.py --line L --column C --n N`: the library half of the language
 //!   server's lens path, timed piece by piece: a one-character edit at L:C (incremental reparse)
 //!   and the top-level function list the lenses are made from.
@@ -46,7 +47,7 @@ fn main() -> ExitCode {
         "invoke-loop" => invoke_loop(&opts),
         "sdk-invoke-loop" => runtime().and_then(|rt| rt.block_on(sdk_invoke_loop(&opts))),
         "map" => runtime().and_then(|rt| rt.block_on(map(&opts))),
-        "package" => package(&opts),
+        "package" => runtime().and_then(|rt| rt.block_on(package(&opts))),
         "analysis" => analysis(&opts),
         other => Err(format!("unknown command `{other}`")),
     };
@@ -334,7 +335,8 @@ async fn local_connection(opts: &Opts) -> Result<lambda_deploy::aws::Connection>
 }
 
 async fn sdk_invoke_loop(opts: &Opts) -> Result<(Value, bool)> {
-    use lambda_deploy::invoke::{invoke, InvokeKind, InvokeRequest};
+    use lambda_deploy::invoke::{InvokeKind, InvokeRequest};
+    use lambda_ops::invoke::invoke;
     let conn = local_connection(opts).await?;
     let n = opts.num("n", None)?;
     let warmup = opts.num("warmup", Some(0))?;
@@ -365,24 +367,22 @@ async fn sdk_invoke_loop(opts: &Opts) -> Result<(Value, bool)> {
 }
 
 async fn map(opts: &Opts) -> Result<(Value, bool)> {
-    use lambda_deploy::fanout::{map, MapMode};
+    use lambda_deploy::fanout::MapMode;
+    use lambda_ops::map::{map, MapRequest};
     let conn = local_connection(opts).await?;
     let function = opts.str("function")?;
     let n = opts.num("inputs", None)?;
     let concurrency = opts.num("concurrency", None)?;
     let warmup = opts.num("warmup", Some(0))?;
-    let inputs = |count: usize| (0..count).map(|i| json!({"i": i})).collect::<Vec<_>>();
+    let request = |count: usize| MapRequest {
+        function: function.to_string(),
+        inputs: (0..count).map(|i| json!({"i": i})).collect(),
+        mode: MapMode::Event,
+        concurrency,
+    };
     // Bring up `concurrency` warm workers first, as a steady-state fan-out would have.
     if warmup > 0 {
-        let results = map(
-            &conn,
-            function,
-            inputs(warmup),
-            MapMode::Event,
-            concurrency,
-            &|_, _| {},
-        )
-        .await;
+        let results = map(&conn, request(warmup), &|_, _| {}).await;
         if let Some(bad) = results.iter().find(|r| !r.ok) {
             return Err(format!(
                 "warm-up input {} failed: {} {}",
@@ -394,15 +394,7 @@ async fn map(opts: &Opts) -> Result<(Value, bool)> {
     }
     let cpu_before = own_cpu();
     let started = Instant::now();
-    let results = map(
-        &conn,
-        function,
-        inputs(n),
-        MapMode::Event,
-        concurrency,
-        &|_, _| {},
-    )
-    .await;
+    let results = map(&conn, request(n), &|_, _| {}).await;
     let wall = started.elapsed();
     let client_cpu = own_cpu() - cpu_before;
     let mut failures = Vec::new();
@@ -427,9 +419,8 @@ async fn map(opts: &Opts) -> Result<(Value, bool)> {
     ))
 }
 
-fn package(opts: &Opts) -> Result<(Value, bool)> {
-    use lambda_deploy::package::{build_package, parse_target, resolve_target, PackageRequest};
-    let (file, function) = parse_target(opts.str("target")?).map_err(|e| e.to_string())?;
+async fn package(opts: &Opts) -> Result<(Value, bool)> {
+    use lambda_ops::deploy::{package_target, PackageTarget};
     let include = PathBuf::from(opts.str("include")?);
     let include =
         std::fs::canonicalize(&include).map_err(|e| format!("{}: {e}", include.display()))?;
@@ -439,12 +430,9 @@ fn package(opts: &Opts) -> Result<(Value, bool)> {
     let mut last = None;
     for _ in 0..runs {
         let started = Instant::now();
-        let target = resolve_target(&file, &function, false).map_err(|e| e.to_string())?;
-        let pkg = build_package(&PackageRequest {
-            target,
-            includes: vec![include.clone()],
-        })
-        .map_err(|e| e.to_string())?;
+        let req = PackageTarget::parse(opts.str("target")?, false, vec![include.clone()])
+            .map_err(|e| e.to_string())?;
+        let pkg = package_target(req).await.map_err(|e| e.to_string())?;
         ms.push(started.elapsed().as_secs_f64() * 1000.0);
         shas.push(pkg.code_sha256.clone());
         last = Some(pkg);

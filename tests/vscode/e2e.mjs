@@ -597,7 +597,7 @@ await step('"Invoke Lambda with Event…" → Enter JSON… sends the typed even
   );
 });
 
-await step("Debug lens: VS Code attaches by itself and stops on the breakpoint line; continuing shows the result inline", async () => {
+await step("Debug lens: VS Code attaches by itself and stops on the breakpoint line; continuing shows the result inline; Stop ends the invocation", async () => {
   await page.keyboard.press("Escape");
   // A breakpoint on the line that reads the event (F9 on the clicked line).
   await page.locator(".editor-instance .view-line", { hasText: loose("name = (event or {})") }).first().click();
@@ -615,6 +615,22 @@ await step("Debug lens: VS Code attaches by itself and stops on the breakpoint l
   await until("the debugged result inline", 60000, async () =>
     (await lineText("def handler(event, context):")).includes("Hello, world!"),
   );
+  // Debug again, and Stop while stopped: the invocation ends with the stop, not a crash or a timeout.
+  await page.locator(".editor-instance .codelens-decoration a", { hasText: /^Debug$/ }).first().click();
+  await until("the editor stopped on the breakpoint line again", 120000, async () => {
+    const line = page.locator(".editor-instance .view-overlays .debug-top-stack-frame-line");
+    return (await line.count()) > 0 && (await page.locator(".debug-toolbar").isVisible());
+  });
+  const stop = page.locator(".debug-toolbar .codicon-debug-stop");
+  assert((await stop.count()) === 1, "the debug toolbar offers no Stop (a Disconnect only detaches)");
+  await stop.first().click();
+  await until("the debug session to end after Stop", 30000, async () => !(await page.locator(".debug-toolbar").isVisible()));
+  const stopped = await until("the stop inline", 30000, async () => {
+    const t = await lineText("def handler(event, context):");
+    return /stopped before the handler returned|DebugStopped/.test(t) ? t : undefined;
+  });
+  log(`after Stop: ${stopped}`);
+  await shot("debug-stop");
   // The breakpoint off again, so later steps run without stopping, and the last event's result
   // back (Invoke reuses the event typed above), which later steps look for.
   await page.locator(".editor-instance .view-line", { hasText: loose("name = (event or {})") }).first().click();
@@ -626,6 +642,37 @@ await step("Debug lens: VS Code attaches by itself and stops on the breakpoint l
   // Debugging opened the Run and Debug view; later steps use the Explorer.
   await palette("View: Show Explorer");
   await page.locator(".explorer-folders-view .monaco-list-row", { hasText: "handler.py" }).first().waitFor({ timeout: 10000 });
+});
+
+const lensTexts = () => page.locator(".editor-instance .codelens-decoration").allInnerTexts();
+
+await step("Live lens: typing into handler.py and saving brings the new result inline", async () => {
+  await page.locator(".editor-instance .codelens-decoration a", { hasText: /^Live$/ }).first().click();
+  await until("the Stop Live lens", 30000, async () => (await lensTexts()).some((t) => t.includes("Stop Live")));
+  const returnLine = () => page.locator(".editor-instance .view-line", { hasText: loose('"body": greet(') }).first();
+  /** Saves with Ctrl+S and waits for the inline result to show `body`. */
+  const saveAndSee = async (body) => {
+    await page.keyboard.press("Control+S");
+    const hint = await until(`the inline result to follow the save (${body})`, 60000, async () => {
+      const t = await lineText("def handler(event, context):");
+      return t.includes(body) ? t : undefined;
+    });
+    log(`after the save: ${hint}`);
+  };
+  // Typed over `name` in greet(name): the greeting shouts.
+  await returnLine().locator("span", { hasText: /^name$/ }).last().dblclick();
+  await page.keyboard.type("name.upper()", { delay: 30 });
+  await until("the typed call", 5000, async () => norm(await returnLine().innerText()).includes("greet(name.upper())}"));
+  await saveAndSee("Hello, VS CODE!");
+  await shot("live-typed");
+  // Undone and saved again: the result follows back.
+  for (let i = 0; i < 30 && !norm(await returnLine().innerText()).includes("greet(name)}"); i++) {
+    await page.keyboard.press("Control+Z");
+  }
+  assert(norm(await returnLine().innerText()).includes("greet(name)}"), "the edit was not undone");
+  await saveAndSee("Hello, VS Code!");
+  await page.locator(".editor-instance .codelens-decoration a", { hasText: /^Stop Live$/ }).first().click();
+  await until("the Live lens back", 30000, async () => !(await lensTexts()).some((t) => t.includes("Stop Live")));
 });
 
 await step("with inlay hints off the result is an after-line decoration", async () => {
@@ -737,8 +784,6 @@ await step("status bar → QuickPick lists dev, staging and local; picking dev s
   await until("lambdaLs.profile = dev in the user settings", 10000, () => JSON.parse(fs.readFileSync(settingsFile, "utf8"))["lambdaLs.profile"] === "dev");
   await shot("profile-dev");
 });
-
-const lensTexts = () => page.locator(".editor-instance .codelens-decoration").allInnerTexts();
 
 await step("each profile shows its own state: nothing from local on dev, all of it again back on local", async () => {
   await until("local's lenses and result to go on dev", 20000, async () => {

@@ -1,5 +1,5 @@
-// Saved events for "Invoke with event…": `events/<function>*.json` in the file's folder or any
-// folder above it up to the workspace folder, and JSON typed by hand. No `vscode` import.
+// Saved events for "Invoke with event…", as the server finds them (`lambda.eventFiles`: the one
+// rule for a function's event files), and JSON typed by hand. No `vscode` import.
 import * as path from "node:path";
 
 export interface EventFile {
@@ -12,64 +12,36 @@ export interface EventFile {
 /** What was last sent to a function, remembered per function in the workspace state. */
 export type LastEvent = { kind: "file"; path: string } | { kind: "json"; text: string };
 
-/** The folders to look in: the file's folder, then each parent up to `stop` (inclusive). */
-export function searchDirs(fileDir: string, stop: string | undefined): string[] {
-  const dirs: string[] = [];
-  let dir = path.resolve(fileDir);
-  const end = stop ? path.resolve(stop) : undefined;
-  for (;;) {
-    dirs.push(dir);
-    if (end === undefined || dir === end) break;
-    const up = path.dirname(dir);
-    // Not under `stop`: look only in the file's own folder.
-    if (up === dir || !isInside(up, end)) break;
-    dir = up;
-  }
-  return dirs;
+/** `lambda.eventFiles`' answer: the saved events, nearest first, and where a sample goes. */
+export interface SavedEvents {
+  files: string[];
+  sample: string;
 }
 
-function isInside(dir: string, root: string): boolean {
-  const rel = path.relative(root, dir);
-  return rel === "" || (!rel.startsWith("..") && !path.isAbsolute(rel));
-}
-
-/** `handler.json`, `handler-big.json`, `handler_v2.json`, `handler.s3.json` for `handler`. */
-export function isEventFileFor(name: string, fn: string): boolean {
-  if (!name.toLowerCase().endsWith(".json") || !name.startsWith(fn)) return false;
-  const rest = name.slice(fn.length);
-  return rest.toLowerCase() === ".json" || /^[-_.]/.test(rest);
-}
-
-/** The saved events of `fn`, nearest folder first, `<fn>.json` before its variants. */
+/**
+ * The saved events of a function, asked of the server and labelled relative to the workspace
+ * folder `root`. None when the server cannot say (a file not saved yet, an older server): the
+ * picker still offers sample events and "Enter JSON…".
+ */
 export async function findEventFiles(
-  fileDir: string,
+  ask: (args: { uri: string; function: string }) => Promise<SavedEvents>,
+  target: { uri: string; function: string },
   root: string | undefined,
-  fn: string,
-  readdir: (dir: string) => Promise<string[]>,
 ): Promise<EventFile[]> {
-  const out: EventFile[] = [];
-  for (const dir of searchDirs(fileDir, root)) {
-    const events = path.join(dir, "events");
-    let names: string[];
-    try {
-      names = await readdir(events);
-    } catch {
-      continue;
-    }
-    const matching = names
-      .filter((n) => isEventFileFor(n, fn))
-      .sort((a, b) => {
-        const exact = `${fn}.json`;
-        if (a === exact) return -1;
-        if (b === exact) return 1;
-        return a.localeCompare(b);
-      });
-    for (const n of matching) {
-      const p = path.join(events, n);
-      out.push({ path: p, label: root ? path.relative(root, p) : p });
-    }
+  let saved: SavedEvents;
+  try {
+    saved = await ask({ uri: target.uri, function: target.function });
+  } catch {
+    return [];
   }
-  return out;
+  return saved.files.map((p) => ({ path: p, label: labelFor(p, root) }));
+}
+
+/** `p` relative to `root` when it is inside it, else `p` itself. */
+function labelFor(p: string, root: string | undefined): string {
+  if (!root) return p;
+  const rel = path.relative(root, p);
+  return rel && !rel.startsWith("..") && !path.isAbsolute(rel) ? rel : p;
 }
 
 /** Undefined when `text` is one JSON value, else a sentence saying what is wrong. */

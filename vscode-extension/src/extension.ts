@@ -22,11 +22,12 @@ import {
   WorkDoneProgress,
   WorkDoneProgressCancelNotification,
 } from "vscode-languageclient/node";
-import { DEBUG_TYPE, DebugReady, adapterEndpoint, attachConfiguration } from "./debug";
+import { DEBUG_TYPE, DebugReady, LaunchAsAttach, adapterEndpoint, attachConfiguration } from "./debug";
 import { ResultDecorations, ServerHint } from "./decorations";
 import {
   EventChoice,
   LastEvent,
+  SavedEvents,
   Trigger,
   eventPickItems,
   findEventFiles,
@@ -69,6 +70,7 @@ const SERVER = {
   listFunctions: "lambda.listFunctions",
   listEvents: "lambda.listEvents",
   createEvent: "lambda.createEvent",
+  eventFiles: "lambda.eventFiles",
   pull: "lambda.pull",
 } as const;
 
@@ -147,7 +149,7 @@ class Controller implements vscode.Disposable {
       vscode.debug.registerDebugAdapterDescriptorFactory(DEBUG_TYPE, {
         createDebugAdapterDescriptor: (session) => {
           const { host, port } = adapterEndpoint(session.configuration);
-          return new vscode.DebugAdapterServer(port, host);
+          return new vscode.DebugAdapterInlineImplementation(LaunchAsAttach.connect(host, port));
         },
       }),
     );
@@ -580,7 +582,7 @@ class Controller implements vscode.Disposable {
   private async pickEvent(target: FunctionArgs): Promise<{ payload?: unknown; eventFile?: string } | undefined> {
     const file = vscode.Uri.parse(target.uri);
     const root = vscode.workspace.getWorkspaceFolder(file)?.uri.fsPath;
-    const files = await findEventFiles(path.dirname(file.fsPath), root, target.function, (d) => fs.promises.readdir(d));
+    const files = await findEventFiles((args) => this.execute<SavedEvents>(SERVER.eventFiles, args), target, root);
     const key = lastEventKey(target.uri, target.function);
     const last = this.context.workspaceState.get<LastEvent>(key);
     // No saved event: the server's catalog of sample events, the annotated trigger first.

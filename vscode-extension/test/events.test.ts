@@ -1,65 +1,58 @@
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";
 import {
+  SavedEvents,
   eventPickItems,
   findEventFiles,
-  isEventFileFor,
   lastEventKey,
-  searchDirs,
   validateJson,
 } from "../src/events";
 
 const root = path.resolve("/ws");
-
-/** A fake file system: folder → names. */
-function fakeReaddir(tree: Record<string, string[]>) {
-  return async (dir: string) => {
-    const names = tree[path.resolve(dir)];
-    if (!names) throw Object.assign(new Error(`ENOENT ${dir}`), { code: "ENOENT" });
-    return names;
-  };
-}
+const target = { uri: "file:///ws/pkg/app.py", function: "handler" };
 
 describe("event files", () => {
-  it("match the function's name and variants of it", () => {
-    expect(isEventFileFor("handler.json", "handler")).toBe(true);
-    expect(isEventFileFor("handler-big.json", "handler")).toBe(true);
-    expect(isEventFileFor("handler_v2.json", "handler")).toBe(true);
-    expect(isEventFileFor("handler.s3.JSON", "handler")).toBe(true);
-    expect(isEventFileFor("handlers.json", "handler")).toBe(false);
-    expect(isEventFileFor("handler.yaml", "handler")).toBe(false);
-    expect(isEventFileFor("other.json", "handler")).toBe(false);
-  });
-
-  it("are looked for from the file's folder up to the workspace folder", () => {
-    expect(searchDirs(path.join(root, "a/b"), root)).toEqual([path.join(root, "a/b"), path.join(root, "a"), root]);
-    expect(searchDirs(root, root)).toEqual([root]);
-    // A file outside the workspace folder: only its own folder.
-    expect(searchDirs(path.resolve("/elsewhere/x"), root)).toEqual([path.resolve("/elsewhere/x")]);
-    expect(searchDirs(path.resolve("/elsewhere/x"), undefined)).toEqual([path.resolve("/elsewhere/x")]);
-  });
-
-  it("are listed nearest first, the exact name before variants", async () => {
+  it("are the server's (lambda.eventFiles), in its order, labelled relative to the workspace folder", async () => {
+    const asked: object[] = [];
     const files = await findEventFiles(
-      path.join(root, "pkg"),
+      async (args): Promise<SavedEvents> => {
+        asked.push(args);
+        return {
+          files: [
+            path.join(root, "pkg/events/handler.json"),
+            path.join(root, "pkg/events/handler-a.json"),
+            path.join(root, "events/handler.json"),
+          ],
+          sample: path.join(root, "pkg/events/handler.json"),
+        };
+      },
+      { ...target, payload: {} } as typeof target,
       root,
-      "handler",
-      fakeReaddir({
-        [path.join(root, "pkg/events")]: ["handler-z.json", "other.json", "handler.json", "handler-a.json"],
-        [path.join(root, "events")]: ["handler.json"],
-      }),
     );
+    // Only what the command takes is sent.
+    expect(asked).toEqual([{ uri: target.uri, function: "handler" }]);
     expect(files.map((f) => f.label)).toEqual([
       path.join("pkg", "events", "handler.json"),
       path.join("pkg", "events", "handler-a.json"),
-      path.join("pkg", "events", "handler-z.json"),
       path.join("events", "handler.json"),
     ]);
     expect(files[0].path).toBe(path.join(root, "pkg/events/handler.json"));
   });
 
-  it("are none when no events folder exists", async () => {
-    expect(await findEventFiles(path.join(root, "pkg"), root, "handler", fakeReaddir({}))).toEqual([]);
+  it("outside the workspace folder are labelled by their whole path", async () => {
+    const outside = path.resolve("/elsewhere/events/handler.json");
+    const ask = async (): Promise<SavedEvents> => ({ files: [outside], sample: outside });
+    expect(await findEventFiles(ask, target, root)).toEqual([{ path: outside, label: outside }]);
+    expect(await findEventFiles(ask, target, undefined)).toEqual([{ path: outside, label: outside }]);
+  });
+
+  it("are none when the server has none or cannot say", async () => {
+    const none = async (): Promise<SavedEvents> => ({ files: [], sample: "/ws/events/handler.json" });
+    expect(await findEventFiles(none, target, root)).toEqual([]);
+    const failing = async (): Promise<SavedEvents> => {
+      throw new Error("file:///ws/untitled is not a file on disk; save it first");
+    };
+    expect(await findEventFiles(failing, target, root)).toEqual([]);
   });
 });
 

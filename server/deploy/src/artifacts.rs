@@ -324,19 +324,7 @@ async fn upload_multipart(
 ) -> Result<(u64, usize), ArtifactError> {
     let (bucket, key) = (&target.bucket, &target.key);
     let ranges = part_ranges(bytes.len());
-    let (upload_id, mut done) = match unfinished_upload(conn, bucket, key).await? {
-        Some(id) => {
-            let parts = uploaded_parts(conn, bucket, key, &id).await?;
-            (id, parts)
-        }
-        None => (create_upload(conn, bucket, key).await?, BTreeMap::new()),
-    };
-    // A part counts as done only when its size is the one this split would send.
-    done.retain(|n, (size, _)| {
-        ranges
-            .iter()
-            .any(|(p, r)| p == n && r.len() as u64 == *size)
-    });
+    let (upload_id, mut done) = resume_or_start(conn, bucket, key, &ranges).await?;
     let resumed = done.len();
     let total = bytes.len() as u64;
     let mut finished: u64 = ranges
@@ -403,6 +391,29 @@ async fn upload_multipart(
     }
     complete_upload(conn, bucket, key, &upload_id, done).await?;
     Ok((sent, resumed))
+}
+
+/// The unfinished upload of this key and its parts already sent, or a new upload with none.
+async fn resume_or_start(
+    conn: &Connection,
+    bucket: &str,
+    key: &str,
+    ranges: &[(i32, std::ops::Range<usize>)],
+) -> Result<(String, DoneParts), ArtifactError> {
+    let (upload_id, mut done) = match unfinished_upload(conn, bucket, key).await? {
+        Some(id) => {
+            let parts = uploaded_parts(conn, bucket, key, &id).await?;
+            (id, parts)
+        }
+        None => (create_upload(conn, bucket, key).await?, BTreeMap::new()),
+    };
+    // A part counts as done only when its size is the one this split would send.
+    done.retain(|n, (size, _)| {
+        ranges
+            .iter()
+            .any(|(p, r)| p == n && r.len() as u64 == *size)
+    });
+    Ok((upload_id, done))
 }
 
 /// The newest unfinished multipart upload of exactly this key, if any.

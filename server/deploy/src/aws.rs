@@ -16,6 +16,7 @@ pub use crate::error::{AwsError, Call, CredentialsProblem, NetworkCause, Service
 use crate::profiles::{ProfileEnv, ProfileKind, LOCAL_PROFILE};
 
 /// The region and account the embedded local Lambda pretends to be.
+use lambda_facts::{LOCAL_ACCESS_KEY, LOCAL_SECRET_KEY};
 pub use lambda_facts::{LOCAL_ACCOUNT, LOCAL_REGION};
 /// How long calls may take, so nothing hangs: a stalled network or a function stuck in
 /// `Pending` ends in a clear error. Defaults suit AWS; tests shorten them.
@@ -96,6 +97,32 @@ impl std::fmt::Display for TargetInfo {
     }
 }
 
+/// The SDK configuration for the embedded local Lambda at `url`: its region and fixed
+/// credentials, never a profile's.
+async fn local_config(url: &str, timeouts: TimeoutConfig) -> (aws_types::SdkConfig, TargetInfo) {
+    let sdk = aws_config::defaults(BehaviorVersion::latest())
+        .http_client(http_client())
+        .region(Region::new(LOCAL_REGION))
+        .credentials_provider(Credentials::new(
+            LOCAL_ACCESS_KEY,
+            LOCAL_SECRET_KEY,
+            None,
+            None,
+            "lambda-ls-local",
+        ))
+        .endpoint_url(url)
+        .timeout_config(timeouts)
+        .load()
+        .await;
+    let info = TargetInfo {
+        profile: LOCAL_PROFILE.to_string(),
+        region: LOCAL_REGION.to_string(),
+        local: true,
+        endpoint: Some(url.to_string()),
+    };
+    (sdk, info)
+}
+
 impl Connection {
     /// Builds the SDK configuration for the endpoint; credentials are loaded lazily by the SDK.
     pub async fn connect(endpoint: &Endpoint) -> Result<Connection, AwsError> {
@@ -110,26 +137,7 @@ impl Connection {
             .build();
         let (sdk, info, sso) = match endpoint {
             Endpoint::Local { url } => {
-                let sdk = aws_config::defaults(BehaviorVersion::latest())
-                    .http_client(http_client())
-                    .region(Region::new(LOCAL_REGION))
-                    .credentials_provider(Credentials::new(
-                        "local",
-                        "local",
-                        None,
-                        None,
-                        "lambda-ls-local",
-                    ))
-                    .endpoint_url(url.clone())
-                    .timeout_config(timeouts)
-                    .load()
-                    .await;
-                let info = TargetInfo {
-                    profile: LOCAL_PROFILE.to_string(),
-                    region: LOCAL_REGION.to_string(),
-                    local: true,
-                    endpoint: Some(url.clone()),
-                };
+                let (sdk, info) = local_config(url, timeouts).await;
                 (sdk, info, false)
             }
             Endpoint::Aws {
@@ -154,6 +162,17 @@ impl Connection {
                 (sdk, info, logs_in_with_sso(files, profile).await)
             }
         };
+        Ok(Connection::with_clients(sdk, info, sso, limits))
+    }
+
+    /// The service clients for a loaded SDK configuration; invokes get their own, longer read
+    /// timeout.
+    fn with_clients(
+        sdk: aws_types::SdkConfig,
+        info: TargetInfo,
+        sso: bool,
+        limits: Limits,
+    ) -> Connection {
         let lambda = aws_sdk_lambda::Client::new(&sdk);
         let invoker = aws_sdk_lambda::Client::from_conf(
             aws_sdk_lambda::config::Builder::from(&sdk)
@@ -172,7 +191,7 @@ impl Connection {
                 .force_path_style(info.endpoint.is_some())
                 .build(),
         );
-        Ok(Connection {
+        Connection {
             lambda,
             iam,
             logs,
@@ -182,7 +201,7 @@ impl Connection {
             sdk,
             info,
             sso,
-        })
+        }
     }
 
     /// This connection with `name: value` added to every control-plane Lambda call, for an

@@ -218,57 +218,9 @@ pub async fn deploy(
     progress(Progress::Checking {
         function: spec.name.clone(),
     });
-    let existing = get_configuration(conn, &spec.name).await?;
-    let mut artifact = None;
-    let (config, action) = match existing {
-        None => {
-            let role = resolve_role(conn, &spec.role, progress).await?;
-            let code = code_source(conn, spec, req.package, progress).await?;
-            artifact = code.staged().cloned();
-            let created = with_retries(progress, ROLE_RETRY_ATTEMPTS, || {
-                create_function(conn, spec, &code, &role)
-            })
-            .await?;
-            let ready = wait_ready(conn, &spec.name, progress).await?;
-            (ready.unwrap_or(created), DeployAction::Created)
-        }
-        Some(current) => {
-            let mut current = if is_busy(&current) {
-                wait_ready(conn, &spec.name, progress)
-                    .await?
-                    .unwrap_or(current)
-            } else {
-                current
-            };
-            let code_changed = current.code_sha256() != Some(req.package.code_sha256.as_str())
-                || current_architecture(&current) != spec.architecture.as_str();
-            if code_changed {
-                let code = code_source(conn, spec, req.package, progress).await?;
-                artifact = code.staged().cloned();
-                with_retries(progress, RETRY_ATTEMPTS, || update_code(conn, spec, &code)).await?;
-                current = wait_ready(conn, &spec.name, progress)
-                    .await?
-                    .unwrap_or(current);
-            }
-            let config_changed = !config_matches(&current, spec);
-            if config_changed {
-                progress(Progress::UpdatingConfiguration);
-                with_retries(progress, RETRY_ATTEMPTS, || {
-                    update_configuration(conn, spec)
-                })
-                .await?;
-                current = wait_ready(conn, &spec.name, progress)
-                    .await?
-                    .unwrap_or(current);
-            }
-            let action = match (code_changed, config_changed) {
-                (true, true) => DeployAction::UpdatedCodeAndConfiguration,
-                (true, false) => DeployAction::UpdatedCode,
-                (false, true) => DeployAction::UpdatedConfiguration,
-                (false, false) => DeployAction::Unchanged,
-            };
-            (current, action)
-        }
+    let (config, action, artifact) = match get_configuration(conn, &spec.name).await? {
+        None => create(conn, &req, progress).await?,
+        Some(current) => update(conn, &req, current, progress).await?,
     };
     Ok(DeployOutcome {
         url: None,
@@ -283,6 +235,79 @@ pub async fn deploy(
         duration_ms: started.elapsed().as_millis() as u64,
         artifact,
     })
+}
+
+/// What a deploy did: the function's configuration after it, and the S3 artifact its code came
+/// from (code over the direct-upload limit).
+type Deployed = (FunctionConfiguration, DeployAction, Option<StagedArtifact>);
+
+/// A new function: its role (the default one made if needed), then CreateFunction, retried
+/// while a new role is not yet usable, then the wait until it is `Active`.
+async fn create(
+    conn: &Connection,
+    req: &DeployRequest<'_>,
+    progress: &(dyn Fn(Progress) + Send + Sync),
+) -> Result<Deployed, DeployError> {
+    let spec = req.spec;
+    let role = resolve_role(conn, &spec.role, progress).await?;
+    let code = code_source(conn, spec, req.package, progress).await?;
+    let created = with_retries(progress, ROLE_RETRY_ATTEMPTS, || {
+        create_function(conn, spec, &code, &role)
+    })
+    .await?;
+    let ready = wait_ready(conn, &spec.name, progress).await?;
+    Ok((
+        ready.unwrap_or(created),
+        DeployAction::Created,
+        code.staged().cloned(),
+    ))
+}
+
+/// An existing function: its code only when `CodeSha256` (or the architecture) differs, its
+/// configuration only when a setting differs, each followed by the wait for the update.
+async fn update(
+    conn: &Connection,
+    req: &DeployRequest<'_>,
+    current: FunctionConfiguration,
+    progress: &(dyn Fn(Progress) + Send + Sync),
+) -> Result<Deployed, DeployError> {
+    let spec = req.spec;
+    let mut current = if is_busy(&current) {
+        wait_ready(conn, &spec.name, progress)
+            .await?
+            .unwrap_or(current)
+    } else {
+        current
+    };
+    let mut artifact = None;
+    let code_changed = current.code_sha256() != Some(req.package.code_sha256.as_str())
+        || current_architecture(&current) != spec.architecture.as_str();
+    if code_changed {
+        let code = code_source(conn, spec, req.package, progress).await?;
+        artifact = code.staged().cloned();
+        with_retries(progress, RETRY_ATTEMPTS, || update_code(conn, spec, &code)).await?;
+        current = wait_ready(conn, &spec.name, progress)
+            .await?
+            .unwrap_or(current);
+    }
+    let config_changed = !config_matches(&current, spec);
+    if config_changed {
+        progress(Progress::UpdatingConfiguration);
+        with_retries(progress, RETRY_ATTEMPTS, || {
+            update_configuration(conn, spec)
+        })
+        .await?;
+        current = wait_ready(conn, &spec.name, progress)
+            .await?
+            .unwrap_or(current);
+    }
+    let action = match (code_changed, config_changed) {
+        (true, true) => DeployAction::UpdatedCodeAndConfiguration,
+        (true, false) => DeployAction::UpdatedCode,
+        (false, true) => DeployAction::UpdatedConfiguration,
+        (false, false) => DeployAction::Unchanged,
+    };
+    Ok((current, action, artifact))
 }
 
 /// How the zip reaches Lambda: inline up to the direct-upload limit, else from S3.

@@ -359,7 +359,7 @@ fn describe(
     req: &PullRequest,
     source: &str,
 ) -> Description {
-    let quote = |s: &str| toml::Value::String(s.to_string()).to_string();
+    let quote = toml_string;
     let (module, function, callable) = match &unpacked.callable {
         Some((m, f)) => (m.clone(), f.clone(), true),
         None => {
@@ -397,27 +397,50 @@ fn describe(
     if callable {
         line("callable", "true".to_string());
     }
+    let env_left_out = describe_env(c, req.with_env, &mut text);
+    let layers = describe_layers(c, &mut text);
+    Description {
+        text,
+        target,
+        env_left_out,
+        layers,
+    }
+}
+
+fn toml_string(s: &str) -> String {
+    toml::Value::String(s.to_string()).to_string()
+}
+
+/// The `env` line (`with_env`), else a comment naming the variables left out, which it returns.
+fn describe_env(c: &FunctionConfiguration, with_env: bool, text: &mut String) -> Vec<String> {
     let mut vars: Vec<(&String, &String)> = c
         .environment()
         .and_then(|e| e.variables())
         .map(|v| v.iter().collect())
         .unwrap_or_default();
     vars.sort();
-    let mut env_left_out = Vec::new();
-    if req.with_env && !vars.is_empty() {
+    if vars.is_empty() {
+        return Vec::new();
+    }
+    if with_env {
         let pairs: Vec<String> = vars
             .iter()
             // Lambda allows only letters, digits and `_` in names: bare TOML keys.
-            .map(|(k, v)| format!("{k} = {}", quote(v.as_str())))
+            .map(|(k, v)| format!("{k} = {}", toml_string(v.as_str())))
             .collect();
-        line("env", format!("{{ {} }}", pairs.join(", ")));
-    } else if !vars.is_empty() {
-        env_left_out = vars.iter().map(|(k, _)| k.to_string()).collect();
-        text.push_str(&format!(
-            "# Environment variables left out (values often hold secrets; `lambda-ls pull --with-env` writes them).\n# Deploying from here without an `env` line REMOVES them: {}\n",
-            env_left_out.join(", ")
-        ));
+        text.push_str(&format!("env = {{ {} }}\n", pairs.join(", ")));
+        return Vec::new();
     }
+    let left_out: Vec<String> = vars.iter().map(|(k, _)| k.to_string()).collect();
+    text.push_str(&format!(
+        "# Environment variables left out (values often hold secrets; `lambda-ls pull --with-env` writes them).\n# Deploying from here without an `env` line REMOVES them: {}\n",
+        left_out.join(", ")
+    ));
+    left_out
+}
+
+/// The function's layers, as comments: `lambda.toml` does not manage them.
+fn describe_layers(c: &FunctionConfiguration, text: &mut String) -> Vec<String> {
     let layers: Vec<String> = c
         .layers()
         .iter()
@@ -429,12 +452,7 @@ fn describe(
             text.push_str(&format!("#   {l}\n"));
         }
     }
-    Description {
-        text,
-        target,
-        env_left_out,
-        layers,
-    }
+    layers
 }
 
 /// `pkg.mod` → `pkg/mod.py`, or `pkg/mod/__init__.py` when that is what the zip holds.

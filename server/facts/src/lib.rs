@@ -1,6 +1,9 @@
 //! Facts about AWS Lambda that both the deploy core and the embedded local Lambda rely on, in one
 //! leaf crate so they cannot drift apart (the dependency rule forbids deploy ↔ local, not this).
 
+// Short functions (clippy.toml) are a rule for the product; a test may read long.
+#![cfg_attr(test, allow(clippy::too_many_lines))]
+
 /// Runtimes CreateFunction accepts (the local Lambda stores them all, runs only Python).
 pub const RUNTIMES: &[&str] = &[
     "python3.9",
@@ -44,6 +47,12 @@ pub const RESERVED_ENV: &[&str] = &[
 pub const LOCAL_REGION: &str = "us-east-1";
 /// The account the embedded local Lambda names in its ARNs.
 pub const LOCAL_ACCOUNT: &str = "000000000000";
+/// The one identity the embedded local Lambda knows: lambda-ls's `local` profile signs with this
+/// access key and secret, and the local Lambda checks `AWS_IAM` function URLs' signatures
+/// against them.
+pub const LOCAL_ACCESS_KEY: &str = "local";
+/// See [`LOCAL_ACCESS_KEY`].
+pub const LOCAL_SECRET_KEY: &str = "local";
 
 #[cfg(test)]
 mod tests {

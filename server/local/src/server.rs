@@ -137,35 +137,45 @@ async fn handle(ctx: Arc<Ctx>, gate: Arc<Gate>, req: Request<Incoming>) -> Respo
         )));
     }
     let path = req.uri().path().to_string();
-    let invoke = path.ends_with("/invocations");
-    let limit = if invoke { INVOKE_LIMIT } else { CONTROL_LIMIT };
-    let too_large = || {
-        if invoke {
-            ApiError::new(
-                413,
-                "RequestTooLargeException",
-                format!("Request must be smaller than {INVOKE_LIMIT} bytes for the InvokeFunction operation"),
-            )
-        } else {
-            ApiError::new(
-                413,
-                "RequestEntityTooLargeException",
-                format!("Request must be smaller than {CONTROL_LIMIT} bytes"),
-            )
-        }
-    };
     let (parts, body) = req.into_parts();
-    let body = match crate::body::read(body, limit).await {
+    let body = match read_body(body, path.ends_with("/invocations")).await {
         Ok(b) => b,
-        Err(BodyError::TooLarge) => return to_response(Reply::error(&too_large())),
-        Err(BodyError::Broken(e)) => {
-            return to_response(Reply::error(&ApiError::new(
-                400,
-                "InvalidRequestContentException",
-                format!("cannot read the request body: {e}"),
-            )))
-        }
+        Err(e) => return to_response(Reply::error(&e)),
     };
+    to_response(dispatch(&ctx, parts, &path, body).await)
+}
+
+/// The whole body, within Invoke's limit for an invocation and the control plane's otherwise.
+async fn read_body(body: Incoming, invoke: bool) -> Result<Bytes, ApiError> {
+    let limit = if invoke { INVOKE_LIMIT } else { CONTROL_LIMIT };
+    match crate::body::read(body, limit).await {
+        Ok(b) => Ok(b),
+        Err(BodyError::TooLarge) if invoke => Err(ApiError::new(
+            413,
+            "RequestTooLargeException",
+            format!("Request must be smaller than {INVOKE_LIMIT} bytes for the InvokeFunction operation"),
+        )),
+        Err(BodyError::TooLarge) => Err(ApiError::new(
+            413,
+            "RequestEntityTooLargeException",
+            format!("Request must be smaller than {CONTROL_LIMIT} bytes"),
+        )),
+        Err(BodyError::Broken(e)) => Err(ApiError::new(
+            400,
+            "InvalidRequestContentException",
+            format!("cannot read the request body: {e}"),
+        )),
+    }
+}
+
+/// Hands a request to the API it is for: S3 by its signature, CloudWatch Logs by its
+/// `X-Amz-Target`, code downloads by their path, else the Lambda API.
+async fn dispatch(
+    ctx: &Arc<Ctx>,
+    parts: hyper::http::request::Parts,
+    path: &str,
+    body: Bytes,
+) -> Reply {
     if crate::s3::is_s3(&parts.headers) {
         let path = path.trim_start_matches('/');
         let (bucket, key) = path.split_once('/').unwrap_or((path, ""));
@@ -177,7 +187,7 @@ async fn handle(ctx: Arc<Ctx>, gate: Arc<Gate>, req: Request<Incoming>) -> Respo
             headers: parts.headers,
             body,
         };
-        return to_response(crate::s3::handle(ctx.registry.store.clone(), req).await);
+        return crate::s3::handle(ctx.registry.store.clone(), req).await;
     }
     if path == "/" && parts.method == Method::POST {
         let target = parts
@@ -189,12 +199,12 @@ async fn handle(ctx: Arc<Ctx>, gate: Arc<Gate>, req: Request<Incoming>) -> Respo
             let (status, value) = ctx.logs.handle(op, &body).await;
             let mut reply = Reply::json(status, value);
             reply.content_type = "application/x-amz-json-1.1";
-            return to_response(reply);
+            return reply;
         }
     }
     if parts.method == Method::GET {
         if let Some(file) = path.strip_prefix("/lambda-ls/code/") {
-            return to_response(download(&ctx, file).await);
+            return download(ctx, file).await;
         }
     }
     let req = Req {
@@ -208,7 +218,7 @@ async fn handle(ctx: Arc<Ctx>, gate: Arc<Gate>, req: Request<Incoming>) -> Respo
         headers: parts.headers,
         body,
     };
-    to_response(api::route(&ctx, req).await)
+    api::route(ctx, req).await
 }
 
 /// Serves a stored zip: GetFunction's `Code.Location` and layers' `Content.Location`.

@@ -171,6 +171,7 @@ impl Worker {
         }
     }
 
+    #[allow(clippy::too_many_lines)] // split pending: Z
     async fn spawn(pool: &Arc<Pool>, inv: Invocation) -> Result<(), Box<(Invocation, String)>> {
         let prepared = match pool.runner.prepare(&pool.spec).await {
             Ok(p) => p,
@@ -720,6 +721,11 @@ impl Worker {
     }
 
     fn exit_error(&self, run: Running, reason: &str) {
+        let debug = self.pool.spec.debug.as_deref();
+        if let Some(message) = debug.and_then(crate::debug::Session::stopped) {
+            let body = error_body(crate::debug::STOPPED_TYPE, message.into());
+            return self.finish(run, body, true, &[message], || {});
+        }
         let message = format!(
             "RequestId: {} Error: Runtime exited with error: {reason}",
             run.request_id

@@ -3,6 +3,9 @@
 //! Needs `LAMBDA_LS_TEST_PYTHON_RIC` pointing at a python with awslambdaric installed; without
 //! it each test says loudly that it is skipped.
 
+// Short functions (clippy.toml) are a rule for the product; a test may read long.
+#![cfg_attr(test, allow(clippy::too_many_lines))]
+
 mod common;
 
 use common::{bounded, ric_python, scenarios, Harness};

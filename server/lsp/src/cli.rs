@@ -18,7 +18,7 @@ use lambda_deploy::profiles::ProfileEnv;
 use lambda_deploy::project::Settings as ProjectSettings;
 use lambda_deploy::pull::PullRequest;
 use lambda_deploy::spec;
-use lambda_ops::deploy::{DeployRequest, PackageToFile};
+use lambda_ops::deploy::{DeployRequest, PackageTarget};
 use lambda_ops::invoke::Payload;
 use lambda_ops::logs::Logs;
 use lambda_ops::manage::{DeleteRequest, Grant};
@@ -426,18 +426,10 @@ async fn profiles(target: &Target, json: bool) -> Result<u8, OpError> {
 
 /// `package`: the zip `deploy` would upload, to a file.
 async fn package(a: PackageArgs) -> Result<u8, OpError> {
-    let (file, function) = package::parse_target(&a.target)?;
-    let req = PackageToFile {
-        file,
-        function,
-        callable: a.callable,
-        includes: a.include,
-        out: a.out,
-    };
-    let out = req.out.clone();
-    let pkg = lambda_ops::deploy::package_to_file(req).await?;
+    let req = PackageTarget::parse(&a.target, a.callable, a.include)?;
+    let pkg = lambda_ops::deploy::package_to_file(req, &a.out).await?;
     render::warn_all(&pkg.warnings);
-    render::packaged(&out, &pkg, a.json);
+    render::packaged(&a.out, &pkg, a.json);
     Ok(EXIT_OK)
 }
 

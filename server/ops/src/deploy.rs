@@ -21,25 +21,46 @@ pub async fn package(req: PackageRequest) -> Result<Package, OpError> {
     Ok(off_the_workers("packaging", move || package::build_package(&req)).await??)
 }
 
-/// `package`: exactly the zip `deploy` would upload, written to a file.
+/// `package`: exactly the zip `deploy` would upload.
 #[derive(Debug, Clone)]
-pub struct PackageToFile {
+pub struct PackageTarget {
     pub file: PathBuf,
     pub function: String,
     pub callable: bool,
     pub includes: Vec<PathBuf>,
-    pub out: PathBuf,
 }
 
-/// Resolves, packages and writes the zip; the package says what is in it.
-pub async fn package_to_file(req: PackageToFile) -> Result<Package, OpError> {
+impl PackageTarget {
+    /// From `file.py:function` as users write it.
+    pub fn parse(
+        target: &str,
+        callable: bool,
+        includes: Vec<PathBuf>,
+    ) -> Result<PackageTarget, OpError> {
+        let (file, function) = package::parse_target(target)?;
+        Ok(PackageTarget {
+            file,
+            function,
+            callable,
+            includes,
+        })
+    }
+}
+
+/// Resolves and packages in memory; the package says what is in it.
+pub async fn package_target(req: PackageTarget) -> Result<Package, OpError> {
     let target = package::resolve_target(&req.file, &req.function, req.callable)?;
-    let pkg = package(PackageRequest {
+    package(PackageRequest {
         target,
         includes: req.includes,
     })
-    .await?;
-    write_file(&req.out, &pkg.bytes)?;
+    .await
+}
+
+/// `package --out`: the same zip, written to a file.
+pub async fn package_to_file(req: PackageTarget, out: &Path) -> Result<Package, OpError> {
+    let pkg = package_target(req).await?;
+    write_file(out, &pkg.bytes)?;
     Ok(pkg)
 }
 

@@ -234,89 +234,15 @@ pub(super) async fn url_config(ctx: &Arc<Ctx>, req: &Req, id: &str) -> Result<Re
             "1 validation error detected: Value '{q}' at 'qualifier' failed to satisfy constraint: Member must satisfy regular expression pattern: ((?!^\\d+$)^[0-9a-zA-Z-_]+$)"
         )));
     }
-    let missing = || ApiError::not_found("The resource you requested does not exist.");
     match req.method {
-        // A missing function is "The resource you requested does not exist." here, not
-        // "Function not found" (localstack's provider, following its AWS snapshots).
-        Method::GET => ctx
-            .registry
-            .read(&f.name, |rec| {
-                let key = qualifier_key(rec, &f)?;
-                let url = rec.urls.get(&key).ok_or_else(missing)?;
-                Ok(Reply::json(200, url_json(ctx, &f.name, &key, url)))
-            })
-            .unwrap_or_else(|| Err(missing())),
-        Method::POST => {
-            let input: UrlInput = req.json()?;
-            check_url_input(&input, true)?;
-            // The loopback port is taken before the config is stored, so a stored URL is
-            // always one that can be served.
-            let listener = Urls::bind(None).await.map_err(|e| {
-                ApiError::service(format!(
-                    "cannot open a loopback port for the function URL: {e}"
-                ))
-            })?;
-            let port = listener.local_addr().map(|a| a.port()).unwrap_or_default();
-            let (url, arn, key) = ctx
-                .registry
-                .mutate(&f.name, &f.arn(), |rec| {
-                    let key = qualifier_key(rec, &f)?;
-                    let arn = resource_arn(&f.name, &key);
-                    if rec.urls.contains_key(&key) {
-                        return Err(ApiError::conflict(format!(
-                            "Failed to create function url config for [functionArn = {arn}]. Error message:  FunctionUrlConfig exists for this Lambda function"
-                        )));
-                    }
-                    let now = iso_micros(now_millis());
-                    let url = UrlConfig {
-                        url: crate::urls::address(port),
-                        id: uuid::Uuid::new_v4().simple().to_string(),
-                        port: Some(port),
-                        auth_type: input.auth_type.clone().unwrap_or_default(),
-                        cors: input.cors.clone(),
-                        invoke_mode: input.invoke_mode.clone().unwrap_or_else(|| "BUFFERED".into()),
-                        creation_time: now.clone(),
-                        last_modified_time: now,
-                    };
-                    rec.urls.insert(key.clone(), url.clone());
-                    Ok((url, arn, key))
-                })
-                .await?;
-            ctx.urls.serve(ctx, &f.name, &key, listener);
-            let mut out = url.to_json(&arn);
-            if let Some(o) = out.as_object_mut() {
-                o.remove("LastModifiedTime");
-            }
-            Ok(Reply::json(201, out))
-        }
-        Method::PUT => {
-            let input: UrlInput = req.json()?;
-            check_url_input(&input, false)?;
-            let (url, key) = ctx
-                .registry
-                .mutate(&f.name, &f.arn(), |rec| {
-                    let key = qualifier_key(rec, &f)?;
-                    let url = rec.urls.get_mut(&key).ok_or_else(missing)?;
-                    if let Some(a) = &input.auth_type {
-                        url.auth_type = a.clone();
-                    }
-                    if let Some(c) = &input.cors {
-                        url.cors = Some(c.clone());
-                    }
-                    if let Some(m) = &input.invoke_mode {
-                        url.invoke_mode = m.clone();
-                    }
-                    url.last_modified_time = iso_micros(now_millis());
-                    Ok((url.clone(), key))
-                })
-                .await?;
-            Ok(Reply::json(200, url_json(ctx, &f.name, &key, &url)))
-        }
+        Method::GET => get_url(ctx, &f),
+        Method::POST => create_url(ctx, req, &f).await,
+        Method::PUT => update_url(ctx, req, &f).await,
         Method::DELETE => {
             ctx.registry
                 .mutate(&f.name, &f.arn(), |rec| {
                     let key = qualifier_key(rec, &f)?;
-                    rec.urls.remove(&key).map(|_| key).ok_or_else(missing)
+                    rec.urls.remove(&key).map(|_| key).ok_or_else(no_url)
                 })
                 .await
                 .map(|key| ctx.urls.close(&f.name, &key))?;
@@ -328,6 +254,90 @@ pub(super) async fn url_config(ctx: &Arc<Ctx>, req: &Req, id: &str) -> Result<Re
             "Unknown operation on a function URL",
         )),
     }
+}
+
+/// A missing function or URL config: "The resource you requested does not exist." here, not
+/// "Function not found" (localstack's provider, following its AWS snapshots).
+fn no_url() -> ApiError {
+    ApiError::not_found("The resource you requested does not exist.")
+}
+
+fn get_url(ctx: &Arc<Ctx>, f: &FunctionRef) -> Result<Reply> {
+    ctx.registry
+        .read(&f.name, |rec| {
+            let key = qualifier_key(rec, f)?;
+            let url = rec.urls.get(&key).ok_or_else(no_url)?;
+            Ok(Reply::json(200, url_json(ctx, &f.name, &key, url)))
+        })
+        .unwrap_or_else(|| Err(no_url()))
+}
+
+async fn create_url(ctx: &Arc<Ctx>, req: &Req, f: &FunctionRef) -> Result<Reply> {
+    let input: UrlInput = req.json()?;
+    check_url_input(&input, true)?;
+    // The loopback port is taken before the config is stored, so a stored URL is always one
+    // that can be served.
+    let listener = Urls::bind(None).await.map_err(|e| {
+        ApiError::service(format!(
+            "cannot open a loopback port for the function URL: {e}"
+        ))
+    })?;
+    let port = listener.local_addr().map(|a| a.port()).unwrap_or_default();
+    let (url, arn, key) = ctx
+        .registry
+        .mutate(&f.name, &f.arn(), |rec| {
+            let key = qualifier_key(rec, f)?;
+            let arn = resource_arn(&f.name, &key);
+            if rec.urls.contains_key(&key) {
+                return Err(ApiError::conflict(format!(
+                    "Failed to create function url config for [functionArn = {arn}]. Error message:  FunctionUrlConfig exists for this Lambda function"
+                )));
+            }
+            let now = iso_micros(now_millis());
+            let url = UrlConfig {
+                url: crate::urls::address(port),
+                id: uuid::Uuid::new_v4().simple().to_string(),
+                port: Some(port),
+                auth_type: input.auth_type.clone().unwrap_or_default(),
+                cors: input.cors.clone(),
+                invoke_mode: input.invoke_mode.clone().unwrap_or_else(|| "BUFFERED".into()),
+                creation_time: now.clone(),
+                last_modified_time: now,
+            };
+            rec.urls.insert(key.clone(), url.clone());
+            Ok((url, arn, key))
+        })
+        .await?;
+    ctx.urls.serve(ctx, &f.name, &key, listener);
+    let mut out = url.to_json(&arn);
+    if let Some(o) = out.as_object_mut() {
+        o.remove("LastModifiedTime");
+    }
+    Ok(Reply::json(201, out))
+}
+
+async fn update_url(ctx: &Arc<Ctx>, req: &Req, f: &FunctionRef) -> Result<Reply> {
+    let input: UrlInput = req.json()?;
+    check_url_input(&input, false)?;
+    let (url, key) = ctx
+        .registry
+        .mutate(&f.name, &f.arn(), |rec| {
+            let key = qualifier_key(rec, f)?;
+            let url = rec.urls.get_mut(&key).ok_or_else(no_url)?;
+            if let Some(a) = &input.auth_type {
+                url.auth_type = a.clone();
+            }
+            if let Some(c) = &input.cors {
+                url.cors = Some(c.clone());
+            }
+            if let Some(m) = &input.invoke_mode {
+                url.invoke_mode = m.clone();
+            }
+            url.last_modified_time = iso_micros(now_millis());
+            Ok((url.clone(), key))
+        })
+        .await?;
+    Ok(Reply::json(200, url_json(ctx, &f.name, &key, &url)))
 }
 
 /// A URL config as reported: with the address it is served at right now.

@@ -2,7 +2,7 @@
 //! dedicated worker under debugpy, then wait for its result.
 //!
 //! `POST /lambda-ls/debug/functions/{name}[?Qualifier=]` with `{"payload", "port", "attachWaitMs"}`
-//! answers once debugpy listens: `{"session", "host", "port", "taskRoot", "attachWaitMs"}`.
+//! answers once debugpy listens: `{"session", "host", "port", "taskRoot", "handler", "attachWaitMs"}`.
 //! `GET /lambda-ls/debug/sessions/{id}/result` answers as Invoke does (payload, `X-Amz-Function-Error`,
 //! `X-Amz-Log-Result`, `X-Amz-Executed-Version`) plus `X-Lambda-Ls-Debugger: attached|none`.
 
@@ -108,6 +108,7 @@ pub(super) async fn start(ctx: &Arc<Ctx>, req: &Req, id: &str) -> Result<Reply> 
             "host": "127.0.0.1",
             "port": port,
             "taskRoot": task_root,
+            "handler": target.pool.spec.handler,
             "attachWaitMs": wait.as_millis() as u64,
         }),
     );

@@ -433,7 +433,65 @@ fn new_version(rec: &mut FunctionRecord, description: Option<&str>) -> FunctionC
 }
 
 pub(super) async fn create(ctx: &Arc<Ctx>, req: &Req) -> Result<Reply> {
-    let input: CreateInput = req.json()?;
+    let mut input: CreateInput = req.json()?;
+    let (name, runtime) = check_create(&input)?;
+    let code = input.code.take().unwrap_or_default();
+    if code.image_uri.is_some() {
+        return Err(ApiError::invalid(
+            "lambda-ls local accepts code only as Code.ZipFile or Code.S3Bucket and S3Key.",
+        ));
+    }
+    let zip = CodeRef::from_input(
+        code.zip_file.as_deref(),
+        code.s3_bucket.as_deref(),
+        code.s3_key.as_deref(),
+    )
+    .ok_or_else(|| ApiError::invalid("Code.ZipFile is required."))?;
+    let architectures = input
+        .architectures
+        .take()
+        .unwrap_or_else(|| vec!["x86_64".to_string()]);
+    check_architectures(&architectures)?;
+    let mut config = being_created(&name, runtime, architectures);
+    apply_config(&ctx.registry, &mut config, &input.config)?;
+    if ctx.registry.read(&name, |_| ()).is_some() {
+        return Err(ApiError::conflict(format!(
+            "Function already exist: {name}"
+        )));
+    }
+    let (hex, size) = store_code(ctx, zip).await?;
+    check_with_layers(ctx, &hex, &config.layers)?;
+    config.code_sha256 = hex;
+    config.code_size = size;
+    let mut rec = FunctionRecord {
+        latest: config,
+        active: None,
+        versions: BTreeMap::new(),
+        last_version: 0,
+        aliases: BTreeMap::new(),
+        policies: BTreeMap::new(),
+        urls: BTreeMap::new(),
+        tags: input.tags.take().unwrap_or_default(),
+    };
+    let shown = if input.publish == Some(true) {
+        new_version(&mut rec, None)
+    } else {
+        rec.latest.clone()
+    };
+    ctx.registry.insert(rec).await?;
+    // CreateFunction answers without LastUpdateStatus*, and with the unqualified ARN even when
+    // it published version 1 (localstack test_lambda_api snapshots, recorded against AWS).
+    let mut out = shown.to_json();
+    if let Some(o) = out.as_object_mut() {
+        o.retain(|k, _| !k.starts_with("LastUpdateStatus"));
+        o.insert("FunctionArn".into(), Value::String(function_arn(&name)));
+    }
+    Ok(Reply::json(201, out))
+}
+
+/// CreateFunction's checks before its code is looked at, in AWS's order: the name, the package
+/// type, the runtime, the handler, the role. Returns the function's name and runtime.
+fn check_create(input: &CreateInput) -> Result<(String, String)> {
     let given = input.function_name.clone().unwrap_or_default();
     let name = crate::model::FunctionRef::parse(&given)
         .map(|f| f.name)
@@ -464,24 +522,14 @@ pub(super) async fn create(ctx: &Arc<Ctx>, req: &Req) -> Result<Reply> {
     if input.config.role.is_none() {
         return Err(constraint("null", "role", "Member must not be null"));
     }
-    let code = input.code.unwrap_or_default();
-    if code.image_uri.is_some() {
-        return Err(ApiError::invalid(
-            "lambda-ls local accepts code only as Code.ZipFile or Code.S3Bucket and S3Key.",
-        ));
-    }
-    let zip = CodeRef::from_input(
-        code.zip_file.as_deref(),
-        code.s3_bucket.as_deref(),
-        code.s3_key.as_deref(),
-    )
-    .ok_or_else(|| ApiError::invalid("Code.ZipFile is required."))?;
-    let architectures = input
-        .architectures
-        .unwrap_or_else(|| vec!["x86_64".to_string()]);
-    check_architectures(&architectures)?;
-    let mut config = FunctionConfig {
-        name: name.clone(),
+    Ok((name, runtime))
+}
+
+/// A new function's `$LATEST` with Lambda's defaults, `Pending` until its code is ready; the
+/// request's settings are applied over it.
+fn being_created(name: &str, runtime: String, architectures: Vec<String>) -> FunctionConfig {
+    FunctionConfig {
+        name: name.to_string(),
         version: LATEST.into(),
         runtime,
         role: String::new(),
@@ -505,41 +553,7 @@ pub(super) async fn create(ctx: &Arc<Ctx>, req: &Req) -> Result<Reply> {
         last_update_status: UpdateStatus::InProgress,
         last_update_status_reason: Some("The function is being created.".into()),
         last_update_status_reason_code: Some("Creating".into()),
-    };
-    apply_config(&ctx.registry, &mut config, &input.config)?;
-    if ctx.registry.read(&name, |_| ()).is_some() {
-        return Err(ApiError::conflict(format!(
-            "Function already exist: {name}"
-        )));
     }
-    let (hex, size) = store_code(ctx, zip).await?;
-    check_with_layers(ctx, &hex, &config.layers)?;
-    config.code_sha256 = hex;
-    config.code_size = size;
-    let mut rec = FunctionRecord {
-        latest: config,
-        active: None,
-        versions: BTreeMap::new(),
-        last_version: 0,
-        aliases: BTreeMap::new(),
-        policies: BTreeMap::new(),
-        urls: BTreeMap::new(),
-        tags: input.tags.unwrap_or_default(),
-    };
-    let shown = if input.publish == Some(true) {
-        new_version(&mut rec, None)
-    } else {
-        rec.latest.clone()
-    };
-    ctx.registry.insert(rec).await?;
-    // CreateFunction answers without LastUpdateStatus*, and with the unqualified ARN even when
-    // it published version 1 (localstack test_lambda_api snapshots, recorded against AWS).
-    let mut out = shown.to_json();
-    if let Some(o) = out.as_object_mut() {
-        o.retain(|k, _| !k.starts_with("LastUpdateStatus"));
-        o.insert("FunctionArn".into(), Value::String(function_arn(&name)));
-    }
-    Ok(Reply::json(201, out))
 }
 
 pub(super) fn get(ctx: &Arc<Ctx>, req: &Req, id: &str) -> Result<Reply> {

@@ -25,56 +25,9 @@ fn too_large(limit: usize) -> ApiError {
 
 pub(super) async fn invoke(ctx: &Arc<Ctx>, req: &Req, id: &str) -> Result<Reply> {
     let f = function_ref(req, id)?;
-    let kind = req
-        .header("x-amz-invocation-type")
-        .unwrap_or("RequestResponse");
-    // API reference, Invoke: InvocationType and LogType are enums; others are refused.
-    if !matches!(kind, "RequestResponse" | "Event" | "DryRun") {
-        return Err(ApiError::validation(format!(
-            "1 validation error detected: Value '{kind}' at 'invocationType' failed to satisfy constraint: Member must satisfy enum value set: [Event, RequestResponse, DryRun]"
-        )));
-    }
-    if let Some(log) = req
-        .header("x-amz-log-type")
-        .filter(|l| !matches!(*l, "None" | "Tail"))
-    {
-        return Err(ApiError::validation(format!(
-            "1 validation error detected: Value '{log}' at 'logType' failed to satisfy constraint: Member must satisfy enum value set: [None, Tail]"
-        )));
-    }
-    if req.body.len() > INVOKE_LIMIT {
-        return Err(too_large(INVOKE_LIMIT));
-    }
-    if kind == "Event" && req.body.len() > EVENT_LIMIT {
-        return Err(too_large(EVENT_LIMIT));
-    }
-    let payload = if req.body.iter().all(u8::is_ascii_whitespace) {
-        // No payload means an empty event object, as the Lambda console and CLI send.
-        Bytes::from_static(b"{}")
-    } else {
-        if let Err(e) = serde_json::from_slice::<IgnoredAny>(&req.body) {
-            return Err(ApiError::new(
-                400,
-                "InvalidRequestContentException",
-                format!("Could not parse request body into json: Could not parse payload into json: {e}"),
-            ));
-        }
-        req.body.clone()
-    };
-    let client_context = match req.header("x-amz-client-context") {
-        None => None,
-        Some(b64) => Some(
-            decode_base64(b64)
-                .and_then(|b| String::from_utf8(b).ok())
-                .ok_or_else(|| {
-                    ApiError::new(
-                        400,
-                        "InvalidRequestContentException",
-                        "Client context must be a valid Base64-encoded JSON object.",
-                    )
-                })?,
-        ),
-    };
+    let kind = invocation_type(req)?;
+    let payload = payload(req, kind)?;
+    let client_context = client_context(req)?;
     let target = ctx
         .registry
         .target(&f.name, f.qualifier.as_deref(), &invoked_arn(&f))?;
@@ -123,6 +76,69 @@ pub(super) async fn invoke(ctx: &Arc<Ctx>, req: &Req, id: &str) -> Result<Reply>
         r.headers.push(("X-Amz-Log-Result", tail));
     }
     Ok(r)
+}
+
+/// The `X-Amz-Invocation-Type`, with the log type checked too. API reference, Invoke:
+/// InvocationType and LogType are enums; others are refused.
+fn invocation_type(req: &Req) -> Result<&str> {
+    let kind = req
+        .header("x-amz-invocation-type")
+        .unwrap_or("RequestResponse");
+    if !matches!(kind, "RequestResponse" | "Event" | "DryRun") {
+        return Err(ApiError::validation(format!(
+            "1 validation error detected: Value '{kind}' at 'invocationType' failed to satisfy constraint: Member must satisfy enum value set: [Event, RequestResponse, DryRun]"
+        )));
+    }
+    if let Some(log) = req
+        .header("x-amz-log-type")
+        .filter(|l| !matches!(*l, "None" | "Tail"))
+    {
+        return Err(ApiError::validation(format!(
+            "1 validation error detected: Value '{log}' at 'logType' failed to satisfy constraint: Member must satisfy enum value set: [None, Tail]"
+        )));
+    }
+    Ok(kind)
+}
+
+/// The event: within the invocation type's size limit and JSON; no payload is `{}`.
+fn payload(req: &Req, kind: &str) -> Result<Bytes> {
+    if req.body.len() > INVOKE_LIMIT {
+        return Err(too_large(INVOKE_LIMIT));
+    }
+    if kind == "Event" && req.body.len() > EVENT_LIMIT {
+        return Err(too_large(EVENT_LIMIT));
+    }
+    if req.body.iter().all(u8::is_ascii_whitespace) {
+        // No payload means an empty event object, as the Lambda console and CLI send.
+        return Ok(Bytes::from_static(b"{}"));
+    }
+    if let Err(e) = serde_json::from_slice::<IgnoredAny>(&req.body) {
+        return Err(ApiError::new(
+            400,
+            "InvalidRequestContentException",
+            format!(
+                "Could not parse request body into json: Could not parse payload into json: {e}"
+            ),
+        ));
+    }
+    Ok(req.body.clone())
+}
+
+/// `X-Amz-Client-Context`, base64 of the JSON the handler sees as `context.client_context`.
+fn client_context(req: &Req) -> Result<Option<String>> {
+    let Some(b64) = req.header("x-amz-client-context") else {
+        return Ok(None);
+    };
+    decode_base64(b64)
+        .and_then(|b| String::from_utf8(b).ok())
+        .map(Some)
+        .ok_or_else(|| {
+            ApiError::new(
+                400,
+                "InvalidRequestContentException",
+                "Client context must be a valid Base64-encoded JSON object.",
+            )
+        })
 }
 
 /// The ARN a missing function is named by: with the qualifier invoked, `$LATEST` by default

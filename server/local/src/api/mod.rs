@@ -120,90 +120,84 @@ type Result<T> = std::result::Result<T, ApiError>;
 /// Routes one control-plane request.
 pub(crate) async fn route(ctx: &Arc<Ctx>, req: Req) -> Reply {
     let segs: Vec<&str> = req.segments.iter().map(String::as_str).collect();
-    let m = &req.method;
-    let result = match (segs.as_slice(), m) {
-        (["2015-03-31", "functions"], &Method::POST) => functions::create(ctx, &req).await,
-        (["2015-03-31", "functions"], &Method::GET) => functions::list(ctx, &req),
-        (["2015-03-31", "functions", id], &Method::GET) => functions::get(ctx, &req, id),
-        (["2015-03-31", "functions", id], &Method::DELETE) => {
-            functions::delete(ctx, &req, id).await
+    let result = match segs.as_slice() {
+        ["2015-03-31", "functions", rest @ ..] => route_functions(ctx, &req, rest).await,
+        ["2018-10-31", "layers", rest @ ..] => route_layers(ctx, &req, rest).await,
+        _ => route_others(ctx, &req, &segs).await,
+    };
+    result.unwrap_or_else(|e| Reply::error(&e))
+}
+
+/// `/2015-03-31/functions/…`: functions, their versions, aliases, policies and invocations.
+async fn route_functions(ctx: &Arc<Ctx>, req: &Req, rest: &[&str]) -> Result<Reply> {
+    match (rest, &req.method) {
+        ([], &Method::POST) => functions::create(ctx, req).await,
+        ([], &Method::GET) => functions::list(ctx, req),
+        ([id], &Method::GET) => functions::get(ctx, req, id),
+        ([id], &Method::DELETE) => functions::delete(ctx, req, id).await,
+        ([id, "configuration"], &Method::GET) => functions::get_configuration(ctx, req, id),
+        ([id, "configuration"], &Method::PUT) => {
+            functions::update_configuration(ctx, req, id).await
         }
-        (["2015-03-31", "functions", id, "configuration"], &Method::GET) => {
-            functions::get_configuration(ctx, &req, id)
+        ([id, "code"], &Method::PUT) => functions::update_code(ctx, req, id).await,
+        ([id, "invocations"], &Method::POST) => invoke::invoke(ctx, req, id).await,
+        ([id, "versions"], &Method::POST) => functions::publish_version(ctx, req, id).await,
+        ([id, "versions"], &Method::GET) => functions::list_versions(ctx, req, id),
+        ([id, "aliases"], &Method::POST) => aliases::create(ctx, req, id).await,
+        ([id, "aliases"], &Method::GET) => aliases::list(ctx, req, id),
+        ([id, "aliases", alias], &Method::GET) => aliases::get(ctx, id, alias),
+        ([id, "aliases", alias], &Method::PUT) => aliases::update(ctx, req, id, alias).await,
+        ([id, "aliases", alias], &Method::DELETE) => aliases::delete(ctx, id, alias).await,
+        ([id, "policy"], &Method::POST) => access::add_permission(ctx, req, id).await,
+        ([id, "policy"], &Method::GET) => access::get_policy(ctx, req, id),
+        ([id, "policy", sid], &Method::DELETE) => {
+            access::remove_permission(ctx, req, id, sid).await
         }
-        (["2015-03-31", "functions", id, "configuration"], &Method::PUT) => {
-            functions::update_configuration(ctx, &req, id).await
-        }
-        (["2015-03-31", "functions", id, "code"], &Method::PUT) => {
-            functions::update_code(ctx, &req, id).await
-        }
-        (["2015-03-31", "functions", id, "invocations"], &Method::POST) => {
-            invoke::invoke(ctx, &req, id).await
-        }
-        (["2015-03-31", "functions", id, "versions"], &Method::POST) => {
-            functions::publish_version(ctx, &req, id).await
-        }
-        (["2015-03-31", "functions", id, "versions"], &Method::GET) => {
-            functions::list_versions(ctx, &req, id)
-        }
-        (["2015-03-31", "functions", id, "aliases"], &Method::POST) => {
-            aliases::create(ctx, &req, id).await
-        }
-        (["2015-03-31", "functions", id, "aliases"], &Method::GET) => aliases::list(ctx, &req, id),
-        (["2015-03-31", "functions", id, "aliases", alias], &Method::GET) => {
-            aliases::get(ctx, id, alias)
-        }
-        (["2015-03-31", "functions", id, "aliases", alias], &Method::PUT) => {
-            aliases::update(ctx, &req, id, alias).await
-        }
-        (["2015-03-31", "functions", id, "aliases", alias], &Method::DELETE) => {
-            aliases::delete(ctx, id, alias).await
-        }
-        (["2015-03-31", "functions", id, "policy"], &Method::POST) => {
-            access::add_permission(ctx, &req, id).await
-        }
-        (["2015-03-31", "functions", id, "policy"], &Method::GET) => {
-            access::get_policy(ctx, &req, id)
-        }
-        (["2015-03-31", "functions", id, "policy", sid], &Method::DELETE) => {
-            access::remove_permission(ctx, &req, id, sid).await
-        }
-        (["2021-10-31", "functions", id, "url"], _) => access::url_config(ctx, &req, id).await,
+        _ => Err(unknown_operation(req)),
+    }
+}
+
+/// `/2018-10-31/layers/…`.
+async fn route_layers(ctx: &Arc<Ctx>, req: &Req, rest: &[&str]) -> Result<Reply> {
+    match (rest, &req.method) {
+        ([], &Method::GET) => layers::list_layers(ctx, req),
+        ([name, "versions"], &Method::POST) => layers::publish(ctx, req, name).await,
+        ([name, "versions"], &Method::GET) => layers::list_versions(ctx, req, name),
+        ([name, "versions", n], &Method::GET) => layers::get_version(ctx, name, n),
+        ([name, "versions", n], &Method::DELETE) => layers::delete_version(ctx, name, n).await,
+        _ => Err(unknown_operation(req)),
+    }
+}
+
+/// Function URLs, tags, account settings and lambda-ls's own debug extension.
+async fn route_others(ctx: &Arc<Ctx>, req: &Req, segs: &[&str]) -> Result<Reply> {
+    match (segs, &req.method) {
+        (["2021-10-31", "functions", id, "url"], _) => access::url_config(ctx, req, id).await,
         (["2021-10-31", "functions", id, "urls"], &Method::GET) => {
-            access::list_url_configs(ctx, &req, id)
+            access::list_url_configs(ctx, req, id)
         }
-        (["2017-03-31", "tags", arn], _) => access::tags(ctx, &req, arn).await,
+        (["2017-03-31", "tags", arn], _) => access::tags(ctx, req, arn).await,
         (["2016-08-19", "account-settings"], &Method::GET) => Ok(access::account_settings(ctx)),
         (["lambda-ls", "debug", "functions", id], &Method::POST) => {
-            debug::start(ctx, &req, id).await
+            debug::start(ctx, req, id).await
         }
         (["lambda-ls", "debug", "sessions", id, "result"], &Method::GET) => {
             debug::result(ctx, id).await
         }
-        (["2018-10-31", "layers"], &Method::GET) => layers::list_layers(ctx, &req),
-        (["2018-10-31", "layers", name, "versions"], &Method::POST) => {
-            layers::publish(ctx, &req, name).await
-        }
-        (["2018-10-31", "layers", name, "versions"], &Method::GET) => {
-            layers::list_versions(ctx, &req, name)
-        }
-        (["2018-10-31", "layers", name, "versions", n], &Method::GET) => {
-            layers::get_version(ctx, name, n)
-        }
-        (["2018-10-31", "layers", name, "versions", n], &Method::DELETE) => {
-            layers::delete_version(ctx, name, n).await
-        }
-        _ => Err(ApiError::new(
-            404,
-            "UnknownOperationException",
-            format!(
-                "Unknown operation: {} /{}",
-                req.method,
-                req.segments.join("/")
-            ),
-        )),
-    };
-    result.unwrap_or_else(|e| Reply::error(&e))
+        _ => Err(unknown_operation(req)),
+    }
+}
+
+fn unknown_operation(req: &Req) -> ApiError {
+    ApiError::new(
+        404,
+        "UnknownOperationException",
+        format!(
+            "Unknown operation: {} /{}",
+            req.method,
+            req.segments.join("/")
+        ),
+    )
 }
 
 // ---- helpers shared by the handlers ----

@@ -31,6 +31,9 @@ pub struct DebugEndpoint {
     pub host: String,
     pub port: u16,
     pub task_root: PathBuf,
+    /// The function's handler setting (`module.function`); empty from an older local Lambda.
+    #[serde(default)]
+    pub handler: String,
     pub attach_wait_ms: u64,
 }
 

@@ -5,7 +5,7 @@
 //! The worker belongs to a pool of its own that is draining from the start, so it runs this
 //! one invocation and is never reused. `api::debug` serves it over HTTP; `client` calls that. `worker.py` (installed as `runtime/debug_worker.py`)
 //! reports the session's phase through the worker's Runtime API (`POST
-//! /2018-06-01/runtime/lambda-ls/debug/{waiting|attached|detached|unattached}`).
+//! /2018-06-01/runtime/lambda-ls/debug/{waiting|attached|detached|unattached|stopped}`).
 
 pub mod client;
 mod debugpy;
@@ -24,6 +24,11 @@ use crate::pool::Outcome;
 /// The wrapper that starts debugpy before the runtime client.
 const WORKER_PY: &str = include_str!("worker.py");
 
+/// The error type of an invocation the debugger stopped (lambda-ls's own; AWS has no debugger).
+pub const STOPPED_TYPE: &str = "LambdaLs.DebugStopped";
+/// Its message.
+pub const STOPPED_MESSAGE: &str = "The debug session was stopped before the handler returned.";
+
 /// Where a debug invocation is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Phase {
@@ -36,6 +41,9 @@ pub(crate) enum Phase {
     Detached,
     /// No debugger came within the wait: the event runs without one.
     Unattached,
+    /// The debugger asked to end the program (terminate, or disconnect with
+    /// terminateDebuggee): debugpy ends the process right after saying so.
+    Stopped,
     /// The invocation has its outcome (or the worker is gone).
     Done,
 }
@@ -52,6 +60,7 @@ impl Phase {
             "attached" => Phase::Attached,
             "detached" => Phase::Detached,
             "unattached" => Phase::Unattached,
+            "stopped" => Phase::Stopped,
             _ => return None,
         })
     }
@@ -67,6 +76,7 @@ pub(crate) struct Session {
     debugpy: Option<PathBuf>,
     phase: watch::Sender<Phase>,
     attached: AtomicBool,
+    stopped: AtomicBool,
     outcome: Mutex<Option<Outcome>>,
 }
 
@@ -79,6 +89,7 @@ impl Session {
             debugpy,
             phase: watch::channel(Phase::Starting).0,
             attached: AtomicBool::new(false),
+            stopped: AtomicBool::new(false),
             outcome: Mutex::new(None),
         }
     }
@@ -112,8 +123,10 @@ impl Session {
         let Some(phase) = Phase::reported(name) else {
             return false;
         };
-        if phase == Phase::Attached {
-            self.attached.store(true, Ordering::SeqCst);
+        match phase {
+            Phase::Attached => self.attached.store(true, Ordering::SeqCst),
+            Phase::Stopped => self.stopped.store(true, Ordering::SeqCst),
+            _ => {}
         }
         self.phase.send_if_modified(|p| {
             let changed = *p != Phase::Done && *p != phase;
@@ -140,6 +153,14 @@ impl Session {
         let _ = phase.wait_for(|p| *p == Phase::Done).await;
         let outcome = self.outcome.lock().expect("debug outcome poisoned").take();
         (outcome, self.attached.load(Ordering::SeqCst))
+    }
+
+    /// For a worker that exited mid-invocation: the error message when the debugger stopped
+    /// it (of type [`STOPPED_TYPE`]); else the worker's ordinary exit error applies.
+    pub(crate) fn stopped(&self) -> Option<&'static str> {
+        self.stopped
+            .load(Ordering::SeqCst)
+            .then_some(STOPPED_MESSAGE)
     }
 
     pub(crate) fn finish(&self, outcome: Option<Outcome>) {
@@ -241,5 +262,9 @@ mod tests {
         assert!(detached.elapsed() >= limit);
         assert!(s.attached.load(Ordering::SeqCst));
         assert!(!s.report("nonsense"));
+        // A detach is not a stop: a worker that exits now gets its ordinary exit error.
+        assert_eq!(s.stopped(), None);
+        assert!(s.report("stopped"));
+        assert_eq!(s.stopped(), Some(STOPPED_MESSAGE));
     }
 }

@@ -37,6 +37,32 @@ def import_debugpy():
     return debugpy
 
 
+def report_stop():
+    """Says "stopped" before debugpy ends the process for a debugger's terminate request.
+
+    A `terminate`, or a `disconnect` with terminateDebuggee, reaches pydevd's
+    `PyDevdAPI.terminate_process`, which ends the process with `os._exit(0)`: the local Lambda
+    is told first, so the invocation ends as "stopped by the debugger", not as a crash. A
+    debugpy without that method (an interpreter's own, much older or newer) keeps the plain
+    exit error.
+    """
+    try:
+        from _pydevd_bundle.pydevd_api import PyDevdAPI
+    except ImportError:
+        return
+    terminate = getattr(PyDevdAPI, "terminate_process", None)
+    if terminate is None:
+        return
+
+    def terminate_process(self, py_db):
+        try:
+            tell("stopped")
+        finally:
+            terminate(self, py_db)
+
+    PyDevdAPI.terminate_process = terminate_process
+
+
 def watch(debugpy, connected):
     """Reports every attach and detach after the first wait."""
     while True:
@@ -52,6 +78,7 @@ def main():
     port = int(os.environ.pop("LAMBDA_LS_DEBUG_PORT"))
     wait = float(os.environ.pop("LAMBDA_LS_DEBUG_WAIT"))
     debugpy.listen(("127.0.0.1", port))
+    report_stop()
     tell("waiting")
     # wait_for_client returns once the debugger's configuration (breakpoints) is done.
     timer = threading.Timer(wait, debugpy.wait_for_client.cancel)
@@ -61,7 +88,13 @@ def main():
     timer.cancel()
     connected = debugpy.is_client_connected()
     tell("attached" if connected else "unattached")
-    threading.Thread(target=watch, args=(debugpy, connected), daemon=True).start()
+    watcher = threading.Thread(
+        target=watch, args=(debugpy, connected), name="lambda-ls debug watch", daemon=True
+    )
+    # lambda-ls's thread, not the function's: pydevd leaves threads so marked out of the
+    # debugger's thread list and out of its suspends.
+    watcher.is_pydev_daemon_thread = True
+    watcher.start()
     del sys.argv[0]
     if sys.argv[0] == "-m":
         del sys.argv[0]

@@ -4,12 +4,10 @@
 
 use hmac::{Hmac, Mac};
 use hyper::http::request::Parts;
+use lambda_facts::{LOCAL_ACCESS_KEY, LOCAL_SECRET_KEY};
 use percent_encoding::{percent_decode_str, utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use sha2::{Digest, Sha256};
 
-/// The access key and secret the local Lambda knows.
-pub(crate) const LOCAL_ACCESS_KEY: &str = "local";
-const LOCAL_SECRET_KEY: &str = "local";
 /// AWS accepts a signature for 15 minutes around its `X-Amz-Date`.
 const SKEW_MS: i64 = 15 * 60 * 1000;
 
