@@ -20,8 +20,8 @@ use bytes::Bytes;
 use serde::Serialize;
 use tokio::task::JoinSet;
 
-use crate::aws::{AwsError, Connection, Service, LOCAL_ACCOUNT};
-use crate::deploy::{Progress, CREATED_BY_TAG};
+use crate::aws::{AwsError, Connection, Service, CREATED_BY_TAG, LOCAL_ACCOUNT};
+use crate::progress::Progress;
 
 /// Every artifacts bucket is `lambda-ls-artifacts-ACCOUNT-REGION`.
 pub const BUCKET_PREFIX: &str = "lambda-ls-artifacts-";

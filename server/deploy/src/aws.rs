@@ -18,6 +18,9 @@ use crate::profiles::{ProfileEnv, ProfileKind, LOCAL_PROFILE};
 /// The region and account the embedded local Lambda pretends to be.
 use lambda_facts::{LOCAL_ACCESS_KEY, LOCAL_SECRET_KEY};
 pub use lambda_facts::{LOCAL_ACCOUNT, LOCAL_REGION};
+
+/// Tag that marks what this tool created, so `delete --all` never removes anything else.
+pub const CREATED_BY_TAG: (&str, &str) = ("created-by", "lambda-ls");
 /// How long calls may take, so nothing hangs: a stalled network or a function stuck in
 /// `Pending` ends in a clear error. Defaults suit AWS; tests shorten them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

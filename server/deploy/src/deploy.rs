@@ -15,6 +15,10 @@ use serde::Serialize;
 use crate::artifacts::{self, ArtifactError, ArtifactOwner, ArtifactRequest, StagedArtifact};
 use crate::aws::{AwsError, Connection, Service, TargetInfo, LOCAL_ACCOUNT};
 use crate::package::Package;
+// Declared in their own modules, so `artifacts` and `package` need not import `deploy` (which
+// imports them); the front ends still name them here.
+pub use crate::aws::CREATED_BY_TAG;
+pub use crate::progress::{human_bytes, Progress};
 use crate::spec::{ExecutionRole, FunctionSpec};
 
 /// The role this tool creates when none is given.
@@ -22,8 +26,6 @@ pub const DEFAULT_ROLE_NAME: &str = "lambda-ls-execution";
 const BASIC_EXECUTION_POLICY: &str =
     "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole";
 const TRUST_POLICY: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
-/// Tag that marks what this tool created, so `delete --all` never removes anything else.
-pub const CREATED_BY_TAG: (&str, &str) = ("created-by", "lambda-ls");
 
 /// Polling Lambda for a state change: first wait, growth and cap (the total is `Limits::ready_wait`).
 const WAIT_FIRST: Duration = Duration::from_millis(100);
@@ -35,89 +37,6 @@ const RETRY_MAX: Duration = Duration::from_secs(8);
 const RETRY_ATTEMPTS: u32 = 8;
 /// A new IAM role can take ten seconds or more to become assumable by Lambda.
 const ROLE_RETRY_ATTEMPTS: u32 = 12;
-
-/// What a deploy is doing now; the CLI draws a bar, the language server sends `$/progress`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(tag = "step", rename_all = "kebab-case")]
-pub enum Progress {
-    Packaging,
-    Packaged {
-        files: usize,
-        bytes: u64,
-        code_sha256: String,
-    },
-    Checking {
-        function: String,
-    },
-    CreatingRole {
-        role: String,
-    },
-    Uploading {
-        bytes: u64,
-    },
-    /// One part of an upload through S3 finished; `sent` counts every part done so far.
-    UploadedPart {
-        part: u32,
-        sent: u64,
-        total: u64,
-    },
-    UpdatingConfiguration,
-    /// One line of pip's output while requirements install for Lambda's platform.
-    InstallingRequirements {
-        line: String,
-    },
-    PublishingLayer {
-        layer: String,
-    },
-    Waiting {
-        state: String,
-        attempt: u32,
-    },
-    Retrying {
-        reason: String,
-        attempt: u32,
-    },
-}
-
-impl fmt::Display for Progress {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Progress::Packaging => write!(f, "packaging"),
-            Progress::Packaged { files, bytes, .. } => {
-                write!(f, "packaged {files} files ({})", human_bytes(*bytes))
-            }
-            Progress::Checking { function } => write!(f, "looking up {function}"),
-            Progress::CreatingRole { role } => write!(f, "creating execution role {role}"),
-            Progress::Uploading { bytes } => write!(f, "uploading {}", human_bytes(*bytes)),
-            Progress::UploadedPart { part, sent, total } => write!(
-                f,
-                "uploaded part {part} to S3 ({} of {})",
-                human_bytes(*sent),
-                human_bytes(*total)
-            ),
-            Progress::UpdatingConfiguration => write!(f, "updating configuration"),
-            Progress::InstallingRequirements { line } => {
-                write!(f, "installing requirements: {}", line.trim())
-            }
-            Progress::PublishingLayer { layer } => write!(f, "publishing layer {layer}"),
-            Progress::Waiting { state, .. } => write!(f, "waiting for Lambda ({state})"),
-            Progress::Retrying { reason, attempt } => {
-                write!(f, "retrying ({reason}, attempt {attempt})")
-            }
-        }
-    }
-}
-
-/// `12.3 KB` style sizes for people.
-pub fn human_bytes(bytes: u64) -> String {
-    if bytes < 1024 {
-        format!("{bytes} B")
-    } else if bytes < 1024 * 1024 {
-        format!("{:.1} KB", bytes as f64 / 1024.0)
-    } else {
-        format!("{:.1} MB", bytes as f64 / (1024.0 * 1024.0))
-    }
-}
 
 /// What the deploy changed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -19,6 +19,7 @@ pub mod invoke;
 pub mod maintain;
 pub mod package;
 pub mod profiles;
+pub mod progress;
 pub mod project;
 pub mod pull;
 pub mod repack;

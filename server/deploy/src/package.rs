@@ -57,7 +57,7 @@ pub enum PackageError {
     IncludeOutsideRoot { path: PathBuf, root: PathBuf },
     #[error("include path {0} does not exist")]
     IncludeMissing(PathBuf),
-    #[error("the package is {} unzipped, over Lambda's 250 MB limit for a function and its layers; the largest parts are {}: exclude some of them", crate::deploy::human_bytes(*.size), list_largest(.largest))]
+    #[error("the package is {} unzipped, over Lambda's 250 MB limit for a function and its layers; the largest parts are {}: exclude some of them", crate::progress::human_bytes(*.size), list_largest(.largest))]
     TooLargeUnzipped {
         size: u64,
         /// The biggest top-level folders (or files) and their unzipped sizes, largest first.
@@ -75,7 +75,7 @@ pub enum PackageError {
 fn list_largest(parts: &[(String, u64)]) -> String {
     let shown: Vec<String> = parts
         .iter()
-        .map(|(name, size)| format!("{name} ({})", crate::deploy::human_bytes(*size)))
+        .map(|(name, size)| format!("{name} ({})", crate::progress::human_bytes(*size)))
         .collect();
     shown.join(", ")
 }
@@ -341,7 +341,7 @@ pub fn build_with(
     if size > MAX_ZIP_BYTES {
         warnings.push(format!(
             "the zip is {}, over Lambda's 50 MB limit for direct upload; deploys upload it through S3",
-            crate::deploy::human_bytes(size)
+            crate::progress::human_bytes(size)
         ));
     }
     Ok(Package {
