@@ -218,9 +218,18 @@ fn a_breakpoint_in_the_workspace_file_stops_and_a_pause_outlives_the_timeout() {
     let mut dap = connect(&ready);
     dap.attach(&ready["pathMappings"], Some((&file, BREAKPOINT_LINE)));
     let (thread, frame) = dap.stopped_at(&file, BREAKPOINT_LINE);
-    // Only the function's thread: lambda-ls's own watch thread is not the user's to debug.
+    // Only the function's thread and frames: lambda-ls's watch thread, runtime client and
+    // wrapper are not the user's to debug.
     let threads = dap.request("threads", json!({}));
     assert_eq!(threads["threads"].as_array().unwrap().len(), 1, "{threads}");
+    let trace = dap.request("stackTrace", json!({"threadId": thread}));
+    let files: Vec<&Value> = trace["stackFrames"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| &f["source"]["path"])
+        .collect();
+    assert_eq!(files, [&json!(file)], "{trace}");
     let scopes = dap.request("scopes", json!({"frameId": frame}));
     let locals = scopes["scopes"][0]["variablesReference"].clone();
     let vars = dap.request("variables", json!({"variablesReference": locals}));
@@ -299,7 +308,7 @@ fn stopping_the_debug_session_ends_the_invocation_and_its_worker() {
     );
 
     // What VS Code's Stop sends to an adapter that supports it.
-    let stop = dap.send("terminate", json!({}));
+    dap.send("terminate", json!({}));
     let answer = lsp.answer(command, Duration::from_secs(30));
     let result = &answer["result"];
     assert_eq!(result["function_error"], "Unhandled", "{answer}");
@@ -313,7 +322,6 @@ fn stopping_the_debug_session_ends_the_invocation_and_its_worker() {
         !std::path::Path::new(&format!("/proc/{pid}")).exists(),
         "the debug worker {pid} is gone once its result is in"
     );
-    let _ = stop;
 
     // An ordinary invoke runs in another worker.
     let uri = format!("file://{}", file.display());

@@ -6,7 +6,7 @@ use lambda_deploy::deploy::{DeployAction, Progress};
 use lambda_deploy::invoke::{InvokeKind, InvokeRequest};
 use lambda_deploy::project::Settings;
 use lambda_ls_tests::project;
-use lambda_ops::deploy::{plan, run, DeployRequest};
+use lambda_ops::deploy::{package_target, plan, run, DeployRequest, PackageTarget};
 use lambda_ops::invoke::{invoke, Payload};
 use lambda_ops::manage::{delete, DeleteRequest};
 use lambda_ops::Blame;
@@ -90,4 +90,33 @@ fn a_bad_lambda_toml_is_the_configurations_fault_and_a_bad_payload_the_inputs() 
         err.to_string().starts_with("cannot read the event file"),
         "{err}"
     );
+}
+
+/// `lambda-ls package` writes the zip a deploy would upload: `lambda.toml`'s `include` and
+/// `callable` count, and the command line's `--include` adds to them.
+#[tokio::test]
+async fn package_takes_lambda_toml_as_deploy_does() {
+    let proj = project(&[
+        ("app.py", "def handler(event, context):\n    return 1\n"),
+        ("data/table.csv", "a,b\n"),
+        ("extra/notes.txt", "more\n"),
+        (
+            "lambda.toml",
+            "[[function]]\ntarget = \"app.py:handler\"\ninclude = [\"data\"]\n",
+        ),
+    ]);
+    let req = PackageTarget {
+        file: proj.path().join("app.py"),
+        function: "handler".into(),
+        callable: false,
+        includes: vec![proj.path().join("extra")],
+    };
+    let pkg = package_target(req).await.unwrap();
+    for want in ["app.py", "data/table.csv", "extra/notes.txt"] {
+        assert!(
+            pkg.files.iter().any(|f| f == want),
+            "{want} not in {:?}",
+            pkg.files
+        );
+    }
 }

@@ -165,7 +165,7 @@ pub const SETTINGS: &[Setting] = &[
         key: "include",
         kind: Kind::Paths,
         default: "none",
-        doc: "Extra files or folders to package, relative to lambda.toml (`--include`, repeatable).",
+        doc: "Extra files or folders to package, relative to lambda.toml (`--include`: repeatable, relative to the current folder).",
         flag: true,
     },
     Setting {

@@ -12,11 +12,12 @@
 //!
 //! Environment: `LAMBDA_LS_LOCAL_DIR` (data directory, see [`default_data_dir`]),
 //! `LAMBDA_LS_PYTHON` (interpreter), `LAMBDA_LS_BOOTSTRAP` (`auto|awslambdaric|builtin`),
-//! `LAMBDA_LS_LOCAL_UPDATE_WINDOW_MS` (see [`LocalConfig::update_window`]).
+//! `LAMBDA_LS_LOCAL_UPDATE_WINDOW_MS` (see [`LocalConfig::update_window`]),
+//! `LAMBDA_LS_LOCAL_SPARES=0` (see [`LocalConfig::spares`]).
 //!
 //! Data directory: `code/<sha256>.zip`, `functions/<name>.json`, `layers/<name>.json`,
 //! `unpacked/<sha256>/` (task roots and layers), `logs/<group>/`, `runtime/bootstrap.py` (and
-//! `runtime/debug_worker.py`), `deps/<sha256>/` (compiled packages reinstalled for the
+//! `runtime/debug_worker.py` and the spares' `runtime/zygote.py`), `deps/<sha256>/` (compiled packages reinstalled for the
 //! interpreter that runs them; `deps/debugpy-<version>-<build>/` for debug invocations),
 //! `tmp/worker-N/` (per-worker TMPDIR), and `.lock` (one server per directory).
 
@@ -31,10 +32,12 @@ mod error;
 mod logs;
 mod model;
 mod pool;
+mod process;
 mod python;
 mod registry;
 mod s3;
 mod server;
+mod spare;
 mod store;
 mod time;
 mod unpack;
@@ -110,6 +113,10 @@ pub struct LocalConfig {
     /// ResourceConflictException, so code that chains calls without waiting fails here as it
     /// would on AWS. `LAMBDA_LS_LOCAL_UPDATE_WINDOW_MS`, else [`DEFAULT_UPDATE_WINDOW`].
     pub update_window: Duration,
+    /// Keep a started interpreter (one per interpreter and runtime client) waiting to become
+    /// the next new worker, so the first invoke of new code skips the interpreter's start and
+    /// the runtime client's imports. `LAMBDA_LS_LOCAL_SPARES=0` turns it off.
+    pub spares: bool,
 }
 
 /// 250 ms: an SDK client chaining calls on loopback (a few ms apart) always lands in it, and
@@ -137,7 +144,7 @@ fn update_window_from_env() -> Duration {
 impl LocalConfig {
     /// Defaults: any free port, interpreter by runtime, bootstrap from `LAMBDA_LS_BOOTSTRAP`,
     /// 32 workers per function, 10 minutes of idle time, the update window from
-    /// `LAMBDA_LS_LOCAL_UPDATE_WINDOW_MS`.
+    /// `LAMBDA_LS_LOCAL_UPDATE_WINDOW_MS`, spares unless `LAMBDA_LS_LOCAL_SPARES=0`.
     pub fn new(data_dir: PathBuf) -> Self {
         LocalConfig {
             data_dir,
@@ -147,6 +154,7 @@ impl LocalConfig {
             max_workers_per_function: 32,
             idle_timeout: Duration::from_secs(600),
             update_window: update_window_from_env(),
+            spares: std::env::var("LAMBDA_LS_LOCAL_SPARES").map_or(true, |v| v.trim() != "0"),
         }
     }
 }
@@ -212,6 +220,7 @@ impl LocalLambda {
             python::Python::new(cfg.python.clone(), cfg.bootstrap),
             cfg.max_workers_per_function,
             cfg.idle_timeout,
+            cfg.spares,
         ));
         let registry = registry::Registry::load(store, runner.clone(), cfg.update_window);
         let ctx = Arc::new(api::Ctx {

@@ -16,6 +16,7 @@ use crate::deps::{Deps, LocalRun};
 use crate::logs::Logs;
 use crate::model::FunctionConfig;
 use crate::python::{Launch, Python};
+use crate::spare::Spares;
 use crate::store::Store;
 use crate::worker::Worker;
 
@@ -119,6 +120,7 @@ pub(crate) struct Runner {
     pub deps: Deps,
     pub max_workers: usize,
     pub idle_timeout: Duration,
+    pub spares: Spares,
     workers: Mutex<HashMap<u64, Arc<Worker>>>,
     next_id: AtomicU64,
     stopping: AtomicBool,
@@ -131,9 +133,11 @@ impl Runner {
         python: Python,
         max_workers: usize,
         idle_timeout: Duration,
+        spares: bool,
     ) -> Runner {
         Runner {
             deps: Deps::new(store.deps_dir()),
+            spares: Spares::new(store.clone(), spares),
             store,
             logs,
             python,
@@ -205,8 +209,13 @@ impl Runner {
             .remove(&id);
     }
 
-    /// Kills every worker and refuses new ones, without waiting.
+    /// Kills every worker and spare and refuses new ones, without waiting.
     pub(crate) fn kill_all(&self) {
+        self.kill_workers();
+        self.spares.kill_all();
+    }
+
+    fn kill_workers(&self) {
         let all: Vec<Arc<Worker>> = {
             let all = self.workers.lock().expect("worker registry poisoned");
             self.stopping.store(true, Ordering::SeqCst);
@@ -217,9 +226,10 @@ impl Runner {
         }
     }
 
-    /// Kills every worker and waits (bounded) until their exits are processed.
+    /// Kills every worker and spare and waits (bounded) until they are gone.
     pub(crate) async fn stop_all(&self) {
-        self.kill_all();
+        self.kill_workers();
+        self.spares.stop_all().await;
         let deadline = Instant::now() + Duration::from_secs(5);
         while Instant::now() < deadline
             && !self

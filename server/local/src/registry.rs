@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use crate::error::ApiError;
 use crate::model::{FunctionRecord, LayerRecord, State, UpdateStatus, LATEST};
 use crate::pool::{Pool, RunSpec, Runner};
+use crate::spare::SpareKey;
 use crate::store::Store;
 use crate::time::{lambda_timestamp, now_millis};
 
@@ -66,6 +67,51 @@ impl Entry {
 
     fn all_pools(&self) -> impl Iterator<Item = &Arc<Pool>> {
         self.latest_pool.iter().chain(self.version_pools.values())
+    }
+}
+
+/// `$LATEST` (and the Pending versions of the same code) after its unpacking: Active and
+/// Successful, or Failed with the reason.
+fn record_activation(rec: &mut FunctionRecord, unpacked: &Result<(), String>) {
+    let latest = &mut rec.latest;
+    latest.revision_id = uuid::Uuid::new_v4().to_string();
+    let code = latest.code_sha256.clone();
+    match unpacked {
+        Ok(()) => {
+            latest.state = State::Active;
+            latest.state_reason = None;
+            latest.state_reason_code = None;
+            latest.last_update_status = UpdateStatus::Successful;
+            latest.last_update_status_reason = None;
+            latest.last_update_status_reason_code = None;
+            rec.active = Some(rec.latest.clone());
+        }
+        Err(reason) => {
+            if latest.state == State::Pending {
+                latest.state = State::Failed;
+                latest.state_reason = Some(reason.clone());
+                latest.state_reason_code = Some("InvalidZipFileException".into());
+            }
+            latest.last_update_status = UpdateStatus::Failed;
+            latest.last_update_status_reason = Some(reason.clone());
+            latest.last_update_status_reason_code = Some("InvalidZipFileException".into());
+        }
+    }
+    for v in rec.versions.values_mut() {
+        if v.state == State::Pending && v.code_sha256 == code {
+            match unpacked {
+                Ok(()) => {
+                    v.state = State::Active;
+                    v.last_update_status = UpdateStatus::Successful;
+                }
+                Err(reason) => {
+                    v.state = State::Failed;
+                    v.state_reason = Some(reason.clone());
+                    v.state_reason_code = Some("InvalidZipFileException".into());
+                    v.last_update_status = UpdateStatus::Failed;
+                }
+            }
+        }
     }
 }
 
@@ -224,15 +270,22 @@ impl Registry {
                 pool.drain();
             }
         }
+        // Its spare may be no one else's; the next activation or cold start starts one again.
+        self.runner.spares.clear();
         Ok(())
     }
 
     /// Reinstalls compiled packages for the local interpreter while the function is Pending, so
-    /// its first invoke does not wait for pip; a failure is the invoke's to report.
+    /// its first invoke does not wait for pip, and has a spare interpreter ready for it; a
+    /// failure is the invoke's to report.
     async fn prepare_run(&self, name: &str) {
         if let Some(spec) = self.read(name, |r| RunSpec::from_config(&r.latest)) {
-            if let Err(e) = self.runner.prepare(&spec).await {
-                tracing::warn!("{name}: {e}");
+            match self.runner.prepare(&spec).await {
+                Ok(prepared) => self
+                    .runner
+                    .spares
+                    .replenish(&SpareKey::of(&prepared.launch)),
+                Err(e) => tracing::warn!("{name}: {e}"),
             }
         }
     }
@@ -258,30 +311,9 @@ impl Registry {
 
     #[allow(clippy::too_many_lines)] // split pending: Z
     async fn activate(&self, name: String, until: tokio::time::Instant) {
-        let Some((code, earlier, layers, revision)) = self.read(&name, |r| {
-            (
-                r.latest.code_sha256.clone(),
-                r.active.as_ref().map(|a| a.code_sha256.clone()),
-                r.latest
-                    .layers
-                    .iter()
-                    .map(|l| l.sha256.clone())
-                    .collect::<Vec<_>>(),
-                r.latest.revision_id.clone(),
-            )
-        }) else {
+        let Some((unpacked, revision)) = self.unpack_latest(&name).await else {
             return;
         };
-        let store = self.store.clone();
-        let unpacked = tokio::task::spawn_blocking(move || {
-            store.ensure_unpacked_from(&code, earlier.as_deref())?;
-            for l in &layers {
-                store.ensure_unpacked(l)?;
-            }
-            Ok::<(), String>(())
-        })
-        .await
-        .unwrap_or_else(|e| Err(e.to_string()));
         if unpacked.is_ok() {
             self.prepare_run(&name).await;
         }
@@ -293,48 +325,10 @@ impl Registry {
                     // Superseded by a later change, which schedules its own activation.
                     return Ok(());
                 }
-                let latest = &mut rec.latest;
-                latest.revision_id = uuid::Uuid::new_v4().to_string();
-                let code = latest.code_sha256.clone();
-                match &unpacked {
-                    Ok(()) => {
-                        latest.state = State::Active;
-                        latest.state_reason = None;
-                        latest.state_reason_code = None;
-                        latest.last_update_status = UpdateStatus::Successful;
-                        latest.last_update_status_reason = None;
-                        latest.last_update_status_reason_code = None;
-                        rec.active = Some(rec.latest.clone());
-                    }
-                    Err(reason) => {
-                        tracing::warn!("deploy of {name} failed: {reason}");
-                        if latest.state == State::Pending {
-                            latest.state = State::Failed;
-                            latest.state_reason = Some(reason.clone());
-                            latest.state_reason_code = Some("InvalidZipFileException".into());
-                        }
-                        latest.last_update_status = UpdateStatus::Failed;
-                        latest.last_update_status_reason = Some(reason.clone());
-                        latest.last_update_status_reason_code =
-                            Some("InvalidZipFileException".into());
-                    }
+                if let Err(reason) = &unpacked {
+                    tracing::warn!("deploy of {name} failed: {reason}");
                 }
-                for v in rec.versions.values_mut() {
-                    if v.state == State::Pending && v.code_sha256 == code {
-                        match &unpacked {
-                            Ok(()) => {
-                                v.state = State::Active;
-                                v.last_update_status = UpdateStatus::Successful;
-                            }
-                            Err(reason) => {
-                                v.state = State::Failed;
-                                v.state_reason = Some(reason.clone());
-                                v.state_reason_code = Some("InvalidZipFileException".into());
-                                v.last_update_status = UpdateStatus::Failed;
-                            }
-                        }
-                    }
-                }
+                record_activation(rec, &unpacked);
                 Ok(())
             })
             .await;
@@ -343,6 +337,34 @@ impl Registry {
                 tracing::error!("cannot record the deploy of {name}: {}", e.message);
             }
         }
+    }
+
+    /// Unpacks `$LATEST`'s code (next to the code it replaces) and layers; with the revision
+    /// it was read at. `None` if the function is gone.
+    async fn unpack_latest(&self, name: &str) -> Option<(Result<(), String>, String)> {
+        let (code, earlier, layers, revision) = self.read(name, |r| {
+            (
+                r.latest.code_sha256.clone(),
+                r.active.as_ref().map(|a| a.code_sha256.clone()),
+                r.latest
+                    .layers
+                    .iter()
+                    .map(|l| l.sha256.clone())
+                    .collect::<Vec<_>>(),
+                r.latest.revision_id.clone(),
+            )
+        })?;
+        let store = self.store.clone();
+        let unpacked = tokio::task::spawn_blocking(move || {
+            store.ensure_unpacked_from(&code, earlier.as_deref())?;
+            for l in &layers {
+                store.ensure_unpacked(l)?;
+            }
+            Ok::<(), String>(())
+        })
+        .await
+        .unwrap_or_else(|e| Err(e.to_string()));
+        Some((unpacked, revision))
     }
 
     /// The pool that runs `name` at `qualifier` (a version, an alias or `$LATEST`).
@@ -391,7 +413,7 @@ impl Registry {
         }
     }
 
-    /// Every pool of every function, for the idle reaper.
+    /// Every pool of every function, and the spares, for the idle reaper.
     pub(crate) fn reap_idle(&self) {
         let pools: Vec<Arc<Pool>> = {
             let map = self.functions.read().expect("function map poisoned");
@@ -401,6 +423,7 @@ impl Registry {
         for p in pools {
             p.reap_idle(now);
         }
+        self.runner.spares.reap(self.runner.idle_timeout);
     }
 
     // ---- layers ----

@@ -18,6 +18,8 @@ use crate::error::{LocalError, StoreError};
 
 /// The built-in bootstrap, written into the data directory so tracebacks name a real file.
 const BOOTSTRAP_PY: &str = include_str!("bootstrap.py");
+/// The spare workers' program (`spare`), written beside it.
+const ZYGOTE_PY: &str = include_str!("zygote.py");
 
 /// Takes the data directory for this process: two servers on one directory would delete
 /// each other's fresh code at startup and overwrite each other's records. The lock lives as
@@ -100,12 +102,16 @@ impl Store {
             error: e.error,
         })?;
         fs::remove_file(&probe).map_err(unusable(&probe))?;
-        let bootstrap = store.bootstrap_path();
-        if fs::read_to_string(&bootstrap).ok().as_deref() != Some(BOOTSTRAP_PY) {
-            write_atomic(&bootstrap, BOOTSTRAP_PY.as_bytes()).map_err(|e| LocalError::DataDir {
-                path: e.path,
-                error: e.error,
-            })?;
+        for (path, text) in [
+            (store.bootstrap_path(), BOOTSTRAP_PY),
+            (store.zygote_path(), ZYGOTE_PY),
+        ] {
+            if fs::read_to_string(&path).ok().as_deref() != Some(text) {
+                write_atomic(&path, text.as_bytes()).map_err(|e| LocalError::DataDir {
+                    path: e.path,
+                    error: e.error,
+                })?;
+            }
         }
         Ok(store)
     }
@@ -151,6 +157,10 @@ impl Store {
 
     pub(crate) fn bootstrap_path(&self) -> PathBuf {
         self.runtime_dir().join("bootstrap.py")
+    }
+
+    pub(crate) fn zygote_path(&self) -> PathBuf {
+        self.runtime_dir().join("zygote.py")
     }
 
     pub(crate) fn code_path(&self, sha_hex: &str) -> PathBuf {

@@ -5,10 +5,10 @@
 //! before the log tail is built, so everything it printed first is in that tail.
 
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::process::ExitStatusExt;
 use std::path::PathBuf;
-use std::process::{ExitStatus, Stdio};
+use std::process::ExitStatus;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -20,20 +20,17 @@ use hyper::body::Incoming;
 use hyper::{Method, Request, Response, StatusCode};
 use serde_json::{json, Value};
 use tokio::io::unix::AsyncFd;
+use tokio::process::Child;
 use tokio::sync::Notify;
 use tokio::task::AbortHandle;
 
-use crate::pool::{Invocation, Outcome, Pool, Prepared};
-use crate::time::{date_path, now_millis, rfc3339_millis};
-use crate::REGION;
+use crate::deps::LocalRun;
+use crate::pool::{Invocation, Outcome, Pool};
+use crate::process::{Exec, Process, Sandbox};
+use crate::python::Launch;
+use crate::spare::SpareKey;
+use crate::time::{now_millis, rfc3339_millis};
 
-/// Address space allowed beyond the function's MemorySize. RLIMIT_AS counts virtual memory,
-/// and an interpreter reserves far more than it touches: awslambdaric's polling thread alone
-/// takes the address space to ~155 MB while ~15 MB is resident, and thread stacks and malloc
-/// arenas of libraries add more. So the limit is MemorySize plus this much: a handler that
-/// really allocates far beyond MemorySize still gets a MemoryError, while the runtime's own
-/// reservations never trip it.
-const ADDRESS_SPACE_HEADROOM_MB: u64 = 512;
 /// Lambda's init phase gets 10 s before it is retried as part of the invoke; a worker gets
 /// that plus the function timeout to reach its first `/next`.
 const INIT_ALLOWANCE: Duration = Duration::from_secs(10);
@@ -141,27 +138,6 @@ fn describe_exit(status: &io::Result<ExitStatus>) -> String {
     }
 }
 
-/// A pipe whose read end is non-blocking (for the event loop) and whose both ends are
-/// close-on-exec, so only the stdout/stderr copies reach the child.
-fn nonblocking_pipe() -> io::Result<(OwnedFd, OwnedFd)> {
-    let mut fds = [0; 2];
-    // SAFETY: pipe2 fills both descriptors on success; each is then owned exactly once.
-    let rc = unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) };
-    if rc != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: fresh descriptors from pipe2, not owned elsewhere.
-    let (read, write) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
-    // SAFETY: plain fcntl on a descriptor we own.
-    let flags = unsafe { libc::fcntl(read.as_raw_fd(), libc::F_GETFL) };
-    if flags < 0
-        || unsafe { libc::fcntl(read.as_raw_fd(), libc::F_SETFL, flags | libc::O_NONBLOCK) } < 0
-    {
-        return Err(io::Error::last_os_error());
-    }
-    Ok((read, write))
-}
-
 impl Worker {
     pub(crate) fn id(&self) -> u64 {
         self.id
@@ -197,181 +173,68 @@ impl Worker {
 
     #[allow(clippy::too_many_lines)] // split pending: Z
     async fn spawn(pool: &Arc<Pool>, inv: Invocation) -> Result<(), Box<(Invocation, String)>> {
-        let runner = pool.runner.clone();
-        let spec = pool.spec.clone();
-        let Prepared {
-            launch,
-            task_root,
-            python_path,
-            run,
-        } = match runner.prepare(&spec).await {
+        let prepared = match pool.runner.prepare(&pool.spec).await {
             Ok(p) => p,
             Err(e) => return Err(Box::new((inv, e))),
         };
-        let id = runner.next_worker_id();
-        let tmp_dir = runner.store.tmp_dir().join(format!("worker-{id}"));
-        let created = {
-            let tmp = tmp_dir.clone();
-            tokio::task::spawn_blocking(move || std::fs::create_dir_all(tmp)).await
+        let sandbox = match Sandbox::open(&pool.runner, &pool.spec.version).await {
+            Ok(s) => s,
+            Err(e) => return Err(Box::new((inv, e))),
         };
-        match created {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => {
-                let what = format!("cannot create {}: {e}", tmp_dir.display());
+        let exec = Exec::for_worker(pool, &prepared, &sandbox);
+        let process = match start_process(pool, &prepared.launch, &exec).await {
+            Ok(p) => p,
+            Err(e) => {
+                sandbox.discard();
+                let what = format!("cannot run {}: {e}", exec.program.display());
                 return Err(Box::new((inv, what)));
             }
-            Err(e) => return Err(Box::new((inv, e.to_string()))),
-        }
-        let fail = |inv, what: &str, e: io::Error| {
-            let _ = std::fs::remove_dir_all(&tmp_dir);
-            Err(Box::new((inv, format!("{what}: {e}"))))
         };
-        let listener = match std::net::TcpListener::bind(("127.0.0.1", 0))
-            .and_then(|l| l.set_nonblocking(true).map(|()| l))
-            .and_then(tokio::net::TcpListener::from_std)
-        {
-            Ok(l) => l,
-            Err(e) => return fail(inv, "cannot open the Runtime API listener", e),
-        };
-        let api_addr = match listener.local_addr() {
-            Ok(a) => a,
-            Err(e) => return fail(inv, "cannot open the Runtime API listener", e),
-        };
-        let (read_end, write_end) = match nonblocking_pipe() {
-            Ok(p) => p,
-            Err(e) => return fail(inv, "cannot create the log pipe", e),
-        };
-        let stderr_end = match write_end.try_clone() {
-            Ok(fd) => fd,
-            Err(e) => return fail(inv, "cannot create the log pipe", e),
-        };
-        let stream: Arc<str> = format!(
-            "{}/[{}]{}",
-            date_path(now_millis()),
-            spec.version,
-            uuid::Uuid::new_v4().simple()
-        )
-        .into();
+        Worker::launch(pool, inv, process, sandbox, &prepared.run)
+    }
 
-        let mut cmd = tokio::process::Command::new(&launch.interpreter);
-        let debug = spec
-            .debug
-            .as_ref()
-            .map(|d| d.launch(&runner.store.runtime_dir()));
-        if let Some((wrapper, _)) = &debug {
-            cmd.arg(wrapper);
-        }
-        if launch.ric {
-            cmd.args(["-m", "awslambdaric"]).arg(&spec.handler);
-        } else {
-            cmd.arg(runner.store.bootstrap_path()).arg(&spec.handler);
-        }
-        // The sandbox must not inherit the developer's credentials or Lambda-ish settings of
-        // the parent (AWS_LAMBDA_MAX_CONCURRENCY would even switch awslambdaric's mode).
-        for (key, _) in std::env::vars_os() {
-            let k = key.to_string_lossy();
-            if k.starts_with("AWS_")
-                || k.starts_with("_LAMBDA")
-                || k.starts_with("_X_AMZN")
-                || k.starts_with("LAMBDA_")
-                || k == "_HANDLER"
-                || k == "PYTHONPATH"
-            {
-                cmd.env_remove(&key);
-            }
-        }
-        let python_path = std::env::join_paths(&python_path).unwrap_or_default();
-        cmd.envs(&spec.env)
-            .env("AWS_LAMBDA_FUNCTION_NAME", &spec.name)
-            .env("AWS_LAMBDA_FUNCTION_VERSION", &spec.version)
-            .env(
-                "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
-                spec.memory_mb.to_string(),
-            )
-            .env("AWS_LAMBDA_LOG_GROUP_NAME", &*spec.log_group)
-            .env("AWS_LAMBDA_LOG_STREAM_NAME", &*stream)
-            .env("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand")
-            .env("AWS_REGION", REGION)
-            .env("AWS_DEFAULT_REGION", REGION)
-            .env("AWS_EXECUTION_ENV", format!("AWS_Lambda_{}", spec.runtime))
-            .env("AWS_LAMBDA_RUNTIME_API", api_addr.to_string())
-            .env("_HANDLER", &spec.handler)
-            .env("LAMBDA_TASK_ROOT", &task_root)
-            .env("LAMBDA_RUNTIME_DIR", runner.store.runtime_dir())
-            .env("PYTHONPATH", python_path)
-            .env("PYTHONUNBUFFERED", "1")
-            .env("TZ", ":UTC")
-            .env("TMPDIR", &tmp_dir);
-        if let Some((_, env)) = debug {
-            cmd.envs(env);
-        }
-        if spec.log_format == "JSON" {
-            cmd.env("AWS_LAMBDA_LOG_FORMAT", "JSON");
-        }
-        cmd.current_dir(&task_root)
-            .stdin(Stdio::null())
-            .stdout(Stdio::from(write_end))
-            .stderr(Stdio::from(stderr_end))
-            .kill_on_drop(true)
-            // Its own group, so a timeout or crash kills whatever the handler started too.
-            .process_group(0);
-        let limit = (u64::from(spec.memory_mb) + ADDRESS_SPACE_HEADROOM_MB) * 1024 * 1024;
-        // SAFETY: the closure runs between fork and exec and only makes an async-signal-safe
-        // system call (setrlimit) on plain integers.
-        unsafe {
-            cmd.pre_exec(move || {
-                let rl = libc::rlimit {
-                    rlim_cur: limit as libc::rlim_t,
-                    rlim_max: limit as libc::rlim_t,
-                };
-                if libc::setrlimit(libc::RLIMIT_AS, &rl) != 0 {
-                    return Err(io::Error::last_os_error());
-                }
-                // No PR_SET_PDEATHSIG: it fires when the spawning *thread* exits, which tokio's
-                // threads may do. A worker left behind by a crashed server exits by itself when
-                // its Runtime API connection closes.
-                Ok(())
-            });
-        }
-        let spawned = Instant::now();
-        let child = cmd.spawn();
-        // The parent's copies of the write ends must close, or the pipe never reports EOF.
-        drop(cmd);
-        let mut child = match child {
-            Ok(c) => c,
-            Err(e) => {
-                let what = format!("cannot run {}", launch.interpreter.display());
-                return fail(inv, &what, e);
-            }
-        };
-        let pid = child.id().map(|p| p as i32).unwrap_or(0);
-        // SAFETY: `read_end` is an open descriptor owned by the AsyncFd from here on, and
+    /// Watches a started process as the worker of `inv`: its log, its Runtime API, its init
+    /// allowance, its exit.
+    fn launch(
+        pool: &Arc<Pool>,
+        inv: Invocation,
+        mut process: Process,
+        sandbox: Sandbox,
+        run: &LocalRun,
+    ) -> Result<(), Box<(Invocation, String)>> {
+        let Sandbox {
+            id,
+            tmp_dir,
+            listener,
+            stream,
+            ..
+        } = sandbox;
+        // SAFETY: the read end is an open descriptor owned by the AsyncFd from here on, and
         // OwnedFd always reports that same descriptor.
         let registered =
-            unsafe { AsyncFd::register_with_interest(read_end, tokio::io::Interest::READABLE) };
+            unsafe { AsyncFd::register_with_interest(process.pipe, tokio::io::Interest::READABLE) };
         let pipe = match registered.map_err(io::Error::from) {
             Ok(p) => p,
             Err(e) => {
-                let _ = child.start_kill();
-                return fail(inv, "cannot watch the log pipe", e);
+                let _ = process.child.start_kill();
+                let _ = std::fs::remove_dir_all(&tmp_dir);
+                let what = format!("cannot watch the log pipe: {e}");
+                return Err(Box::new((inv, what)));
             }
         };
         tracing::debug!(
-            "worker {id} of {}:{} started as pid {pid} ({})",
-            spec.name,
-            spec.version,
-            if launch.ric {
-                "awslambdaric"
-            } else {
-                "built-in bootstrap"
-            }
+            "worker {id} of {}:{} started as pid {}{}",
+            pool.spec.name,
+            pool.spec.version,
+            process.pid,
+            if process.from_spare { " (a spare)" } else { "" }
         );
         let worker = Arc::new(Worker {
             id,
             pool: pool.clone(),
-            pid,
+            pid: process.pid,
             stream,
-            spawned,
+            spawned: process.spawned,
             slot: Mutex::new(Slot {
                 pending: Some(inv),
                 ..Slot::default()
@@ -385,32 +248,37 @@ impl Worker {
         });
         // Which Python and which build run this function differ from AWS: say so at init.
         worker.log_line(&mut worker.cap(), &format!("lambda-ls: {run}"));
-        let registered = runner.register(&worker);
+        let registered = pool.runner.register(&worker);
+        worker.watch(listener, process.child);
+        if !registered {
+            worker.retire();
+        }
+        Ok(())
+    }
+
+    /// The worker's tasks: its Runtime API, its log pipe, its init allowance, its exit.
+    fn watch(self: &Arc<Self>, listener: tokio::net::TcpListener, mut child: Child) {
         {
-            let mut tasks = worker.tasks.lock().expect("worker tasks poisoned");
-            tasks.push(tokio::spawn(serve_runtime_api(listener, worker.clone())).abort_handle());
-            tasks.push(tokio::spawn(worker.clone().read_pipe()).abort_handle());
+            let mut tasks = self.tasks.lock().expect("worker tasks poisoned");
+            tasks.push(tokio::spawn(serve_runtime_api(listener, self.clone())).abort_handle());
+            tasks.push(tokio::spawn(self.clone().read_pipe()).abort_handle());
         }
         let init_timer = {
-            let w = worker.clone();
-            let allowance = INIT_ALLOWANCE + spec.timeout;
-            let debug = spec.debug.clone();
+            let w = self.clone();
+            let allowance = INIT_ALLOWANCE + self.pool.spec.timeout;
+            let debug = self.pool.spec.debug.clone();
             tokio::spawn(async move {
                 crate::debug::hold(debug, allowance).await;
                 w.init_timed_out(allowance);
             })
             .abort_handle()
         };
-        worker.lock().init_timer = Some(init_timer);
-        let supervised = worker.clone();
+        self.lock().init_timer = Some(init_timer);
+        let supervised = self.clone();
         tokio::spawn(async move {
             let status = child.wait().await;
             supervised.on_exit(status);
         });
-        if !registered {
-            worker.retire();
-        }
-        Ok(())
     }
 
     /// Gives this worker its next invocation; returns it if the worker can take no more.
@@ -924,6 +792,33 @@ impl Worker {
             ),
         }
     }
+}
+
+/// The worker's process: the spare waiting for this interpreter and runtime client if there is
+/// one (not for debug invocations, whose wrapper runs first), else a fresh one; then the next
+/// worker's spare. A spare that cannot take it is dropped and the fresh start follows, unseen
+/// by the invoker.
+async fn start_process(pool: &Arc<Pool>, launch: &Launch, exec: &Exec) -> io::Result<Process> {
+    if pool.spec.debug.is_some() {
+        return exec.spawn();
+    }
+    let key = SpareKey::of(launch);
+    let mut started = None;
+    if let Some(spare) = pool.runner.spares.take(&key) {
+        match spare.become_worker(exec).await {
+            Ok(process) => started = Some(process),
+            Err(e) => tracing::debug!(
+                "a spare could not become a worker of {} ({e}); starting one afresh",
+                pool.spec.name
+            ),
+        }
+    }
+    let process = match started {
+        Some(p) => p,
+        None => exec.spawn()?,
+    };
+    pool.runner.spares.replenish(&key);
+    Ok(process)
 }
 
 /// The error body the invoker sees: the runtime's JSON as posted, or a wrapper if it sent

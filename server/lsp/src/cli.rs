@@ -59,8 +59,8 @@ enum Command {
     Lsp,
     /// List the AWS profiles of ~/.aws/config and ~/.aws/credentials, plus `local`.
     Profiles {
-        #[arg(long)]
-        json: bool,
+        #[command(flatten)]
+        output: Output,
     },
     /// Package FILE.py:FUNCTION and create or update the function.
     Deploy(DeployArgs),
@@ -73,8 +73,8 @@ enum Command {
     Invoke(InvokeArgs),
     /// List the functions of the account and region.
     List {
-        #[arg(long)]
-        json: bool,
+        #[command(flatten)]
+        output: Output,
     },
     /// Delete a function.
     Delete {
@@ -84,8 +84,8 @@ enum Command {
         /// in the S3 artifacts bucket.
         #[arg(long)]
         all: bool,
-        #[arg(long)]
-        json: bool,
+        #[command(flatten)]
+        output: Output,
     },
     /// Show the function's logs (CloudWatch Logs, or the local Lambda's log store).
     Logs(LogsArgs),
@@ -94,8 +94,8 @@ enum Command {
         name: String,
         #[arg(long)]
         alias: Option<String>,
-        #[arg(long)]
-        json: bool,
+        #[command(flatten)]
+        output: Output,
     },
     /// Let another account invoke the function, or give it a URL; `--list` shows who may.
     Share(ShareArgs),
@@ -104,8 +104,8 @@ enum Command {
         name: String,
         #[arg(long)]
         account: Option<String>,
-        #[arg(long)]
-        json: bool,
+        #[command(flatten)]
+        output: Output,
     },
     /// Invoke once per line of a JSON-lines file, in parallel; results as JSON lines, in order.
     Map(MapArgs),
@@ -129,8 +129,8 @@ struct DeployArgs {
     /// Invoke with this JSON payload once deployed.
     #[arg(long)]
     invoke: Option<String>,
-    #[arg(long)]
-    json: bool,
+    #[command(flatten)]
+    output: Output,
 }
 
 #[derive(Debug, clap::Args)]
@@ -138,28 +138,22 @@ struct PackageArgs {
     target: String,
     #[arg(long)]
     out: PathBuf,
-    #[arg(long)]
-    include: Vec<PathBuf>,
-    #[arg(long)]
-    callable: bool,
-    #[arg(long)]
-    json: bool,
+    #[command(flatten)]
+    packaging: Packaging,
+    #[command(flatten)]
+    output: Output,
 }
 
 #[derive(Debug, clap::Args)]
 struct InvokeArgs {
     name: String,
-    /// JSON event.
-    #[arg(long, conflicts_with_all = ["payload_file", "args", "kwargs"])]
-    payload: Option<String>,
-    /// File holding the JSON event.
-    #[arg(long, conflicts_with_all = ["args", "kwargs"])]
-    payload_file: Option<PathBuf>,
+    #[command(flatten)]
+    source: EventFlags,
     /// Positional arguments for a callable, as a JSON array.
-    #[arg(long)]
+    #[arg(long, conflicts_with_all = ["payload", "payload_file"])]
     args: Option<String>,
     /// Keyword arguments for a callable, as a JSON object.
-    #[arg(long)]
+    #[arg(long, conflicts_with_all = ["payload", "payload_file"])]
     kwargs: Option<String>,
     /// Version or alias.
     #[arg(long)]
@@ -173,8 +167,8 @@ struct InvokeArgs {
     /// Run it under debugpy on the local Lambda and wait for a debugger (on PORT, else a free port).
     #[arg(long, value_name = "PORT", num_args = 0..=1, default_missing_value = "0", conflicts_with_all = ["event", "dry_run"])]
     debug: Option<u16>,
-    #[arg(long)]
-    json: bool,
+    #[command(flatten)]
+    output: Output,
 }
 
 #[derive(Debug, clap::Args)]
@@ -186,8 +180,8 @@ struct LogsArgs {
     /// Keep printing new events until interrupted.
     #[arg(long)]
     follow: bool,
-    #[arg(long)]
-    json: bool,
+    #[command(flatten)]
+    output: Output,
 }
 
 #[derive(Debug, clap::Args)]
@@ -204,8 +198,8 @@ struct ShareArgs {
     public: bool,
     #[arg(long)]
     list: bool,
-    #[arg(long)]
-    json: bool,
+    #[command(flatten)]
+    output: Output,
 }
 
 #[derive(Debug, clap::Args)]
@@ -230,8 +224,8 @@ struct EventArgs {
     out: Option<PathBuf>,
     #[arg(long)]
     list: bool,
-    #[arg(long)]
-    json: bool,
+    #[command(flatten)]
+    output: Output,
 }
 
 #[derive(Debug, clap::Args)]
@@ -243,8 +237,8 @@ struct PullArgs {
     /// Also write environment variable values into lambda.toml (they often hold secrets).
     #[arg(long)]
     with_env: bool,
-    #[arg(long)]
-    json: bool,
+    #[command(flatten)]
+    output: Output,
 }
 
 #[derive(Debug, Subcommand)]
@@ -279,18 +273,56 @@ struct Settings {
     description: Option<String>,
     #[arg(long, help = describe("role"))]
     role: Option<String>,
-    #[arg(long, help = describe("include"))]
-    include: Vec<PathBuf>,
+    #[command(flatten)]
+    packaging: Packaging,
     #[arg(long, help = describe("requirements"))]
     requirements: Option<PathBuf>,
     #[arg(long, help = describe("log_retention_days"))]
     log_retention_days: Option<u32>,
+}
+
+/// What goes into the zip besides the function's own imports, and how it is wrapped: the
+/// flags `deploy` and `package` share.
+#[derive(Debug, clap::Args)]
+struct Packaging {
+    #[arg(long, help = describe("include"))]
+    include: Vec<PathBuf>,
     #[arg(long, help = describe("callable"))]
     callable: bool,
 }
 
+/// `--json`, for every command with a result to print.
+#[derive(Debug, Clone, Copy, clap::Args)]
+struct Output {
+    /// Print the result as JSON instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Where an invoke's event comes from: `invoke` and `watch` take the same two flags.
+#[derive(Debug, clap::Args)]
+pub(crate) struct EventFlags {
+    /// JSON event.
+    #[arg(long, conflicts_with = "payload_file")]
+    pub(crate) payload: Option<String>,
+    /// File holding the JSON event.
+    #[arg(long)]
+    pub(crate) payload_file: Option<PathBuf>,
+}
+
+impl EventFlags {
+    /// The event given, if one was.
+    pub(crate) fn given(self) -> Option<Payload> {
+        match (self.payload, self.payload_file) {
+            (Some(p), _) => Some(Payload::Inline(p.into_bytes())),
+            (None, Some(f)) => Some(Payload::File(f)),
+            (None, None) => None,
+        }
+    }
+}
+
 /// A setting's `--help` line, from its declaration.
-fn describe(key: &str) -> String {
+pub(crate) fn describe(key: &str) -> String {
     lambda_deploy::settings::setting(key)
         .map(|s| s.describe())
         .unwrap_or_default()
@@ -313,11 +345,11 @@ impl Settings {
             architecture: self.architecture.as_deref().map(str::parse).transpose()?,
             env,
             role: self.role.clone(),
-            include: self.include.clone(),
+            include: self.packaging.include.clone(),
             requirements: self.requirements.clone(),
             description: self.description.clone(),
             log_retention_days: self.log_retention_days,
-            callable: self.callable.then_some(true),
+            callable: self.packaging.callable.then_some(true),
             bundle_requirements: None,
         })
     }
@@ -365,7 +397,7 @@ async fn dispatch(args: Args, local: &LocalHandle) -> Result<u8, OpError> {
         None | Some(Command::Lsp) => {
             Ok(crate::lsp::run_stdio(target.env, target.local, target.profile).await)
         }
-        Some(Command::Profiles { json }) => profiles(&target, json).await,
+        Some(Command::Profiles { output }) => profiles(&target, output.json).await,
         Some(Command::Deploy(a)) => deploy(&target, a).await,
         Some(Command::Package(a)) => package(a).await,
         Some(Command::Watch(w)) => {
@@ -376,37 +408,41 @@ async fn dispatch(args: Args, local: &LocalHandle) -> Result<u8, OpError> {
             Ok(EXIT_OK)
         }
         Some(Command::Invoke(a)) => invoke(&target, a).await,
-        Some(Command::List { json }) => {
+        Some(Command::List { output }) => {
             let conn = target.connect().await?;
-            render::list(&conn, &lambda_ops::manage::list(&conn).await?, json);
+            render::list(&conn, &lambda_ops::manage::list(&conn).await?, output.json);
             Ok(EXIT_OK)
         }
-        Some(Command::Delete { name, all, json }) => {
+        Some(Command::Delete { name, all, output }) => {
             let conn = target.connect().await?;
             let req = DeleteRequest {
                 function: name,
                 all,
             };
             let removed = lambda_ops::manage::delete(&conn, &req).await?;
-            render::deleted(&conn, &req.function, removed.as_ref(), json);
+            render::deleted(&conn, &req.function, removed.as_ref(), output.json);
             Ok(EXIT_OK)
         }
         Some(Command::Logs(a)) => logs(&target, a).await,
-        Some(Command::Publish { name, alias, json }) => {
+        Some(Command::Publish {
+            name,
+            alias,
+            output,
+        }) => {
             let conn = target.connect().await?;
             let published = lambda_ops::manage::publish(&conn, &name, alias.as_deref()).await?;
-            render::value(&published, json);
+            render::value(&published, output.json);
             Ok(EXIT_OK)
         }
         Some(Command::Share(a)) => share(&target, a).await,
         Some(Command::Unshare {
             name,
             account,
-            json,
+            output,
         }) => {
             let conn = target.connect().await?;
             let removed = lambda_ops::manage::unshare(&conn, &name, account.as_deref()).await?;
-            render::unshared(&name, &removed, json);
+            render::unshared(&name, &removed, output.json);
             Ok(EXIT_OK)
         }
         Some(Command::Map(a)) => map(&target, a).await,
@@ -426,10 +462,10 @@ async fn profiles(target: &Target, json: bool) -> Result<u8, OpError> {
 
 /// `package`: the zip `deploy` would upload, to a file.
 async fn package(a: PackageArgs) -> Result<u8, OpError> {
-    let req = PackageTarget::parse(&a.target, a.callable, a.include)?;
+    let req = PackageTarget::parse(&a.target, a.packaging.callable, a.packaging.include)?;
     let pkg = lambda_ops::deploy::package_to_file(req, &a.out).await?;
     render::warn_all(&pkg.warnings);
-    render::packaged(&a.out, &pkg, a.json);
+    render::packaged(&a.out, &pkg, a.output.json);
     Ok(EXIT_OK)
 }
 
@@ -439,7 +475,7 @@ async fn deploy(target: &Target, a: DeployArgs) -> Result<u8, OpError> {
     let req = DeployRequest {
         file,
         function,
-        callable: a.settings.callable,
+        callable: a.settings.packaging.callable,
         overrides: a.settings.to_project()?,
     };
     let plan = lambda_ops::deploy::plan(&req)?;
@@ -447,7 +483,7 @@ async fn deploy(target: &Target, a: DeployArgs) -> Result<u8, OpError> {
     let payload = a.invoke.map(|p| Payload::Inline(p.into_bytes()).read());
     let payload = payload.transpose()?;
     let conn = target.connect().await?;
-    let bar = render::progress_bar(a.json);
+    let bar = render::progress_bar(a.output.json);
     let report = |p: Progress| bar.set_message(p.to_string());
     let deployed = lambda_ops::deploy::run(&conn, plan, &report).await;
     bar.finish_and_clear();
@@ -465,19 +501,18 @@ async fn deploy(target: &Target, a: DeployArgs) -> Result<u8, OpError> {
         }
         None => None,
     };
-    render::deployed(&deployed, invoked.as_ref(), a.json);
+    render::deployed(&deployed, invoked.as_ref(), a.output.json);
     Ok(outcome_code(invoked.as_ref().is_some_and(|i| i.failed())))
 }
 
 async fn invoke(target: &Target, a: InvokeArgs) -> Result<u8, OpError> {
-    let source = match (a.payload, a.payload_file) {
-        (Some(p), _) => Payload::Inline(p.into_bytes()),
-        (None, Some(f)) => Payload::File(f),
-        (None, None) if a.args.is_some() || a.kwargs.is_some() => Payload::Args {
+    let source = match a.source.given() {
+        Some(given) => given,
+        None if a.args.is_some() || a.kwargs.is_some() => Payload::Args {
             args: a.args,
             kwargs: a.kwargs,
         },
-        (None, None) => Payload::Empty,
+        None => Payload::Empty,
     };
     let kind = if a.event {
         InvokeKind::Event
@@ -496,7 +531,7 @@ async fn invoke(target: &Target, a: InvokeArgs) -> Result<u8, OpError> {
         Some(port) => crate::debug_invoke::run(target, req, (port != 0).then_some(port)).await?,
         None => lambda_ops::invoke::invoke(&target.connect().await?, &req).await?,
     };
-    if a.json {
+    if a.output.json {
         emit_json(&serde_json::to_value(&outcome).expect("outcome serializes"));
     } else {
         render::invoked(&outcome);
@@ -516,7 +551,7 @@ async fn logs(target: &Target, a: LogsArgs) -> Result<u8, OpError> {
     let mut logs = Logs::new(&a.name, back);
     loop {
         for e in logs.next(&conn).await? {
-            if a.json {
+            if a.output.json {
                 emit(&serde_json::to_string(&e).expect("events serialize"));
             } else {
                 emit(&e.to_string());
@@ -548,7 +583,7 @@ async fn share(target: &Target, a: ShareArgs) -> Result<u8, OpError> {
         );
     }
     let state = lambda_ops::manage::share(&conn, &a.name, &grant).await?;
-    render::value(&state, a.json);
+    render::value(&state, a.output.json);
     Ok(EXIT_OK)
 }
 
@@ -572,7 +607,7 @@ async fn map(target: &Target, a: MapArgs) -> Result<u8, OpError> {
 /// `lambda-ls event`: the catalog, or one template printed or written to a new file.
 fn sample_event(a: EventArgs) -> Result<u8, OpError> {
     if a.list {
-        render::catalog(a.json);
+        render::catalog(a.output.json);
         return Ok(EXIT_OK);
     }
     let t = lambda_ops::event::trigger(a.trigger.as_deref().unwrap_or_default())?;
@@ -581,7 +616,7 @@ fn sample_event(a: EventArgs) -> Result<u8, OpError> {
         return Ok(EXIT_OK);
     };
     lambda_ops::event::write_sample(t, &out)?;
-    if a.json {
+    if a.output.json {
         emit_json(&json!({"trigger": t.name, "out": out}));
     } else {
         emit(&format!("wrote {} ({})", out.display(), t.title));
@@ -597,7 +632,7 @@ async fn pull(target: &Target, a: PullArgs) -> Result<u8, OpError> {
         with_env: a.with_env,
     };
     let pulled = lambda_ops::manage::pull(&conn, &req).await?;
-    render::pulled(&conn, &pulled, a.json);
+    render::pulled(&conn, &pulled, a.output.json);
     Ok(EXIT_OK)
 }
 
@@ -623,6 +658,13 @@ mod tests {
     use lambda_deploy::settings::SETTINGS;
 
     use super::Args;
+
+    /// clap's own checks: every flag a `conflicts_with` names exists in each command that
+    /// flattens it, no two flags share a name.
+    #[test]
+    fn the_command_line_is_well_formed() {
+        Args::command().debug_assert();
+    }
 
     #[test]
     fn deploy_flags_are_the_declared_settings() {

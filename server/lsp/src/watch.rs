@@ -18,12 +18,9 @@ use crate::live_loop::{self, LiveError, LiveTarget};
 pub struct WatchArgs {
     /// `path/to/file.py:function`
     target: String,
-    /// JSON event to invoke with after each change.
-    #[arg(long, conflicts_with = "payload_file")]
-    payload: Option<String>,
-    /// File holding the JSON event (read once, at start).
-    #[arg(long)]
-    payload_file: Option<PathBuf>,
+    /// The event to invoke with after each change (a file is read once, at start).
+    #[command(flatten)]
+    event: crate::cli::EventFlags,
     /// Deploy it as a callable (wrapped), not as a handler.
     #[arg(long)]
     callable: bool,
@@ -70,7 +67,7 @@ pub async fn command(args: WatchArgs, conn: Connection, out: fn(&str)) -> Result
         });
     }
     let (path, function) = package::parse_target(&args.target)?;
-    let event = match (args.payload, args.payload_file) {
+    let event = match (args.event.payload, args.event.payload_file) {
         (Some(p), _) => p.into_bytes(),
         (None, Some(f)) => std::fs::read(&f).map_err(|source| WatchError::EventFile {
             path: f.clone(),

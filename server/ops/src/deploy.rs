@@ -47,12 +47,19 @@ impl PackageTarget {
     }
 }
 
-/// Resolves and packages in memory; the package says what is in it.
+/// Resolves and packages in memory, with `lambda.toml`'s `include` and `callable` as a deploy
+/// takes them; the package says what is in it.
 pub async fn package_target(req: PackageTarget) -> Result<Package, OpError> {
-    let target = package::resolve_target(&req.file, &req.function, req.callable)?;
+    let mut target = package::resolve_target(&req.file, &req.function, req.callable)?;
+    let overrides = Settings {
+        include: req.includes,
+        callable: req.callable.then_some(true),
+        ..Settings::default()
+    };
+    let (_, settings) = function_spec(&mut target, &overrides)?;
     package(PackageRequest {
         target,
-        includes: req.includes,
+        includes: settings.include,
     })
     .await
 }

@@ -77,7 +77,14 @@ def main():
     debugpy = import_debugpy()
     port = int(os.environ.pop("LAMBDA_LS_DEBUG_PORT"))
     wait = float(os.environ.pop("LAMBDA_LS_DEBUG_WAIT"))
+    # The function's code is the task root: with justMyCode, lambda-ls's runtime client and this
+    # wrapper stay out of the call stack and of stepping. pydevd reads this once, in listen.
+    ours = "IDE_PROJECT_ROOTS" not in os.environ
+    if ours:
+        os.environ["IDE_PROJECT_ROOTS"] = os.environ["LAMBDA_TASK_ROOT"]
     debugpy.listen(("127.0.0.1", port))
+    if ours:
+        del os.environ["IDE_PROJECT_ROOTS"]
     report_stop()
     tell("waiting")
     # wait_for_client returns once the debugger's configuration (breakpoints) is done.

@@ -1,0 +1,273 @@
+//! Spares: Python interpreters started before they are needed (`zygote.py`), each of which
+//! becomes a new worker's process, so a cold start skips the interpreter's start and the runtime
+//! client's imports while the handler's import (INIT) stays real.
+//!
+//! At most one spare waits per interpreter and runtime client, and at most [`MAX_SPARES`] in
+//! all. One is started when a function becomes active and whenever a worker has started (from
+//! the spare or not), at idle scheduling priority until it is used; spares are killed when a
+//! function is deleted, when unused for the workers' idle timeout, and on shutdown. A spare
+//! found dead is dropped and the worker starts the ordinary way.
+
+use std::collections::HashMap;
+use std::io;
+use std::os::fd::OwnedFd;
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use tokio::io::AsyncWriteExt;
+
+use crate::process::{nonblocking_pipe, scrubbed_parent_env, set_address_space};
+use crate::process::{Exec, Process, INTERPRETER_ENV};
+use crate::python::Launch;
+use crate::store::Store;
+
+/// Spares waiting at once, over all interpreters.
+pub(crate) const MAX_SPARES: usize = 2;
+
+/// Which spare can become a worker: the same interpreter running the same runtime client.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) struct SpareKey {
+    interpreter: PathBuf,
+    ric: bool,
+}
+
+impl SpareKey {
+    pub(crate) fn of(launch: &Launch) -> SpareKey {
+        SpareKey {
+            interpreter: launch.interpreter.clone(),
+            ric: launch.ric,
+        }
+    }
+}
+
+/// A started interpreter waiting on its stdin for what it is to become.
+#[derive(Debug)]
+pub(crate) struct Spare {
+    child: tokio::process::Child,
+    pid: i32,
+    pipe: OwnedFd,
+    born: Instant,
+    /// The scheduling a worker started fresh would inherit, restored when it becomes one.
+    sched: Sched,
+}
+
+/// A scheduling policy and its priority.
+#[derive(Debug, Clone, Copy)]
+struct Sched {
+    policy: libc::c_int,
+    priority: libc::c_int,
+}
+
+impl Sched {
+    /// This process's own (what a child inherits).
+    fn own() -> io::Result<Sched> {
+        let mut param = libc::sched_param { sched_priority: 0 };
+        // SAFETY: both calls only read or fill the plain struct given.
+        let policy = unsafe { libc::sched_getscheduler(0) };
+        if policy < 0 || unsafe { libc::sched_getparam(0, &mut param) } != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(Sched {
+            policy,
+            priority: param.sched_priority,
+        })
+    }
+
+    /// While it waits (and starts), a spare gets only CPU nothing else wants, so starting one
+    /// never slows the invoke in flight. Leaving SCHED_IDLE for SCHED_OTHER at the same nice
+    /// value needs no privilege.
+    const IDLE: Sched = Sched {
+        policy: libc::SCHED_IDLE,
+        priority: 0,
+    };
+
+    fn apply(self, pid: i32) -> io::Result<()> {
+        let param = libc::sched_param {
+            sched_priority: self.priority,
+        };
+        // SAFETY: only reads `param`.
+        if unsafe { libc::sched_setscheduler(pid, self.policy, &param) } != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(())
+    }
+}
+
+impl Spare {
+    fn spawn(store: &Store, key: &SpareKey) -> io::Result<Spare> {
+        let (pipe, write_end) = nonblocking_pipe()?;
+        let stderr_end = write_end.try_clone()?;
+        let mut cmd = tokio::process::Command::new(&key.interpreter);
+        cmd.arg(store.zygote_path());
+        if key.ric {
+            cmd.arg("awslambdaric");
+        } else {
+            cmd.arg(store.bootstrap_path());
+        }
+        let mut env = scrubbed_parent_env();
+        env.extend(INTERPRETER_ENV.map(|(k, v)| (k.into(), v.into())));
+        cmd.env_clear()
+            .envs(env)
+            .current_dir(store.runtime_dir())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::from(write_end))
+            .stderr(Stdio::from(stderr_end))
+            .kill_on_drop(true)
+            // As a worker's: a timeout kills the whole group.
+            .process_group(0);
+        let sched = Sched::own()?;
+        let child = cmd.spawn();
+        drop(cmd);
+        let child = child?;
+        let pid = child.id().map(|p| p as i32).unwrap_or(0);
+        // Single-threaded, so the process's policy is its one thread's.
+        if let Err(e) = Sched::IDLE.apply(pid) {
+            tracing::debug!("spare pid {pid} keeps the normal scheduling: {e}");
+        }
+        Ok(Spare {
+            pid,
+            child,
+            pipe,
+            born: Instant::now(),
+            sched,
+        })
+    }
+
+    fn alive(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// Makes this spare the process `exec` describes: its address space limit is set from
+    /// here, the rest it applies itself on reading `exec` (and closing its stdin).
+    pub(crate) async fn become_worker(mut self, exec: &Exec) -> io::Result<Process> {
+        let Some(assignment) = exec.encode() else {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "a NUL byte in the command line or environment",
+            ));
+        };
+        if !self.alive() {
+            return Err(io::Error::other("the spare had exited"));
+        }
+        set_address_space(self.pid, exec.address_space)?;
+        self.sched.apply(self.pid)?;
+        let mut stdin = self
+            .child
+            .stdin
+            .take()
+            .ok_or_else(|| io::Error::other("the spare has no stdin"))?;
+        let spawned = Instant::now();
+        // A dead spare fails this with EPIPE: SIGPIPE is ignored in Rust programs.
+        stdin.write_all(&assignment).await?;
+        drop(stdin);
+        Ok(Process {
+            child: self.child,
+            pid: self.pid,
+            pipe: self.pipe,
+            spawned,
+            from_spare: true,
+        })
+    }
+}
+
+#[derive(Debug, Default)]
+struct State {
+    waiting: HashMap<SpareKey, Spare>,
+    stopping: bool,
+}
+
+/// The waiting spares of one local Lambda.
+#[derive(Debug)]
+pub(crate) struct Spares {
+    store: Arc<Store>,
+    enabled: bool,
+    state: Mutex<State>,
+}
+
+impl Spares {
+    pub(crate) fn new(store: Arc<Store>, enabled: bool) -> Spares {
+        Spares {
+            store,
+            enabled,
+            state: Mutex::new(State::default()),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().expect("spares poisoned")
+    }
+
+    /// Starts a spare for `key` unless one waits already or the bound is reached.
+    pub(crate) fn replenish(&self, key: &SpareKey) {
+        if !self.enabled {
+            return;
+        }
+        let mut st = self.lock();
+        if st.stopping || st.waiting.contains_key(key) || st.waiting.len() >= MAX_SPARES {
+            return;
+        }
+        // Under the lock, so two callers never start two; a spawn takes well under a ms.
+        match Spare::spawn(&self.store, key) {
+            Ok(spare) => {
+                tracing::debug!(
+                    "spare pid {} started for {}",
+                    spare.pid,
+                    key.interpreter.display()
+                );
+                st.waiting.insert(key.clone(), spare);
+            }
+            Err(e) => tracing::warn!("cannot start a spare {}: {e}", key.interpreter.display()),
+        }
+    }
+
+    /// The spare waiting for `key`, if any and still alive (a dead one is dropped).
+    pub(crate) fn take(&self, key: &SpareKey) -> Option<Spare> {
+        let mut spare = self.lock().waiting.remove(key)?;
+        if spare.alive() {
+            Some(spare)
+        } else {
+            tracing::debug!(
+                "spare pid {} had exited; starting a worker afresh",
+                spare.pid
+            );
+            None
+        }
+    }
+
+    /// Kills spares unused for `idle` and drops those that died.
+    pub(crate) fn reap(&self, idle: Duration) {
+        let mut st = self.lock();
+        st.waiting
+            .retain(|_, spare| spare.born.elapsed() < idle && spare.alive());
+    }
+
+    /// Kills every waiting spare (dropping one kills it); later ones may start again.
+    pub(crate) fn clear(&self) {
+        let all = std::mem::take(&mut self.lock().waiting);
+        drop(all);
+    }
+
+    /// Kills every spare and starts no more, without waiting.
+    pub(crate) fn kill_all(&self) {
+        self.lock().stopping = true;
+        self.clear();
+    }
+
+    /// Kills every spare, starts no more, and waits (bounded) until they are gone.
+    pub(crate) async fn stop_all(&self) {
+        let all = {
+            let mut st = self.lock();
+            st.stopping = true;
+            std::mem::take(&mut st.waiting)
+        };
+        let mut all: Vec<Spare> = all.into_values().collect();
+        for spare in &mut all {
+            let _ = spare.child.start_kill();
+        }
+        for spare in &mut all {
+            let _ = tokio::time::timeout(Duration::from_secs(5), spare.child.wait()).await;
+        }
+    }
+}
