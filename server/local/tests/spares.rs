@@ -6,6 +6,9 @@
 //! Each test runs with the built-in bootstrap and, when `LAMBDA_LS_TEST_PYTHON_RIC` is set,
 //! with awslambdaric.
 
+// Short functions (clippy.toml) are a rule for the product; a test may read long.
+#![cfg_attr(test, allow(clippy::too_many_lines))]
+
 mod common;
 
 use std::path::{Path, PathBuf};
