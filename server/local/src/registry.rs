@@ -309,7 +309,6 @@ impl Registry {
         let _ = tokio::spawn(async move { registry.activate(name, now).await }).await;
     }
 
-    #[allow(clippy::too_many_lines)] // split pending: Z
     async fn activate(&self, name: String, until: tokio::time::Instant) {
         let Some((unpacked, revision)) = self.unpack_latest(&name).await else {
             return;

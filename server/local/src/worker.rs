@@ -171,7 +171,6 @@ impl Worker {
         }
     }
 
-    #[allow(clippy::too_many_lines)] // split pending: Z
     async fn spawn(pool: &Arc<Pool>, inv: Invocation) -> Result<(), Box<(Invocation, String)>> {
         let prepared = match pool.runner.prepare(&pool.spec).await {
             Ok(p) => p,
