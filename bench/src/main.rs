@@ -436,7 +436,9 @@ async fn package(opts: &Opts) -> Result<(Value, bool)> {
         let started = Instant::now();
         let req = PackageTarget::parse(opts.str("target")?, false, vec![include.clone()])
             .map_err(|e| e.to_string())?;
-        let pkg = package_target(req).await.map_err(|e| e.to_string())?;
+        let pkg = package_target(req, &|_| {})
+            .await
+            .map_err(|e| e.to_string())?;
         ms.push(started.elapsed().as_secs_f64() * 1000.0);
         shas.push(pkg.code_sha256.clone());
         last = Some(pkg);

@@ -111,7 +111,7 @@ async fn package_takes_lambda_toml_as_deploy_does() {
         callable: false,
         includes: vec![proj.path().join("extra")],
     };
-    let pkg = package_target(req).await.unwrap();
+    let pkg = package_target(req, &|_| {}).await.unwrap();
     for want in ["app.py", "data/table.csv", "extra/notes.txt"] {
         assert!(
             pkg.files.iter().any(|f| f == want),

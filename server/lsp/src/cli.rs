@@ -463,7 +463,11 @@ async fn profiles(target: &Target, json: bool) -> Result<u8, OpError> {
 /// `package`: the zip `deploy` would upload, to a file.
 async fn package(a: PackageArgs) -> Result<u8, OpError> {
     let req = PackageTarget::parse(&a.target, a.packaging.callable, a.packaging.include)?;
-    let pkg = lambda_ops::deploy::package_to_file(req, &a.out).await?;
+    let bar = render::progress_bar(a.output.json);
+    let report = |p: Progress| bar.set_message(p.to_string());
+    let pkg = lambda_ops::deploy::package_to_file(req, &a.out, &report).await;
+    bar.finish_and_clear();
+    let pkg = pkg?;
     render::warn_all(&pkg.warnings);
     render::packaged(&a.out, &pkg, a.output.json);
     Ok(EXIT_OK)

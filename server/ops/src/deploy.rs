@@ -47,26 +47,44 @@ impl PackageTarget {
     }
 }
 
-/// Resolves and packages in memory, with `lambda.toml`'s `include` and `callable` as a deploy
-/// takes them; the package says what is in it.
-pub async fn package_target(req: PackageTarget) -> Result<Package, OpError> {
+/// Resolves and packages in memory, with `lambda.toml`'s `include`, `callable` and
+/// `bundle_requirements` as a deploy takes them (bundled requirements are installed first, pip's
+/// lines reported); the package says what is in it. Never reuses an earlier build of this
+/// process: packaging is measured from scratch through here.
+pub async fn package_target(
+    req: PackageTarget,
+    report: &(dyn Fn(Progress) + Send + Sync),
+) -> Result<Package, OpError> {
     let mut target = package::resolve_target(&req.file, &req.function, req.callable)?;
     let overrides = Settings {
         include: req.includes,
         callable: req.callable.then_some(true),
         ..Settings::default()
     };
-    let (_, settings) = function_spec(&mut target, &overrides)?;
-    package(PackageRequest {
+    let (spec, settings) = function_spec(&mut target, &overrides)?;
+    let vendor = match settings.bundle_requirements {
+        Some(true) => install_requirements(&target.file, &spec, &settings, report)
+            .await?
+            .map(|b| b.dir.join("python")),
+        _ => None,
+    };
+    let req = PackageRequest {
         target,
         includes: settings.include,
+    };
+    Ok(off_the_workers("packaging", move || {
+        package::build_with(&req, vendor.as_deref(), None)
     })
-    .await
+    .await??)
 }
 
 /// `package --out`: the same zip, written to a file.
-pub async fn package_to_file(req: PackageTarget, out: &Path) -> Result<Package, OpError> {
-    let pkg = package_target(req).await?;
+pub async fn package_to_file(
+    req: PackageTarget,
+    out: &Path,
+    report: &(dyn Fn(Progress) + Send + Sync),
+) -> Result<Package, OpError> {
+    let pkg = package_target(req, report).await?;
     write_file(out, &pkg.bytes)?;
     Ok(pkg)
 }
