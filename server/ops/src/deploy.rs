@@ -16,11 +16,6 @@ use lambda_deploy::spec::FunctionSpec;
 
 use crate::OpError;
 
-/// Packaging reads and compresses files: keep it off the async workers.
-pub async fn package(req: PackageRequest) -> Result<Package, OpError> {
-    Ok(off_the_workers("packaging", move || package::build_package(&req)).await??)
-}
-
 /// `package`: exactly the zip `deploy` would upload.
 #[derive(Debug, Clone)]
 pub struct PackageTarget {
