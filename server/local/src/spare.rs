@@ -4,9 +4,10 @@
 //!
 //! At most one spare waits per interpreter and runtime client, and at most [`MAX_SPARES`] in
 //! all. One is started when a function becomes active and whenever a worker has started (from
-//! the spare or not), at idle scheduling priority until it is used; spares are killed when a
-//! function is deleted, when unused for the workers' idle timeout, and on shutdown. A spare
-//! found dead is dropped and the worker starts the ordinary way.
+//! the spare or not); spares are killed when a function is deleted, when unused for the
+//! workers' idle timeout, and on shutdown. A spare found dead is dropped and the worker starts
+//! the ordinary way. (A spare at SCHED_IDLE was tried: on a machine busy with other work it
+//! never got the CPU to start before it was needed.)
 
 use std::collections::HashMap;
 use std::io;
@@ -49,50 +50,6 @@ pub(crate) struct Spare {
     pid: i32,
     pipe: OwnedFd,
     born: Instant,
-    /// The scheduling a worker started fresh would inherit, restored when it becomes one.
-    sched: Sched,
-}
-
-/// A scheduling policy and its priority.
-#[derive(Debug, Clone, Copy)]
-struct Sched {
-    policy: libc::c_int,
-    priority: libc::c_int,
-}
-
-impl Sched {
-    /// This process's own (what a child inherits).
-    fn own() -> io::Result<Sched> {
-        let mut param = libc::sched_param { sched_priority: 0 };
-        // SAFETY: both calls only read or fill the plain struct given.
-        let policy = unsafe { libc::sched_getscheduler(0) };
-        if policy < 0 || unsafe { libc::sched_getparam(0, &mut param) } != 0 {
-            return Err(io::Error::last_os_error());
-        }
-        Ok(Sched {
-            policy,
-            priority: param.sched_priority,
-        })
-    }
-
-    /// While it waits (and starts), a spare gets only CPU nothing else wants, so starting one
-    /// never slows the invoke in flight. Leaving SCHED_IDLE for SCHED_OTHER at the same nice
-    /// value needs no privilege.
-    const IDLE: Sched = Sched {
-        policy: libc::SCHED_IDLE,
-        priority: 0,
-    };
-
-    fn apply(self, pid: i32) -> io::Result<()> {
-        let param = libc::sched_param {
-            sched_priority: self.priority,
-        };
-        // SAFETY: only reads `param`.
-        if unsafe { libc::sched_setscheduler(pid, self.policy, &param) } != 0 {
-            return Err(io::Error::last_os_error());
-        }
-        Ok(())
-    }
 }
 
 impl Spare {
@@ -117,21 +74,15 @@ impl Spare {
             .kill_on_drop(true)
             // As a worker's: a timeout kills the whole group.
             .process_group(0);
-        let sched = Sched::own()?;
         let child = cmd.spawn();
         drop(cmd);
         let child = child?;
         let pid = child.id().map(|p| p as i32).unwrap_or(0);
-        // Single-threaded, so the process's policy is its one thread's.
-        if let Err(e) = Sched::IDLE.apply(pid) {
-            tracing::debug!("spare pid {pid} keeps the normal scheduling: {e}");
-        }
         Ok(Spare {
             pid,
             child,
             pipe,
             born: Instant::now(),
-            sched,
         })
     }
 
@@ -152,7 +103,6 @@ impl Spare {
             return Err(io::Error::other("the spare had exited"));
         }
         set_address_space(self.pid, exec.address_space)?;
-        self.sched.apply(self.pid)?;
         let mut stdin = self
             .child
             .stdin
