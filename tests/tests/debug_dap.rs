@@ -289,8 +289,16 @@ def handler(event, context):
 /// A timeout far past the test, so only the stop can end the paused invocation.
 const LONG_TOML: &str = "[[function]]\ntarget = \"handler.py:handler\"\ntimeout = 600\n";
 
-#[test]
-fn stopping_the_debug_session_ends_the_invocation_and_its_worker() {
+/// A Debug command through the server, paused on the breakpoint line with the debugger attached.
+struct Paused {
+    _dirs: (tempfile::TempDir, tempfile::TempDir),
+    file: std::path::PathBuf,
+    lsp: Lsp,
+    command: i64,
+    dap: Dap,
+}
+
+fn paused_on_the_breakpoint() -> Paused {
     let home = tempfile::tempdir().unwrap();
     let proj = project(&[("handler.py", PID_HANDLER), ("lambda.toml", LONG_TOML)]);
     let root = proj.path().canonicalize().unwrap();
@@ -300,6 +308,25 @@ fn stopping_the_debug_session_ends_the_invocation_and_its_worker() {
     let mut dap = connect(&ready);
     dap.attach(&ready["pathMappings"], Some((&file, BREAKPOINT_LINE)));
     dap.stopped_at(&file, BREAKPOINT_LINE);
+    Paused {
+        _dirs: (home, proj),
+        file,
+        lsp,
+        command,
+        dap,
+    }
+}
+
+#[test]
+fn stopping_the_debug_session_ends_the_invocation_and_its_worker() {
+    // The temporary folders live until the test ends.
+    let Paused {
+        _dirs,
+        file,
+        mut lsp,
+        command,
+        mut dap,
+    } = paused_on_the_breakpoint();
     let process = dap.event("process");
     let pid = process["body"]["systemProcessId"].as_u64().unwrap();
     assert!(
@@ -336,15 +363,13 @@ fn stopping_the_debug_session_ends_the_invocation_and_its_worker() {
 
 #[test]
 fn a_disconnect_without_terminate_lets_the_invocation_finish() {
-    let home = tempfile::tempdir().unwrap();
-    let proj = project(&[("handler.py", PID_HANDLER), ("lambda.toml", LONG_TOML)]);
-    let root = proj.path().canonicalize().unwrap();
-    let file = root.join("handler.py");
-    let mut lsp = start_server(home.path(), &root, &[]);
-    let (command, ready) = debug_through_the_server(&mut lsp, &root, json!({"name": "Ada"}));
-    let mut dap = connect(&ready);
-    dap.attach(&ready["pathMappings"], Some((&file, BREAKPOINT_LINE)));
-    dap.stopped_at(&file, BREAKPOINT_LINE);
+    let Paused {
+        _dirs,
+        mut lsp,
+        command,
+        mut dap,
+        ..
+    } = paused_on_the_breakpoint();
     // VS Code's Disconnect: the debugger leaves, the program goes on.
     dap.send("disconnect", json!({"terminateDebuggee": false}));
     let answer = lsp.answer(command, Duration::from_secs(30));

@@ -31,19 +31,6 @@ fn requirements_become_a_layer_that_is_built_and_published_once() {
     assert!(out.status.success(), "{}", stderr(&out));
     let v = stdout_json(&out);
     assert_eq!(v["invoke"]["payload"], serde_json::json!({"six": "1.16.0"}));
-
-    // `package` writes the zip that deploy uploaded, bundled requirements included.
-    let zip = home.path().join("bundled.zip");
-    let packaged = run(
-        home.path(),
-        None,
-        &["package", &target, "--out", zip.to_str().unwrap(), "--json"],
-    );
-    assert!(packaged.status.success(), "{}", stderr(&packaged));
-    let p = stdout_json(&packaged);
-    assert_eq!(p["package"]["code_sha256"], v["deploy"]["code_sha256"]);
-    let files = p["package"]["files"].as_array().unwrap();
-    assert!(files.iter().any(|f| f == "six.py"), "{files:?}");
     let built: Vec<_> = std::fs::read_dir(cache.join("requirements"))
         .unwrap()
         .filter_map(Result::ok)
@@ -256,6 +243,19 @@ async fn lambda_toml_can_bundle_requirements_into_the_function_zip() {
     assert!(out.status.success(), "{}", stderr(&out));
     let v = stdout_json(&out);
     assert_eq!(v["invoke"]["payload"], serde_json::json!({"six": "1.16.0"}));
+
+    // `package` writes the zip that deploy uploaded, bundled requirements included.
+    let zip = home.path().join("bundled.zip");
+    let packaged = run(
+        home.path(),
+        None,
+        &["package", &target, "--out", zip.to_str().unwrap(), "--json"],
+    );
+    assert!(packaged.status.success(), "{}", stderr(&packaged));
+    let p = stdout_json(&packaged);
+    assert_eq!(p["package"]["code_sha256"], v["deploy"]["code_sha256"]);
+    let files = p["package"]["files"].as_array().unwrap();
+    assert!(files.iter().any(|f| f == "six.py"), "{files:?}");
 
     // No layer: six.py travelled inside the function's own zip.
     let local =
