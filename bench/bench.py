@@ -1319,6 +1319,9 @@ class Bench:
 
         write_app(0)
         (proj / "event.json").write_text('{"n": 7}')
+        # A user's package was not written a moment ago: the packaging cache trusts a file only
+        # once its change time is 2 s old (repack.rs, SETTLE), so let the new tree settle first.
+        time.sleep(2.1)
         env = self.env()
         c = LspClient([self.ls, "lsp"], env, proj, self.logs / "live.log")
         uri = app.as_uri()
