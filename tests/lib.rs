@@ -301,6 +301,18 @@ pub fn project(files: &[(&str, &str)]) -> tempfile::TempDir {
 /// Fake secrets in the fixture profiles: they must never appear in any output.
 pub const SECRETS: &[&str] = &["moto-secret-key-do-not-print", "noregion-secret"];
 
+/// Clears `cmd`'s environment down to what a hermetic CLI run gets: PATH, its own HOME and
+/// profile files under `home`, no instance metadata, and the local Lambda's data in `home`.
+pub fn hermetic<'a>(cmd: &'a mut Command, home: &Path) -> &'a mut Command {
+    cmd.env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", home)
+        .env("AWS_CONFIG_FILE", home.join("config"))
+        .env("AWS_SHARED_CREDENTIALS_FILE", home.join("credentials"))
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("LAMBDA_LS_LOCAL_DIR", home.join("local"))
+}
+
 /// Runs the CLI binary with a hermetic environment: its own HOME, profile files and local data dir.
 pub fn run(home: &Path, moto: Option<&Moto>, args: &[&str]) -> Output {
     run_with(home, moto, args, &[])
@@ -329,16 +341,7 @@ pub fn run_in(home: &Path, wrap: &[&str], env: &[(&str, &str)], args: &[&str]) -
         }
         None => Command::new(lambda_ls_bin()),
     };
-    cmd.args(args)
-        .current_dir(repo_root())
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", home)
-        .env("AWS_CONFIG_FILE", home.join("config"))
-        .env("AWS_SHARED_CREDENTIALS_FILE", home.join("credentials"))
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("LAMBDA_LS_LOCAL_DIR", home.join("local"))
-        .env("RUST_LOG", "trace");
+    hermetic(cmd.args(args).current_dir(repo_root()), home).env("RUST_LOG", "trace");
     // pip (requirements layers) needs the machine's package-index settings and certificates.
     for (k, v) in std::env::vars() {
         if k.starts_with("PIP_")

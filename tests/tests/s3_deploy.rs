@@ -202,19 +202,24 @@ async fn bucket_is_private_and_tagged(conn: &Connection) {
         .any(|r| r.expiration().and_then(|e| e.days()).is_some()));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_zip_over_50_mb_goes_through_s3_on_the_local_lambda() {
-    let dir = tempfile::tempdir().unwrap();
-    let local = LocalLambda::start(LocalConfig::new(dir.path().join("data")))
+/// A local Lambda with a fault proxy in front, which sees (and counts) every request.
+async fn local_behind_proxy(dir: &std::path::Path) -> (LocalLambda, FaultProxy, Connection) {
+    let local = LocalLambda::start(LocalConfig::new(dir.join("data")))
         .await
         .unwrap();
-    // Counted in front of the local Lambda: the proxy sees every request.
     let proxy = FaultProxy::start(local.addr().to_string()).await;
     let conn = Connection::connect(&Endpoint::Local {
         url: proxy.url.clone(),
     })
     .await
     .unwrap();
+    (local, proxy, conn)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_zip_over_50_mb_goes_through_s3_on_the_local_lambda() {
+    let dir = tempfile::tempdir().unwrap();
+    let (local, proxy, conn) = local_behind_proxy(dir.path()).await;
     let puts = || proxy.count("PUT /lambda-ls-artifacts-");
     let target = Target {
         runs_code: true,
@@ -230,15 +235,7 @@ async fn a_zip_over_50_mb_goes_through_s3_on_the_local_lambda() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_complete_fails_the_deploy_when_no_object_was_assembled() {
     let dir = tempfile::tempdir().unwrap();
-    let local = LocalLambda::start(LocalConfig::new(dir.path().join("data")))
-        .await
-        .unwrap();
-    let proxy = FaultProxy::start(local.addr().to_string()).await;
-    let conn = Connection::connect(&Endpoint::Local {
-        url: proxy.url.clone(),
-    })
-    .await
-    .unwrap();
+    let (local, proxy, conn) = local_behind_proxy(dir.path()).await;
     let (_proj, pkg, spec) = big_package("big-complete");
     proxy.inject(
         "POST",

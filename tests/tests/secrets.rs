@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use lambda_ls_tests::{lambda_ls_bin, repo_root, Lsp, Moto};
+use lambda_ls_tests::{hermetic, lambda_ls_bin, repo_root, Lsp, Moto};
 
 /// In the environment (the profile files carry `lambda_ls_tests::SECRETS`).
 const ENV_SECRETS: &[(&str, &str)] = &[
@@ -31,22 +31,18 @@ fn assert_clean(what: &str, text: &str) {
 }
 
 fn cli(home: &Path, moto: &Moto, args: &[&str]) -> String {
-    let out = Command::new(lambda_ls_bin())
-        .args(args)
-        .current_dir(repo_root())
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", home)
-        .env("AWS_CONFIG_FILE", home.join("config"))
-        .env("AWS_SHARED_CREDENTIALS_FILE", home.join("credentials"))
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("AWS_ENDPOINT_URL", moto.endpoint())
-        .env("AWS_REGION", "us-east-1")
-        .env("LAMBDA_LS_LOCAL_DIR", home.join("local"))
-        .env("RUST_LOG", "trace")
-        .envs(ENV_SECRETS.iter().copied())
-        .output()
-        .expect("run lambda-ls");
+    let out = hermetic(
+        Command::new(lambda_ls_bin())
+            .args(args)
+            .current_dir(repo_root()),
+        home,
+    )
+    .env("AWS_ENDPOINT_URL", moto.endpoint())
+    .env("AWS_REGION", "us-east-1")
+    .env("RUST_LOG", "trace")
+    .envs(ENV_SECRETS.iter().copied())
+    .output()
+    .expect("run lambda-ls");
     format!(
         "{}\n{}",
         String::from_utf8_lossy(&out.stdout),

@@ -7,7 +7,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use lambda_ls_tests::{lambda_ls_bin, project};
+use lambda_ls_tests::{hermetic, lambda_ls_bin, project};
 
 const WAIT: Duration = Duration::from_secs(60);
 
@@ -22,21 +22,17 @@ struct Watch {
 
 impl Watch {
     fn start(dir: &std::path::Path, home: &std::path::Path, args: &[&str]) -> Watch {
-        let mut child = Command::new(lambda_ls_bin())
-            .arg("watch")
-            .args(args)
-            .current_dir(dir)
-            .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("HOME", home)
-            .env("AWS_CONFIG_FILE", home.join("config"))
-            .env("AWS_SHARED_CREDENTIALS_FILE", home.join("credentials"))
-            .env("AWS_EC2_METADATA_DISABLED", "true")
-            .env("LAMBDA_LS_LOCAL_DIR", home.join("local"))
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start lambda-ls watch");
+        let mut child = hermetic(
+            Command::new(lambda_ls_bin())
+                .arg("watch")
+                .args(args)
+                .current_dir(dir),
+            home,
+        )
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start lambda-ls watch");
         let (tx, lines) = mpsc::channel();
         let out = child.stdout.take().unwrap();
         let err = child.stderr.take().unwrap();
