@@ -458,7 +458,7 @@ async fn package(opts: &Opts) -> Result<(Value, bool)> {
 fn repack(opts: &Opts) -> Result<(Value, bool)> {
     use lambda_deploy::package::{
         build_package, build_with, parse_target, resolve_target, Package, PackageCache,
-        PackageRequest,
+        PackageRequest, Reuse,
     };
     let (file, function) = parse_target(opts.str("target")?).map_err(|e| e.to_string())?;
     let include = PathBuf::from(opts.str("include")?);
@@ -475,7 +475,7 @@ fn repack(opts: &Opts) -> Result<(Value, bool)> {
             includes: vec![include.clone()],
         };
         let pkg = match cache {
-            Some(c) => build_with(&req, None, Some(c)),
+            Some(c) => build_with(&req, None, Reuse::Journal(c)),
             None => build_package(&req),
         }
         .map_err(|e| e.to_string())?;

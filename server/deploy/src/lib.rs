@@ -16,6 +16,7 @@ pub mod fanout;
 pub mod functions;
 pub mod identity;
 pub mod invoke;
+mod journal;
 pub mod maintain;
 pub mod package;
 pub mod profiles;

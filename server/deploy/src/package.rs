@@ -9,8 +9,8 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::analysis::{self, FunctionKind, Import, PyFunction};
-pub use crate::repack::PackageCache;
-use crate::repack::{Session, Stamp, Written};
+use crate::repack::{Kind, Seen, Session, Written};
+pub use crate::repack::{PackageCache, Reuse, Scrutiny};
 use crate::spec::sanitize_name;
 use crate::zipper::{self, EntrySource, ZipEntry};
 
@@ -82,15 +82,18 @@ fn list_largest(parts: &[(String, u64)]) -> String {
 
 /// The `count` biggest top-level entries (`numpy/`, `app.py`) by unzipped size, largest first.
 fn largest_top_level(entries: &[ZipEntry], count: usize) -> Vec<(String, u64)> {
-    let mut sizes: BTreeMap<String, u64> = BTreeMap::new();
+    let mut sizes: BTreeMap<&str, u64> = BTreeMap::new();
     for e in entries {
-        let top = match e.name.split_once('/') {
-            Some((dir, _)) => format!("{dir}/"),
-            None => e.name.clone(),
+        let top = match e.name.find('/') {
+            Some(slash) => &e.name[..=slash],
+            None => &e.name,
         };
         *sizes.entry(top).or_default() += e.size();
     }
-    let mut sorted: Vec<(String, u64)> = sizes.into_iter().collect();
+    let mut sorted: Vec<(String, u64)> = sizes
+        .into_iter()
+        .map(|(top, size)| (top.to_owned(), size))
+        .collect();
     sorted.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
     sorted.truncate(count);
     sorted
@@ -296,19 +299,33 @@ pub struct Package {
     /// Entries taken unchanged from the function's last build (see [`PackageCache`]).
     #[serde(skip)]
     pub reused: usize,
+    /// Files whose metadata was read; the others' were known unchanged from the kernel's
+    /// record of what changed since the last build (`journal.rs`).
+    #[serde(skip)]
+    pub looked_at: usize,
 }
 
 /// Collects the files, writes the deterministic zip and checks Lambda's size limits: from
 /// scratch, as a one-shot `lambda-ls package` does.
 pub fn build_package(req: &PackageRequest) -> Result<Package, PackageError> {
-    build_with(req, None, None)
+    build_with(req, None, Reuse::Nothing)
 }
 
 /// [`build_package`] plus every file of `vendor` (installed requirements) at the zip's root, as
 /// Lambda puts a layer's `python/` on the path. The project's own files win a name clash.
-/// Reuses what this process's [`PackageCache`] holds from the function's last build.
-pub fn build_bundle(req: &PackageRequest, vendor: Option<&Path>) -> Result<Package, PackageError> {
-    build_with(req, vendor, Some(PackageCache::process()))
+/// Reuses what this process's [`PackageCache`] holds from the function's last build, learning
+/// what changed as `scrutiny` says.
+pub fn build_bundle(
+    req: &PackageRequest,
+    vendor: Option<&Path>,
+    scrutiny: Scrutiny,
+) -> Result<Package, PackageError> {
+    let cache = PackageCache::process();
+    let reuse = match scrutiny {
+        Scrutiny::Journal => Reuse::Journal(cache),
+        Scrutiny::EveryFile => Reuse::Stamps(cache),
+    };
+    build_with(req, vendor, reuse)
 }
 
 /// Builds the package, reusing from `cache` what the function's last build compressed, hashed
@@ -316,13 +333,13 @@ pub fn build_bundle(req: &PackageRequest, vendor: Option<&Path>) -> Result<Packa
 pub fn build_with(
     req: &PackageRequest,
     vendor: Option<&Path>,
-    cache: Option<&PackageCache>,
+    reuse: Reuse,
 ) -> Result<Package, PackageError> {
     let key = (req.target.file.clone(), req.target.function.name.clone());
-    let mut session = Session::start(cache, key);
+    let mut session = Session::start(reuse, key);
     let mut warnings = Vec::new();
     let files = collect_files(req, vendor, &mut session, &mut warnings)?;
-    let (entries, stamps) = stamped_entries(&files, &req.target);
+    let (entries, stamps) = stamped_entries(files, &req.target, &mut session);
     let unzipped_size: u64 = entries.iter().map(ZipEntry::size).sum();
     let parts = largest_top_level(&entries, usize::MAX);
     if unzipped_size > MAX_UNZIPPED_BYTES {
@@ -336,6 +353,7 @@ pub fn build_with(
         bytes,
         sha256,
         reused,
+        looked_at,
     } = session.write(entries, stamps)?;
     let size = bytes.len() as u64;
     if size > MAX_ZIP_BYTES {
@@ -353,6 +371,7 @@ pub fn build_with(
         bytes,
         parts,
         reused,
+        looked_at,
     })
 }
 
@@ -370,11 +389,25 @@ fn collect_files(
         add_file(root, &module_file, &mut files, warnings);
     }
     for include in &req.includes {
-        add_include(root, include, &mut files, warnings)?;
+        add_include(
+            root,
+            include,
+            &mut files,
+            &mut Walk {
+                root,
+                session,
+                warnings,
+            },
+        )?;
     }
     if let Some(vendor) = vendor {
         let mut vendored = BTreeMap::new();
-        walk_dir(vendor, vendor, &mut vendored, warnings)?;
+        Walk {
+            root: vendor,
+            session,
+            warnings,
+        }
+        .dir(vendor, &mut vendored)?;
         for (name, path) in vendored {
             files.entry(name).or_insert(path);
         }
@@ -387,7 +420,7 @@ fn add_include(
     root: &Path,
     include: &Path,
     files: &mut BTreeMap<String, PathBuf>,
-    warnings: &mut Vec<String>,
+    walk: &mut Walk,
 ) -> Result<(), PackageError> {
     let path = if include.is_absolute() {
         include.to_owned()
@@ -410,34 +443,37 @@ fn add_include(
         });
     }
     if canonical.is_dir() {
-        walk_dir(root, &canonical, files, warnings)
+        walk.dir(&canonical, files)
     } else {
         // Named exactly: the user chose it, even a file we would otherwise skip.
-        add_file(root, &canonical, files, warnings);
+        add_file(root, &canonical, files, walk.warnings);
         Ok(())
     }
 }
 
-/// The zip's entries in name order, each with how its file looked (one stat per file), and
-/// the generated entry module in callable mode.
+/// The zip's entries in name order, each with how its file looked, and the generated entry
+/// module in callable mode.
 fn stamped_entries(
-    files: &BTreeMap<String, PathBuf>,
+    files: BTreeMap<String, PathBuf>,
     target: &ResolvedTarget,
-) -> (Vec<ZipEntry>, Vec<Option<Stamp>>) {
-    let paths: Vec<&PathBuf> = files.values().collect();
-    let mut stamped: Vec<(ZipEntry, Option<Stamp>)> = files
-        .iter()
-        .zip(stat_all(&paths))
-        .map(|((name, path), meta)| {
+    session: &mut Session,
+) -> (Vec<ZipEntry>, Vec<Seen>) {
+    let named: Vec<(&str, &PathBuf)> = files.iter().map(|(n, p)| (n.as_str(), p)).collect();
+    let seen = session.stamps(&named);
+    drop(named);
+    let mut stamped: Vec<(ZipEntry, Seen)> = files
+        .into_iter()
+        .zip(seen)
+        .map(|((name, path), seen)| {
             let entry = ZipEntry {
-                name: name.clone(),
-                executable: meta.as_ref().is_some_and(is_executable),
+                name,
+                executable: seen.stamp.is_some_and(|s| s.executable()),
                 source: EntrySource::File {
-                    path: path.clone(),
-                    len: meta.as_ref().map_or(0, |m| m.len()),
+                    path,
+                    len: seen.stamp.map_or(0, |s| s.size()),
                 },
             };
-            (entry, meta.as_ref().map(Stamp::of))
+            (entry, seen)
         })
         .collect();
     if target.mode == DeployMode::Callable {
@@ -448,38 +484,12 @@ fn stamped_entries(
             ),
             executable: false,
         };
-        stamped.push((entry, None));
+        stamped.push((entry, Seen::default()));
         // Stable: a project file of the same name stays first and wins, as in `write_zip`.
         stamped.sort_by(|a, b| a.0.name.cmp(&b.0.name));
         stamped.dedup_by(|a, b| a.0.name == b.0.name);
     }
     stamped.into_iter().unzip()
-}
-
-/// Each file's metadata, on all cores when there are many: a repackaging looks at every file.
-fn stat_all(paths: &[&PathBuf]) -> Vec<Option<std::fs::Metadata>> {
-    const PER_THREAD: usize = 1024;
-    let threads = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1)
-        .min(paths.len().div_ceil(PER_THREAD))
-        .max(1);
-    let stat = |chunk: &[&PathBuf]| -> Vec<Option<std::fs::Metadata>> {
-        chunk.iter().map(|p| std::fs::metadata(p).ok()).collect()
-    };
-    if threads == 1 {
-        return stat(paths);
-    }
-    std::thread::scope(|scope| {
-        let workers: Vec<_> = paths
-            .chunks(paths.len().div_ceil(threads))
-            .map(|chunk| scope.spawn(move || stat(chunk)))
-            .collect();
-        workers
-            .into_iter()
-            .flat_map(|w| w.join().expect("stat does not panic"))
-            .collect()
-    })
 }
 
 /// Lambda's 250 MB applies to a function and its layers together: checks `pkg` with the layer
@@ -543,11 +553,6 @@ fn encode_sha256(digest: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(digest)
 }
 
-fn is_executable(meta: &std::fs::Metadata) -> bool {
-    use std::os::unix::fs::PermissionsExt;
-    meta.permissions().mode() & 0o111 != 0
-}
-
 fn archive_name(root: &Path, path: &Path) -> Option<String> {
     let rel = path.strip_prefix(root).ok()?;
     let parts: Vec<String> = rel
@@ -575,90 +580,108 @@ fn add_file(
     }
 }
 
-/// Adds a folder's files, skipping secrets, caches, virtualenvs and links that leave the root.
-fn walk_dir(
-    root: &Path,
-    dir: &Path,
-    files: &mut BTreeMap<String, PathBuf>,
-    warnings: &mut Vec<String>,
-) -> Result<(), PackageError> {
-    let read = std::fs::read_dir(dir).map_err(|source| PackageError::Read {
-        path: dir.to_owned(),
-        source,
-    })?;
-    let mut children: Vec<_> = read
-        .filter_map(Result::ok)
-        .map(|e| (e.file_name(), e))
-        .collect();
-    children.sort_by(|a, b| a.0.cmp(&b.0));
-    for (name, child) in children {
-        let name = name.to_string_lossy();
-        if is_sensitive_or_junk(&name) {
-            continue;
-        }
-        let path = child.path();
-        let link = child.file_type().is_ok_and(|t| t.is_symlink());
-        let real = if link {
-            match std::fs::canonicalize(&path) {
-                Ok(target) if target.starts_with(root) => target,
-                Ok(target) => {
-                    warnings.push(format!(
-                        "skipped {}: it links to {} outside the package root",
-                        path.display(),
-                        target.display()
-                    ));
-                    continue;
-                }
-                Err(_) => {
-                    warnings.push(format!("skipped {}: broken link", path.display()));
-                    continue;
-                }
-            }
-        } else {
-            path.clone()
-        };
-        // A plain entry's type comes with the directory listing: no stat per file.
-        let (is_dir, is_file) = match child.file_type() {
-            Ok(t) if !link => (t.is_dir(), t.is_file()),
-            _ => (real.is_dir(), real.is_file()),
-        };
-        if is_dir {
-            if is_virtualenv(&real) {
-                continue;
-            }
-            // A link to a folder inside the root is packaged where the link is, once.
-            if !link || !real.starts_with(&path) {
-                walk_dir_at(root, &real, &path, files, warnings)?;
-            }
-        } else if is_file {
-            if let Some(name) = archive_name(root, &path) {
-                files.insert(name, real);
-            }
-        }
-    }
-    Ok(())
+/// One walk of included folders: files are named relative to `root`.
+struct Walk<'w, 's> {
+    root: &'w Path,
+    session: &'w mut Session<'s>,
+    warnings: &'w mut Vec<String>,
 }
 
-/// Walks `real` but names its files as if they lived under `shown` (for linked folders).
-fn walk_dir_at(
-    root: &Path,
-    real: &Path,
-    shown: &Path,
-    files: &mut BTreeMap<String, PathBuf>,
-    warnings: &mut Vec<String>,
-) -> Result<(), PackageError> {
-    if real == shown {
-        return walk_dir(root, real, files, warnings);
+impl Walk<'_, '_> {
+    /// Adds a folder's files, skipping secrets, caches, virtualenvs and links that leave the
+    /// root.
+    fn dir(
+        &mut self,
+        dir: &Path,
+        files: &mut BTreeMap<String, PathBuf>,
+    ) -> Result<(), PackageError> {
+        let listing = self
+            .session
+            .list(dir)
+            .map_err(|source| PackageError::Read {
+                path: dir.to_owned(),
+                source,
+            })?;
+        let prefix = if dir == self.root {
+            String::new()
+        } else {
+            match archive_name(self.root, dir) {
+                Some(prefix) => prefix + "/",
+                // Nothing here could be named in the zip.
+                None => return Ok(()),
+            }
+        };
+        for child in listing.iter() {
+            let name = child.name.to_string_lossy();
+            if is_sensitive_or_junk(&name) {
+                continue;
+            }
+            let path = dir.join(&child.name);
+            let (real, kind) = match child.kind {
+                Kind::Link => match self.link_target(&path) {
+                    Some(real) => {
+                        let kind = if real.is_dir() { Kind::Dir } else { Kind::File };
+                        (real, kind)
+                    }
+                    None => continue,
+                },
+                kind => (path.clone(), kind),
+            };
+            match kind {
+                Kind::Dir if is_virtualenv(&real) => {}
+                // A link to a folder inside the root is packaged where the link is, once.
+                Kind::Dir if child.kind != Kind::Link || !real.starts_with(&path) => {
+                    self.dir_at(&real, &path, files)?;
+                }
+                Kind::File if child.kind != Kind::Link || real.is_file() => {
+                    files.insert(format!("{prefix}{name}"), real);
+                }
+                _ => {}
+            }
+        }
+        Ok(())
     }
-    let mut inner = BTreeMap::new();
-    walk_dir(root, real, &mut inner, warnings)?;
-    let real_prefix = archive_name(root, real).unwrap_or_default();
-    let shown_prefix = archive_name(root, shown).unwrap_or_default();
-    for (name, path) in inner {
-        let renamed = format!("{shown_prefix}{}", &name[real_prefix.len()..]);
-        files.insert(renamed, path);
+
+    /// Where a link inside the root leads, if inside the root too (otherwise a warning).
+    fn link_target(&mut self, path: &Path) -> Option<PathBuf> {
+        match std::fs::canonicalize(path) {
+            Ok(target) if target.starts_with(self.root) => Some(target),
+            Ok(target) => {
+                self.warnings.push(format!(
+                    "skipped {}: it links to {} outside the package root",
+                    path.display(),
+                    target.display()
+                ));
+                None
+            }
+            Err(_) => {
+                self.warnings
+                    .push(format!("skipped {}: broken link", path.display()));
+                None
+            }
+        }
     }
-    Ok(())
+
+    /// Walks `real` but names its files as if they lived under `shown` (for linked folders).
+    fn dir_at(
+        &mut self,
+        real: &Path,
+        shown: &Path,
+        files: &mut BTreeMap<String, PathBuf>,
+    ) -> Result<(), PackageError> {
+        if real == shown {
+            return self.dir(real, files);
+        }
+        let mut inner = BTreeMap::new();
+        self.dir(real, &mut inner)?;
+        let real_prefix = archive_name(self.root, real).unwrap_or_default();
+        let shown_prefix = archive_name(self.root, shown).unwrap_or_default();
+        for (name, path) in inner {
+            let renamed = format!("{shown_prefix}{}", &name[real_prefix.len()..]);
+            files.insert(renamed, path);
+        }
+        Ok(())
+    }
 }
 
 /// Every local module the entry file imports, transitively, plus the `__init__.py` of each
@@ -1069,7 +1092,7 @@ mod tests {
 
     /// Builds through `cache` and from scratch: the same bytes, hash and file list.
     fn assert_identical(req: &PackageRequest, cache: &PackageCache, step: &str) -> Package {
-        let cached = build_with(req, None, Some(cache)).unwrap();
+        let cached = build_with(req, None, Reuse::Journal(cache)).unwrap();
         let scratch = build_package(req).unwrap();
         assert!(cached.bytes == scratch.bytes, "{step}: the zips differ");
         assert_eq!(cached.code_sha256, scratch.code_sha256, "{step}");
@@ -1168,6 +1191,66 @@ mod tests {
         // A cache emptied (a restart) starts cold and is still right.
         cache.clear();
         assert_eq!(assert_identical(&req, &cache, "cleared").reused, 0);
+    }
+
+    /// With the kernel's record of changes (`journal.rs`), a rebuild looks only at files the
+    /// record names and at files outside the walked folders; where the record cannot tell, it
+    /// looks at every file. The zip is the one built from scratch either way.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_rebuild_looks_only_at_what_changed_and_everything_when_unsure() {
+        let dir = settled_project(300);
+        let r = dir.path();
+        let req = request(r, "handler");
+        let cache = PackageCache::new();
+        let all = assert_identical(&req, &cache, "cold").files.len();
+        // The handler's seven modules and tool.sh lie outside the walked folder `data`.
+        let outside = assert_identical(&req, &cache, "unchanged").looked_at;
+        assert_eq!(outside, 8, "files looked at of {all}");
+        let looked = |step: &str| assert_identical(&req, &cache, step).looked_at - outside;
+
+        write(r, "data/d5/m0005.py", "edited = True\n");
+        assert_eq!(looked("an edit, read at once"), 1);
+        write(r, "data/d5/m0005.py", "edited = 2\n");
+        assert_eq!(looked("the same file again within its timestamp tick"), 1);
+        write(r, "data/new/deep/n.py", "n = 1\n");
+        assert_eq!(looked("a new folder"), 1);
+        std::fs::rename(r.join("data/d6/m0006.py"), r.join("data/d6/renamed.py")).unwrap();
+        assert_eq!(looked("a rename"), 1);
+
+        // Written through another name in a folder not watched, a file raises no event here:
+        // one that had other links when it was looked at is always looked at again.
+        let linked = r.join("data/d7/m0007.py");
+        std::fs::create_dir_all(r.join("elsewhere")).unwrap();
+        std::fs::hard_link(&linked, r.join("elsewhere/alias.py")).unwrap();
+        assert_eq!(stamps_only(&req, &cache).looked_at, all + 1);
+        std::fs::write(r.join("elsewhere/alias.py"), "through = 'the other name'\n").unwrap();
+        assert_eq!(looked("written through the other link"), 1);
+        assert_eq!(looked("and again"), 1);
+
+        // A watched folder removed: its events could carry stale paths, so everything is
+        // looked at once, and the record starts again.
+        std::fs::remove_dir_all(r.join("data/new")).unwrap();
+        assert_eq!(looked("a watched folder removed"), all - outside);
+        // Only the file with two links.
+        assert_eq!(looked("after the new record began"), 1);
+
+        // More events than the kernel queues: the record overflowed and tells nothing.
+        let limit: usize = std::fs::read_to_string("/proc/sys/fs/inotify/max_queued_events")
+            .map_or(16_384, |s| s.trim().parse().unwrap_or(16_384));
+        for i in 0..limit.min(1 << 20) / 2 + 100 {
+            let p = r.join(format!("data/d8/tmp{i}.txt"));
+            std::fs::write(&p, "").unwrap();
+            std::fs::remove_file(&p).unwrap();
+        }
+        assert_eq!(looked("after the queue overflowed"), all - outside);
+    }
+
+    /// A rebuild that looks at every file (for deploys to AWS) and reuses what is unchanged.
+    fn stamps_only(req: &PackageRequest, cache: &PackageCache) -> Package {
+        let cached = build_with(req, None, Reuse::Stamps(cache)).unwrap();
+        assert!(cached.bytes == build_package(req).unwrap().bytes);
+        cached
     }
 
     /// A layer zip whose `python/NAME/x.so` entries declare `sizes` (stored, so the file is as

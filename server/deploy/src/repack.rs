@@ -13,6 +13,7 @@
 //! unchanged is compressed again.
 
 use std::collections::HashMap;
+use std::ffi::OsString;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -21,13 +22,19 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use sha2::{Digest, Sha256};
 
 use crate::analysis::{self, Import};
-use crate::zipper::{self, Compressed, Deflater, EntrySource, Mark, Spare, ZipEntry, ZipError};
+use crate::journal::{Drained, Journal};
+use crate::zipper::{
+    self, Compressed, Deflater, EntrySource, Header, Mark, Spare, ZipEntry, ZipError,
+};
 
 /// How old a file's times must be for its stamp to identify its content: above the timestamp
 /// granularity of every file system Lambda code is likely to live on.
 const SETTLE: Duration = Duration::from_secs(2);
 /// The most a cache keeps (zips and their spare buffers); the least recently built go first.
 const BUDGET: usize = 256 << 20;
+/// The most packages watched at once (each journal is an inotify instance, of which a user has
+/// 128 by default); the least recently built go unwatched.
+const MAX_JOURNALS: usize = 8;
 /// Fewer changed files than this are compressed on the calling thread.
 const INLINE: usize = 16;
 
@@ -38,6 +45,7 @@ pub(crate) struct Stamp {
     ino: u64,
     size: u64,
     mode: u32,
+    links: u64,
     mtime: (i64, i64),
     ctime: (i64, i64),
 }
@@ -49,9 +57,18 @@ impl Stamp {
             ino: meta.ino(),
             size: meta.size(),
             mode: meta.mode(),
+            links: meta.nlink(),
             mtime: (meta.mtime(), meta.mtime_nsec()),
             ctime: (meta.ctime(), meta.ctime_nsec()),
         }
+    }
+
+    pub(crate) fn size(&self) -> u64 {
+        self.size
+    }
+
+    pub(crate) fn executable(&self) -> bool {
+        self.mode & 0o111 != 0
     }
 
     /// Whether any write after `now` would change this stamp: its change time is [`SETTLE`]
@@ -69,6 +86,14 @@ impl Stamp {
     }
 }
 
+/// How a file looked at a build: its stamp, and whether the journal vouched that it had not
+/// changed since the last build read it (then the stamp is that build's).
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Seen {
+    pub(crate) stamp: Option<Stamp>,
+    vouched: bool,
+}
+
 /// What an entry's bytes were made from, as far as it identifies them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Origin {
@@ -79,13 +104,20 @@ enum Origin {
 }
 
 impl Origin {
-    fn of(entry: &ZipEntry, stamp: Option<Stamp>, now: SystemTime) -> Self {
-        match (&entry.source, stamp) {
-            (EntrySource::Bytes(b), _) => Origin::Bytes(b.clone()),
-            (EntrySource::File { path, .. }, Some(s)) if s.settled(now) => {
-                Origin::File(path.clone(), s)
-            }
-            (EntrySource::File { .. }, _) => Origin::Unknown,
+    fn of(source: EntrySource, stamp: Option<Stamp>) -> Self {
+        match (source, stamp) {
+            (EntrySource::Bytes(b), _) => Origin::Bytes(b),
+            (EntrySource::File { path, .. }, Some(s)) => Origin::File(path, s),
+            (EntrySource::File { .. }, None) => Origin::Unknown,
+        }
+    }
+
+    /// Whether `source` is made from this, without copying it.
+    fn is(&self, source: &EntrySource, stamp: Option<Stamp>) -> bool {
+        match (self, source, stamp) {
+            (Origin::File(p, s), EntrySource::File { path, .. }, Some(t)) => p == path && *s == t,
+            (Origin::Bytes(b), EntrySource::Bytes(c), _) => b == c,
+            _ => false,
         }
     }
 }
@@ -95,6 +127,9 @@ struct Laid {
     name: String,
     executable: bool,
     origin: Origin,
+    /// Whether the stamp in `origin` identified the file's content when it was read: a later
+    /// stat that finds the same stamp then proves it unchanged.
+    settled: bool,
     mark: Mark,
 }
 
@@ -108,19 +143,56 @@ struct Previous {
     laid: Vec<Laid>,
     central_at: (usize, Sha256),
     imports: HashMap<PathBuf, (Stamp, Vec<Import>)>,
+    journal: Option<Journal>,
+    /// The watched folders' entries, as the walk read them.
+    listings: HashMap<PathBuf, Listing>,
+}
+
+/// A folder's entries in name order.
+pub(crate) type Listing = Arc<[Child]>;
+
+/// One entry of a folder, as its listing tells it (links not followed).
+#[derive(Debug)]
+pub(crate) struct Child {
+    pub(crate) name: OsString,
+    pub(crate) kind: Kind,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    Dir,
+    File,
+    Link,
+    Other,
 }
 
 impl Previous {
-    fn find(&self, entry: &ZipEntry, origin: &Origin) -> Option<usize> {
-        if *origin == Origin::Unknown {
-            return None;
+    /// Where entry `name` lies, looked for first at `hint` (the same place in the new zip).
+    fn index_of(&self, name: &str, hint: usize) -> Option<usize> {
+        if self.laid.get(hint).is_some_and(|l| l.name == name) {
+            return Some(hint);
         }
-        let i = self
-            .laid
-            .binary_search_by(|l| l.name.as_str().cmp(&entry.name))
-            .ok()?;
+        self.laid
+            .binary_search_by(|l| l.name.as_str().cmp(name))
+            .ok()
+    }
+
+    /// The stamp entry `name` had from `path` in this build, if it was trusted then.
+    fn stamp_of(&self, name: &str, path: &Path, hint: usize) -> Option<Stamp> {
+        let i = self.index_of(name, hint)?;
+        match &self.laid[i].origin {
+            Origin::File(p, s) if p == path => Some(*s),
+            _ => None,
+        }
+    }
+
+    /// The entry of this zip that `entry` (the `hint`th of the new one) can reuse.
+    fn find(&self, entry: &ZipEntry, seen: Seen, hint: usize) -> Option<usize> {
+        let i = self.index_of(&entry.name, hint)?;
         let l = &self.laid[i];
-        (l.origin == *origin && l.executable == entry.executable).then_some(i)
+        let proven = seen.vouched || l.settled || matches!(l.origin, Origin::Bytes(_));
+        (proven && l.origin.is(&entry.source, seen.stamp) && l.executable == entry.executable)
+            .then_some(i)
     }
 
     /// Entry `i`'s local header and data.
@@ -147,8 +219,32 @@ impl Previous {
     }
 
     fn retained(&self) -> usize {
-        self.archive.capacity() + self.spare.capacity() + self.laid.len() * 256
+        self.archive.capacity() + self.spare.capacity() + self.laid.len() * 320
     }
+}
+
+/// How a rebuild learns which files changed since the last build.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scrutiny {
+    /// From the kernel's record of changes where it can tell (`journal.rs`): for the local
+    /// Lambda, where the rebuild is on the way to a result the user waits for. Blind to a file
+    /// hard-linked from outside the package's folders after it was looked at, and then written
+    /// through that other name.
+    Journal,
+    /// From every file's metadata: for deploys to AWS, where a stale file would cost more than
+    /// looking.
+    EveryFile,
+}
+
+/// What a build may take from earlier builds.
+#[derive(Clone, Copy)]
+pub enum Reuse<'a> {
+    /// Nothing: a build from scratch.
+    Nothing,
+    /// What `cache` holds, every file looked at to tell what changed.
+    Stamps(&'a PackageCache),
+    /// What `cache` holds, files looked at only where the journal cannot vouch for them.
+    Journal(&'a PackageCache),
 }
 
 /// Identifies a function's package across builds: its file and function.
@@ -204,6 +300,15 @@ impl PackageCache {
         while slots.iter().map(|(_, p)| p.retained()).sum::<usize>() > BUDGET {
             slots.remove(0);
         }
+        let watched = slots.iter().filter(|(_, p)| p.journal.is_some()).count();
+        let excess = watched.saturating_sub(MAX_JOURNALS);
+        for (_, p) in slots
+            .iter_mut()
+            .filter(|(_, p)| p.journal.is_some())
+            .take(excess)
+        {
+            p.journal = None;
+        }
     }
 }
 
@@ -215,6 +320,14 @@ pub(crate) struct Session<'a> {
     previous: Option<Previous>,
     known_imports: HashMap<PathBuf, (Stamp, Vec<Import>)>,
     imports: HashMap<PathBuf, (Stamp, Vec<Import>)>,
+    journal: Option<Journal>,
+    /// What changed since the last build, when the journal knows; otherwise every file is
+    /// looked at.
+    drained: Option<Drained>,
+    known_listings: HashMap<PathBuf, Listing>,
+    listings: HashMap<PathBuf, Listing>,
+    /// Files whose metadata this build read.
+    looked_at: usize,
 }
 
 /// A finished zip.
@@ -223,15 +336,33 @@ pub(crate) struct Written {
     pub sha256: [u8; 32],
     /// Entries copied from the last build instead of read and compressed.
     pub reused: usize,
+    /// Files looked at (their metadata read); the others the journal vouched for.
+    pub looked_at: usize,
 }
 
 impl<'a> Session<'a> {
-    pub(crate) fn start(cache: Option<&'a PackageCache>, key: Key) -> Self {
+    pub(crate) fn start(reuse: Reuse<'a>, key: Key) -> Self {
+        let (cache, vouching) = match reuse {
+            Reuse::Nothing => (None, false),
+            Reuse::Stamps(c) => (Some(c), false),
+            Reuse::Journal(c) => (Some(c), true),
+        };
         let mut previous = cache.and_then(|c| c.take(&key));
         let known_imports = previous
             .as_mut()
             .map(|p| std::mem::take(&mut p.imports))
             .unwrap_or_default();
+        let mut journal = previous.as_mut().and_then(|p| p.journal.take());
+        // Drained even when not believed, so that the next build can believe it.
+        let mut drained = journal.as_mut().and_then(Journal::drain);
+        if drained.is_none() {
+            journal = cache.and_then(|_| Journal::new());
+        }
+        drained = drained.filter(|_| vouching);
+        let known_listings = match (&drained, previous.as_mut()) {
+            (Some(_), Some(p)) => std::mem::take(&mut p.listings),
+            _ => HashMap::new(),
+        };
         Self {
             cache,
             key,
@@ -239,7 +370,84 @@ impl<'a> Session<'a> {
             previous,
             known_imports,
             imports: HashMap::new(),
+            journal,
+            drained,
+            known_listings,
+            listings: HashMap::new(),
+            looked_at: 0,
         }
+    }
+
+    /// A folder's entries: the last build's when the journal says none was created, deleted or
+    /// renamed since; otherwise read, the folder watched first.
+    pub(crate) fn list(&mut self, dir: &Path) -> std::io::Result<Listing> {
+        let unchanged = self
+            .drained
+            .as_ref()
+            .is_some_and(|d| !d.listings.contains(dir))
+            && self.journal.as_ref().is_some_and(|j| j.watches(dir));
+        if let Some(listing) = self.known_listings.remove(dir).filter(|_| unchanged) {
+            self.listings.insert(dir.to_owned(), listing.clone());
+            return Ok(listing);
+        }
+        let watched = self.journal.as_mut().is_some_and(|j| j.watch(dir));
+        let listing = read_listing(dir)?;
+        if watched {
+            self.listings.insert(dir.to_owned(), listing.clone());
+        }
+        Ok(listing)
+    }
+
+    /// How each file looks now, in order: the last build's stamp for a file the journal saw no
+    /// change to, otherwise a stat (on all cores when there are many).
+    pub(crate) fn stamps(&mut self, files: &[(&str, &PathBuf)]) -> Vec<Seen> {
+        // Files come folder by folder: whether a folder was watched is asked once.
+        let mut folder: Option<(&Path, bool)> = None;
+        let mut seen: Vec<Seen> = files
+            .iter()
+            .enumerate()
+            .map(|(i, (name, path))| {
+                let Some(parent) = path.parent() else {
+                    return Seen::default();
+                };
+                let watched = match folder {
+                    Some((p, watched)) if p == parent => watched,
+                    _ => {
+                        let watched = self
+                            .journal
+                            .as_ref()
+                            .is_some_and(|j| j.watched_before(parent));
+                        folder = Some((parent, watched));
+                        watched
+                    }
+                };
+                let stamp = watched.then(|| self.unchanged(name, path, i)).flatten();
+                Seen {
+                    stamp,
+                    vouched: stamp.is_some(),
+                }
+            })
+            .collect();
+        let unknown: Vec<usize> = (0..files.len()).filter(|&i| !seen[i].vouched).collect();
+        let paths: Vec<&PathBuf> = unknown.iter().map(|&i| files[i].1).collect();
+        self.looked_at = paths.len();
+        for (i, meta) in unknown.into_iter().zip(stat_all(&paths)) {
+            seen[i].stamp = meta.as_ref().map(Stamp::of);
+        }
+        seen
+    }
+
+    /// The last build's stamp of `path` (in a folder watched since before that build; about the
+    /// `hint`th entry), when the journal saw no change to it since.
+    fn unchanged(&self, name: &str, path: &Path, hint: usize) -> Option<Stamp> {
+        if self.drained.as_ref()?.paths.contains(path) {
+            return None;
+        }
+        // A file with other names can be written through one in a folder no one watches.
+        self.previous
+            .as_ref()?
+            .stamp_of(name, path, hint)
+            .filter(|s| s.links == 1)
     }
 
     /// The imports of a module: parsed again only when the file changed since the last build.
@@ -264,7 +472,7 @@ impl<'a> Session<'a> {
     pub(crate) fn write(
         mut self,
         entries: Vec<ZipEntry>,
-        stamps: Vec<Option<Stamp>>,
+        seen: Vec<Seen>,
     ) -> Result<Written, ZipError> {
         let Some(cache) = self.cache else {
             let archive = zipper::write_zip(entries)?;
@@ -272,29 +480,23 @@ impl<'a> Session<'a> {
                 bytes: Arc::new(archive.bytes),
                 sha256: archive.sha256,
                 reused: 0,
+                looked_at: self.looked_at,
             });
         };
-        let origins: Vec<Origin> = entries
-            .iter()
-            .zip(stamps)
-            .map(|(e, s)| Origin::of(e, s, self.now))
-            .collect();
-        let keys: Vec<(String, bool)> = entries
-            .iter()
-            .map(|e| (e.name.clone(), e.executable))
-            .collect();
         let built = match self.previous.take() {
-            Some(previous) => rebuild(&entries, &origins, previous)?,
-            None => Built::from(zipper::write_zip(entries)?),
+            Some(previous) => rebuild(&entries, &seen, previous)?,
+            None => Built::from(zipper::write_sorted(&entries)?),
         };
-        let laid = keys
+        let laid = entries
             .into_iter()
-            .zip(origins)
+            .zip(seen)
             .zip(built.marks)
-            .map(|(((name, executable), origin), mark)| Laid {
-                name,
-                executable,
-                origin,
+            .map(|((entry, seen), mark)| Laid {
+                name: entry.name,
+                executable: entry.executable,
+                origin: Origin::of(entry.source, seen.stamp),
+                // A stamp identifies a file's content only once it has settled.
+                settled: seen.stamp.is_some_and(|s| s.settled(self.now)),
                 mark,
             })
             .collect();
@@ -302,6 +504,7 @@ impl<'a> Session<'a> {
             bytes: built.bytes.clone(),
             sha256: built.sha256,
             reused: built.reused,
+            looked_at: self.looked_at,
         };
         let previous = Previous {
             archive: built.bytes,
@@ -310,10 +513,58 @@ impl<'a> Session<'a> {
             laid,
             central_at: built.central_at,
             imports: std::mem::take(&mut self.imports),
+            journal: self.journal.take(),
+            listings: std::mem::take(&mut self.listings),
         };
         cache.put(self.key, previous);
         Ok(written)
     }
+}
+
+fn read_listing(dir: &Path) -> std::io::Result<Listing> {
+    let mut children: Vec<Child> = std::fs::read_dir(dir)?
+        .filter_map(Result::ok)
+        .map(|e| {
+            let kind = match e.file_type() {
+                Ok(t) if t.is_symlink() => Kind::Link,
+                Ok(t) if t.is_dir() => Kind::Dir,
+                Ok(t) if t.is_file() => Kind::File,
+                _ => Kind::Other,
+            };
+            Child {
+                name: e.file_name(),
+                kind,
+            }
+        })
+        .collect();
+    children.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(children.into())
+}
+
+/// Each file's metadata, on all cores when there are many.
+fn stat_all(paths: &[&PathBuf]) -> Vec<Option<std::fs::Metadata>> {
+    const PER_THREAD: usize = 1024;
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .min(paths.len().div_ceil(PER_THREAD))
+        .max(1);
+    let stat = |chunk: &[&PathBuf]| -> Vec<Option<std::fs::Metadata>> {
+        chunk.iter().map(|p| std::fs::metadata(p).ok()).collect()
+    };
+    if threads == 1 {
+        return stat(paths);
+    }
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = paths
+            .chunks(paths.len().div_ceil(threads))
+            .map(|chunk| scope.spawn(move || stat(chunk)))
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|w| w.join().expect("stat does not panic"))
+            .collect()
+    })
 }
 
 /// A zip and where its entries lie.
@@ -348,15 +599,11 @@ enum Piece {
 
 /// The zip of `entries`, copying unchanged entries out of `previous` and resuming its hash at
 /// the first entry that differs.
-fn rebuild(
-    entries: &[ZipEntry],
-    origins: &[Origin],
-    mut previous: Previous,
-) -> Result<Built, ZipError> {
+fn rebuild(entries: &[ZipEntry], seen: &[Seen], mut previous: Previous) -> Result<Built, ZipError> {
     if entries.len() > zipper::MAX_ENTRIES {
         return Err(ZipError::TooManyEntries(entries.len()));
     }
-    let pieces = pieces(entries, origins, &previous)?;
+    let pieces = pieces(entries, seen, &previous)?;
     let reused = pieces
         .iter()
         .filter(|p| matches!(p, Piece::Reused(_)))
@@ -377,40 +624,39 @@ fn rebuild(
             spare: std::mem::take(&mut previous.spare),
         });
     }
-    let (prefix_end, mut hasher) = match previous.laid.get(same) {
+    let (prefix_end, hasher) = match previous.laid.get(same) {
         Some(l) => (l.mark.start, l.mark.hasher.clone()),
         None => previous.central_at.clone(),
     };
     let mut out = std::mem::take(&mut previous.spare);
-    out.clear();
-    // Exactly, with a little room: doubling would take fresh pages for the whole zip.
-    let needed = previous.archive.len() + fresh_bytes(&pieces);
-    out.reserve_exact(needed + needed / 64);
-    out.extend_from_slice(&previous.archive[..prefix_end]);
+    // The entries from the first that differs on: an earlier zip's bytes or a fresh entry's.
+    let fresh = fresh_entries(&entries[same..], &pieces[same..])?;
+    let mut fresh_iter = fresh.iter();
+    let tail: Vec<(&[u8], Header)> = pieces[same..]
+        .iter()
+        .map(|piece| match piece {
+            Piece::Reused(j) => (
+                &previous.archive[previous.span(*j)],
+                previous.laid[*j].mark.header,
+            ),
+            Piece::Fresh(_) => {
+                let (bytes, h) = fresh_iter.next().expect("one fresh entry per fresh piece");
+                (bytes.as_slice(), *h)
+            }
+        })
+        .collect();
     let mut marks: Vec<Mark> = previous.laid[..same]
         .iter()
         .map(|l| l.mark.clone())
         .collect();
-    for (entry, piece) in entries.iter().zip(&pieces).skip(same) {
-        let start = out.len();
-        let header = match piece {
-            Piece::Reused(j) => {
-                out.extend_from_slice(&previous.archive[previous.span(*j)]);
-                previous.laid[*j].mark.header
-            }
-            Piece::Fresh(c) => {
-                let header = c.header()?;
-                zipper::local_entry(&mut out, &entry.name, &header, &c.data);
-                header
-            }
-        };
-        marks.push(Mark {
-            start,
-            header,
-            hasher: hasher.clone(),
-        });
-        hasher.update(&out[start..]);
-    }
+    let hasher = lay_tail(
+        &mut out,
+        &previous.archive[..prefix_end],
+        &tail,
+        hasher,
+        &mut marks,
+    );
+    drop(tail);
     let mut central = Vec::with_capacity(entries.len() * (46 + 40));
     for (entry, mark) in entries.iter().zip(&marks) {
         zipper::central_record(&mut central, entry, mark)?;
@@ -424,26 +670,83 @@ fn rebuild(
     Ok(built)
 }
 
-fn fresh_bytes(pieces: &[Piece]) -> usize {
-    pieces
+/// Each fresh entry among `entries` as it lies in a zip: local header, name and data.
+fn fresh_entries(
+    entries: &[ZipEntry],
+    pieces: &[Piece],
+) -> Result<Vec<(Vec<u8>, Header)>, ZipError> {
+    entries
         .iter()
-        .map(|p| match p {
-            Piece::Fresh(c) => c.data.len() + 64,
-            Piece::Reused(_) => 0,
+        .zip(pieces)
+        .filter_map(|(entry, piece)| match piece {
+            Piece::Fresh(c) => Some(c.header().map(|h| {
+                let mut bytes = Vec::with_capacity(30 + entry.name.len() + c.data.len());
+                zipper::local_entry(&mut bytes, &entry.name, &h, &c.data);
+                (bytes, h)
+            })),
+            Piece::Reused(_) => None,
         })
-        .sum()
+        .collect()
+}
+
+/// Writes `prefix` then the `tail` entries into `out` (emptied), marking where each entry lies
+/// and hashing the tail from `hasher` on: the hash after it.
+fn lay_tail(
+    out: &mut Vec<u8>,
+    prefix: &[u8],
+    tail: &[(&[u8], Header)],
+    hasher: Sha256,
+    marks: &mut Vec<Mark>,
+) -> Sha256 {
+    out.clear();
+    // Exactly, with a little room: doubling would take fresh pages for the whole zip.
+    let needed = prefix.len() + tail.iter().map(|(b, _)| b.len()).sum::<usize>();
+    out.reserve_exact(needed + needed / 64);
+    // Hashing what changed is the longest part: it runs beside the copying.
+    let (states, hasher) = std::thread::scope(|scope| {
+        let hashing = scope.spawn(|| hash_pieces(hasher, tail));
+        out.extend_from_slice(prefix);
+        for (bytes, _) in tail {
+            out.extend_from_slice(bytes);
+        }
+        hashing.join().expect("hashing does not panic")
+    });
+    let mut start = prefix.len();
+    for ((bytes, header), hasher) in tail.iter().zip(states) {
+        marks.push(Mark {
+            start,
+            header: *header,
+            hasher,
+        });
+        start += bytes.len();
+    }
+    hasher
+}
+
+/// The SHA-256 state before each piece, and after the last.
+fn hash_pieces(mut hasher: Sha256, pieces: &[(&[u8], Header)]) -> (Vec<Sha256>, Sha256) {
+    let states = pieces
+        .iter()
+        .map(|(bytes, _)| {
+            let before = hasher.clone();
+            hasher.update(bytes);
+            before
+        })
+        .collect();
+    (states, hasher)
 }
 
 /// Each entry reused from `previous` or compressed anew (on all cores when there are many).
 fn pieces(
     entries: &[ZipEntry],
-    origins: &[Origin],
+    seen: &[Seen],
     previous: &Previous,
 ) -> Result<Vec<Piece>, ZipError> {
     let reuse: Vec<Option<usize>> = entries
         .iter()
-        .zip(origins)
-        .map(|(e, o)| previous.find(e, o))
+        .zip(seen)
+        .enumerate()
+        .map(|(i, (e, s))| previous.find(e, *s, i))
         .collect();
     let missing: Vec<usize> = (0..entries.len()).filter(|&i| reuse[i].is_none()).collect();
     let mut fresh: HashMap<usize, Result<Compressed, ZipError>> = compress(entries, &missing);
@@ -516,14 +819,5 @@ mod tests {
         f.set_modified(UNIX_EPOCH + Duration::from_secs(1)).unwrap();
         let stamp = Stamp::of(&std::fs::metadata(&path).unwrap());
         assert!(!stamp.settled(SystemTime::now()));
-        let entry = ZipEntry {
-            name: "m.py".into(),
-            source: EntrySource::File {
-                path: path.clone(),
-                len: 6,
-            },
-            executable: false,
-        };
-        assert_eq!(Origin::of(&entry, Some(stamp), now), Origin::Unknown);
     }
 }

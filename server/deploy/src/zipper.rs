@@ -207,7 +207,11 @@ pub fn write_zip(mut entries: Vec<ZipEntry>) -> Result<Archive, ZipError> {
     }
     entries.sort_by(|a, b| a.name.cmp(&b.name));
     entries.dedup_by(|a, b| a.name == b.name);
+    write_sorted(&entries)
+}
 
+/// [`write_zip`] of entries already in name order and unique.
+pub(crate) fn write_sorted(entries: &[ZipEntry]) -> Result<Archive, ZipError> {
     let threads = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1)
@@ -218,7 +222,7 @@ pub fn write_zip(mut entries: Vec<ZipEntry>) -> Result<Archive, ZipError> {
     std::thread::scope(|scope| {
         for _ in 0..threads {
             let tx = tx.clone();
-            let (entries, next, spare) = (&entries, &next, &spare);
+            let (next, spare) = (&next, &spare);
             scope.spawn(move || {
                 let mut deflater = Deflater::new();
                 loop {
@@ -237,7 +241,7 @@ pub fn write_zip(mut entries: Vec<ZipEntry>) -> Result<Archive, ZipError> {
             });
         }
         drop(tx);
-        lay_out(&entries, rx, &spare)
+        lay_out(entries, rx, &spare)
     })
 }
 

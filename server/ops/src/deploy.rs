@@ -68,7 +68,7 @@ pub async fn package_target(
         includes: settings.include,
     };
     Ok(off_the_workers("packaging", move || {
-        package::build_with(&req, vendor.as_deref(), None)
+        package::build_with(&req, vendor.as_deref(), package::Reuse::Nothing)
     })
     .await??)
 }
@@ -191,8 +191,14 @@ pub async fn run(
         target: resolved,
         includes: settings.include.clone(),
     };
+    // The journal's one blind spot costs nothing locally but could cost a wrong deploy to AWS.
+    let scrutiny = if conn.info.local {
+        package::Scrutiny::Journal
+    } else {
+        package::Scrutiny::EveryFile
+    };
     let pkg = off_the_workers("packaging", move || {
-        package::build_bundle(&req, vendor.as_deref())
+        package::build_bundle(&req, vendor.as_deref(), scrutiny)
     })
     .await??;
     report(Progress::Packaged {
