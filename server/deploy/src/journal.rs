@@ -31,6 +31,8 @@ pub(crate) struct Drained {
     pub(crate) listings: HashSet<PathBuf>,
     /// Paths in watched folders that had any event: looked at again.
     pub(crate) paths: HashSet<PathBuf>,
+    /// The folders of `paths`.
+    pub(crate) folders: HashSet<PathBuf>,
 }
 
 #[cfg(target_os = "linux")]
@@ -149,6 +151,7 @@ mod linux {
                         drained.listings.insert(dir.clone());
                     }
                     drained.paths.insert(dir.join(name));
+                    drained.folders.insert(dir.clone());
                 }
             }
         }

@@ -330,6 +330,17 @@ pub(crate) struct Session<'a> {
     looked_at: usize,
 }
 
+/// What the journal knows of the files in a folder.
+#[derive(Debug, Clone, Copy)]
+enum Known {
+    /// The folder was not watched since before the last build.
+    Nothing,
+    /// No event in it since.
+    Unchanged,
+    /// Events for some of its files: those are looked at.
+    Changes,
+}
+
 /// A finished zip.
 pub(crate) struct Written {
     pub bytes: Arc<Vec<u8>>,
@@ -401,8 +412,8 @@ impl<'a> Session<'a> {
     /// How each file looks now, in order: the last build's stamp for a file the journal saw no
     /// change to, otherwise a stat (on all cores when there are many).
     pub(crate) fn stamps(&mut self, files: &[(&str, &PathBuf)]) -> Vec<Seen> {
-        // Files come folder by folder: whether a folder was watched is asked once.
-        let mut folder: Option<(&Path, bool)> = None;
+        // Files come folder by folder: what the journal knows of a folder is asked once.
+        let mut folder: Option<(&Path, Known)> = None;
         let mut seen: Vec<Seen> = files
             .iter()
             .enumerate()
@@ -410,18 +421,19 @@ impl<'a> Session<'a> {
                 let Some(parent) = path.parent() else {
                     return Seen::default();
                 };
-                let watched = match folder {
-                    Some((p, watched)) if p == parent => watched,
+                let known = match folder {
+                    Some((p, known)) if p == parent => known,
                     _ => {
-                        let watched = self
-                            .journal
-                            .as_ref()
-                            .is_some_and(|j| j.watched_before(parent));
-                        folder = Some((parent, watched));
-                        watched
+                        let known = self.known(parent);
+                        folder = Some((parent, known));
+                        known
                     }
                 };
-                let stamp = watched.then(|| self.unchanged(name, path, i)).flatten();
+                let stamp = match known {
+                    Known::Nothing => None,
+                    Known::Changes if self.touched(path) => None,
+                    Known::Unchanged | Known::Changes => self.unchanged(name, path, i),
+                };
                 Seen {
                     stamp,
                     vouched: stamp.is_some(),
@@ -437,12 +449,29 @@ impl<'a> Session<'a> {
         seen
     }
 
-    /// The last build's stamp of `path` (in a folder watched since before that build; about the
-    /// `hint`th entry), when the journal saw no change to it since.
-    fn unchanged(&self, name: &str, path: &Path, hint: usize) -> Option<Stamp> {
-        if self.drained.as_ref()?.paths.contains(path) {
-            return None;
+    /// What the journal knows of the files in `dir` since the last build.
+    fn known(&self, dir: &Path) -> Known {
+        let (Some(journal), Some(drained)) = (&self.journal, &self.drained) else {
+            return Known::Nothing;
+        };
+        if !journal.watched_before(dir) {
+            Known::Nothing
+        } else if drained.folders.contains(dir) {
+            Known::Changes
+        } else {
+            Known::Unchanged
         }
+    }
+
+    fn touched(&self, path: &Path) -> bool {
+        self.drained
+            .as_ref()
+            .is_some_and(|d| d.paths.contains(path))
+    }
+
+    /// The last build's stamp of `path` (about the `hint`th entry), for a file the journal saw
+    /// no change to.
+    fn unchanged(&self, name: &str, path: &Path, hint: usize) -> Option<Stamp> {
         // A file with other names can be written through one in a folder no one watches.
         self.previous
             .as_ref()?
