@@ -1,15 +1,18 @@
 //! Spares: Python interpreters started before they are needed (`zygote.py`), each of which
 //! becomes a new worker's process, so a cold start skips the interpreter's start and the runtime
-//! client's imports while the handler's import (INIT) stays real.
+//! client's imports while the handler's import (INIT) stays real. Each owns the Runtime API
+//! listener its worker will use, so awslambdaric, which reads that address when imported, is
+//! imported in the spare already.
 //!
-//! At most one spare waits per interpreter and runtime client, and at most [`MAX_SPARES`] in
-//! all. One is started when a function becomes active and whenever a worker has started (from
-//! the spare or not); spares are killed when a function is deleted, when unused for the
+//! At most one spare waits per [`SpareKey`], and at most [`MAX_SPARES`] in all. One is started
+//! when a function becomes active and when a worker's first invocation has been answered (so it
+//! never competes for the CPU with that cold start); spares are killed when a function is deleted, when unused for the
 //! workers' idle timeout, and on shutdown. A spare found dead is dropped and the worker starts
 //! the ordinary way. (A spare at SCHED_IDLE was tried: on a machine busy with other work it
 //! never got the CPU to start before it was needed.)
 
 use std::collections::HashMap;
+use std::ffi::OsString;
 use std::io;
 use std::os::fd::OwnedFd;
 use std::path::PathBuf;
@@ -19,7 +22,8 @@ use std::time::{Duration, Instant};
 
 use tokio::io::AsyncWriteExt;
 
-use crate::process::{nonblocking_pipe, scrubbed_parent_env, set_address_space};
+use crate::process::set_address_space;
+use crate::process::{nonblocking_pipe, runtime_api_listener, scrubbed_parent_env};
 use crate::process::{Exec, Process, INTERPRETER_ENV};
 use crate::python::Launch;
 use crate::store::Store;
@@ -27,33 +31,62 @@ use crate::store::Store;
 /// Spares waiting at once, over all interpreters.
 pub(crate) const MAX_SPARES: usize = 2;
 
-/// Which spare can become a worker: the same interpreter running the same runtime client.
+/// What awslambdaric reads from the environment when its modules are imported, besides
+/// `AWS_LAMBDA_RUNTIME_API` (which a spare gets from its own listener): a spare imports them
+/// with the values its workers will have. The spare checks this list: should the runtime
+/// client read anything else while imported, a worker whose value differs is exec'ed.
+const READ_ON_IMPORT: [&str; 4] = [
+    "AWS_EXECUTION_ENV",
+    "AWS_LAMBDA_LOG_FORMAT",
+    "AWS_LAMBDA_LOG_LEVEL",
+    "AWS_LAMBDA_MAX_CONCURRENCY",
+];
+
+/// Which spare can become a worker: the same interpreter running the same runtime client, for
+/// awslambdaric with the same values of what it reads when imported.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub(crate) struct SpareKey {
     interpreter: PathBuf,
     ric: bool,
+    /// Those of [`READ_ON_IMPORT`] the workers' environment sets, with their values.
+    preset: Vec<(OsString, OsString)>,
 }
 
 impl SpareKey {
-    pub(crate) fn of(launch: &Launch) -> SpareKey {
+    /// The spare for workers started as `exec` describes (`Exec::common` is enough).
+    pub(crate) fn of(launch: &Launch, exec: &Exec) -> SpareKey {
+        let preset = if launch.ric {
+            exec.env
+                .iter()
+                .filter(|(k, _)| READ_ON_IMPORT.iter().any(|r| k.as_os_str() == *r))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect()
+        } else {
+            Vec::new()
+        };
         SpareKey {
             interpreter: launch.interpreter.clone(),
             ric: launch.ric,
+            preset,
         }
     }
 }
 
-/// A started interpreter waiting on its stdin for what it is to become.
+/// A started interpreter waiting on its stdin for what it is to become, and the Runtime API
+/// listener its worker will use (its runtime client was started with that address).
 #[derive(Debug)]
 pub(crate) struct Spare {
     child: tokio::process::Child,
     pid: i32,
     pipe: OwnedFd,
     born: Instant,
+    listener: Option<std::net::TcpListener>,
 }
 
 impl Spare {
     fn spawn(store: &Store, key: &SpareKey) -> io::Result<Spare> {
+        let listener = runtime_api_listener()?;
+        let api_addr = listener.local_addr()?;
         let (pipe, write_end) = nonblocking_pipe()?;
         let stderr_end = write_end.try_clone()?;
         let mut cmd = tokio::process::Command::new(&key.interpreter);
@@ -65,6 +98,8 @@ impl Spare {
         }
         let mut env = scrubbed_parent_env();
         env.extend(INTERPRETER_ENV.map(|(k, v)| (k.into(), v.into())));
+        env.extend(key.preset.iter().cloned());
+        env.insert("AWS_LAMBDA_RUNTIME_API".into(), api_addr.to_string().into());
         cmd.env_clear()
             .envs(env)
             .current_dir(store.runtime_dir())
@@ -83,7 +118,13 @@ impl Spare {
             child,
             pipe,
             born: Instant::now(),
+            listener: Some(listener),
         })
+    }
+
+    /// The Runtime API listener the spare's runtime client expects, for the worker's sandbox.
+    pub(crate) fn take_listener(&mut self) -> Option<std::net::TcpListener> {
+        self.listener.take()
     }
 
     fn alive(&mut self) -> bool {
