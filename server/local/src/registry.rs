@@ -285,7 +285,9 @@ impl Registry {
                 Ok(prepared) => {
                     let common = Exec::common(&spec, &self.runner.store, &prepared);
                     let key = SpareKey::of(&prepared.launch, &common);
-                    self.runner.spares.replenish(&key);
+                    // Awaited, so the spares exist once the function is Active (and a delete
+                    // that follows kills them).
+                    let _ = self.runner.replenish_spares(key).await;
                 }
                 Err(e) => tracing::warn!("{name}: {e}"),
             }

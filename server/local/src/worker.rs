@@ -491,12 +491,10 @@ impl Worker {
         }
     }
 
-    /// Starts the next spare like this worker, off the event loop's threads: the invoker's
-    /// answer may be waiting to run on this one.
+    /// Starts the next spares like this worker.
     fn replenish_spare(&self) {
         if let Some(key) = self.spare_key.clone() {
-            let runner = self.pool.runner.clone();
-            tokio::task::spawn_blocking(move || runner.spares.replenish(&key));
+            self.pool.runner.replenish_spares(key);
         }
     }
 
