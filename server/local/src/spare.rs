@@ -22,7 +22,6 @@ use std::time::{Duration, Instant};
 
 use tokio::io::AsyncWriteExt;
 
-use crate::pool::Runner;
 use crate::process::set_address_space;
 use crate::process::{nonblocking_pipe, runtime_api_listener, scrubbed_parent_env};
 use crate::process::{Exec, Process, INTERPRETER_ENV};
@@ -174,41 +173,6 @@ struct State {
     /// Oldest first.
     waiting: Vec<(SpareKey, Spare)>,
     stopping: bool,
-    /// Cold starts under way; while there are any, waiting spares are stopped (SIGSTOP).
-    cold_starts: usize,
-}
-
-impl State {
-    /// Stops or continues every waiting spare. Each is a child not yet reaped (its `Child` is
-    /// held here), so its pid is still its own.
-    fn signal_waiting(&self, signal: i32) {
-        for (_, spare) in &self.waiting {
-            if spare.pid > 0 {
-                // SAFETY: kill(2) has no memory effects.
-                unsafe {
-                    libc::kill(spare.pid, signal);
-                }
-            }
-        }
-    }
-}
-
-/// A cold start under way: the waiting spares stay stopped until every such start has ended
-/// (dropped), so a spare still starting never takes the CPU from a worker's INIT on a small
-/// machine. A spare taken is continued first.
-#[derive(Debug)]
-pub(crate) struct ColdStart {
-    runner: Arc<Runner>,
-}
-
-impl Drop for ColdStart {
-    fn drop(&mut self) {
-        let mut st = self.runner.spares.lock();
-        st.cold_starts -= 1;
-        if st.cold_starts == 0 {
-            st.signal_waiting(libc::SIGCONT);
-        }
-    }
 }
 
 /// The waiting spares of one local Lambda.
@@ -261,32 +225,13 @@ impl Spares {
         }
     }
 
-    /// Marks a cold start under way until the value returned is dropped (see [`ColdStart`]).
-    pub(crate) fn cold_start(runner: &Arc<Runner>) -> ColdStart {
-        let mut st = runner.spares.lock();
-        st.cold_starts += 1;
-        if st.cold_starts == 1 {
-            st.signal_waiting(libc::SIGSTOP);
-        }
-        ColdStart {
-            runner: runner.clone(),
-        }
-    }
-
-    /// The oldest spare waiting for `key`, if any and still alive (a dead one is dropped);
-    /// continued, if a cold start had stopped it.
+    /// The oldest spare waiting for `key`, if any and still alive (a dead one is dropped).
     pub(crate) fn take(&self, key: &SpareKey) -> Option<Spare> {
         let mut spare = {
             let mut st = self.lock();
             let at = st.waiting.iter().position(|(k, _)| k == key)?;
             st.waiting.remove(at).1
         };
-        if spare.pid > 0 {
-            // SAFETY: kill(2) has no memory effects; the child is not reaped (held in `spare`).
-            unsafe {
-                libc::kill(spare.pid, libc::SIGCONT);
-            }
-        }
         if spare.alive() {
             Some(spare)
         } else {

@@ -27,7 +27,7 @@ use tokio::task::AbortHandle;
 use crate::deps::LocalRun;
 use crate::pool::{Invocation, Outcome, Pool};
 use crate::process::{Exec, Process, Sandbox};
-use crate::spare::{ColdStart, Spare, SpareKey, Spares};
+use crate::spare::{Spare, SpareKey};
 use crate::time::{now_millis, rfc3339_millis};
 
 /// Lambda's init phase gets 10 s before it is retried as part of the invoke; a worker gets
@@ -100,8 +100,6 @@ pub(crate) struct Worker {
     /// The spare to start once this worker's first invocation is answered (`None` for debug
     /// workers): not before, so starting it never competes with this cold start.
     spare_key: Option<SpareKey>,
-    /// Held until the first invocation is answered (`None` for debug workers).
-    cold_start: Mutex<Option<ColdStart>>,
 }
 
 /// A worker's process once started, with what it was started with.
@@ -109,7 +107,6 @@ struct Started {
     process: Process,
     sandbox: Sandbox,
     spare_key: Option<SpareKey>,
-    cold_start: Option<ColdStart>,
 }
 
 type Resp = Response<Full<Bytes>>;
@@ -194,7 +191,6 @@ impl Worker {
             SpareKey::of(&prepared.launch, &common)
         });
         let mut spare = spare_key.as_ref().and_then(|k| pool.runner.spares.take(k));
-        let cold_start = spare_key.as_ref().map(|_| Spares::cold_start(&pool.runner));
         let listener = spare.as_mut().and_then(Spare::take_listener);
         let sandbox = match Sandbox::open(&pool.runner, &pool.spec.version, listener).await {
             Ok(s) => s,
@@ -213,7 +209,6 @@ impl Worker {
             process,
             sandbox,
             spare_key,
-            cold_start,
         };
         Worker::launch(pool, inv, started, &prepared.run)
     }
@@ -230,7 +225,6 @@ impl Worker {
             mut process,
             sandbox,
             spare_key,
-            cold_start,
         } = started;
         let Sandbox {
             id,
@@ -276,7 +270,6 @@ impl Worker {
             max_memory_mb: AtomicU64::new(0),
             tasks: Mutex::new(Vec::new()),
             spare_key,
-            cold_start: Mutex::new(cold_start),
         });
         // Which Python and which build run this function differ from AWS: say so at init.
         worker.log_line(&mut worker.cap(), &format!("lambda-ls: {run}"));
@@ -494,12 +487,6 @@ impl Worker {
             });
         }
         if run.init.is_some() {
-            drop(
-                self.cold_start
-                    .lock()
-                    .expect("worker cold start poisoned")
-                    .take(),
-            );
             self.replenish_spare();
         }
     }

@@ -1,7 +1,7 @@
 //! Spare workers: a handler started from a spare sees what a freshly started worker's handler
 //! sees (awslambdaric's import-time state included, under each setting it reads then, and what
-//! the interpreter adds to its own environment at start-up); waiting spares are paused (SIGSTOP)
-//! while a cold start runs; timeouts still kill the whole group; spares are stopped on shutdown; a dead spare falls back to a fresh start; settings that
+//! the interpreter adds to its own environment at start-up); timeouts still kill the whole
+//! group; spares are stopped on shutdown; a dead spare falls back to a fresh start; settings that
 //! change the interpreter's start-up make the spare exec the ordinary command.
 //!
 //! Each test runs with the built-in bootstrap and, when `LAMBDA_LS_TEST_PYTHON_RIC` is set,
@@ -435,43 +435,4 @@ fn a_spare_keeps_what_the_interpreters_start_up_added_to_its_environment() {
     assert_eq!(spare["spare"], true, "the spare exec'ed: {spare}");
     assert_eq!(fresh["environ"], spare["environ"]);
     assert_eq!(fresh["argv"], spare["argv"]);
-}
-
-/// A process's state letter (`R`, `S`, `T` for stopped, ...), if it still exists.
-fn state(pid: i32) -> Option<char> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    stat.rsplit_once(')')?.1.trim_start().chars().next()
-}
-
-const SLOW_INIT: &str =
-    "import time\ntime.sleep(1.5)\n\ndef handler(event, context):\n    return 1\n";
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn waiting_spares_are_stopped_while_a_cold_start_runs() {
-    for kind in kinds() {
-        let h = start(&kind, true).await;
-        let data = h.cfg.data_dir.clone();
-        bounded(60, async {
-            h.deploy("slow", &[("app.py", SLOW_INIT)], json!({})).await;
-            eventually("two spares wait", || zygote_pids(&data).len() == 2).await;
-            let before = zygote_pids(&data);
-            let invoke = h.invoke("slow", json!({}), false);
-            let watch = async {
-                // One spare became the worker (importing for 1.5 s); the other is stopped.
-                eventually("the other spare is stopped during the INIT", || {
-                    before.iter().any(|&p| state(p) == Some('T'))
-                })
-                .await;
-            };
-            let (r, ()) = tokio::join!(invoke, watch);
-            assert_eq!(r.status, 200);
-            assert_eq!(r.header("x-amz-function-error"), None, "{}", r.json());
-            eventually("no spare stays stopped after it", || {
-                zygote_pids(&data).iter().all(|&p| state(p) != Some('T'))
-            })
-            .await;
-        })
-        .await;
-        h.shutdown().await;
-    }
 }
