@@ -11,12 +11,13 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
 
 use crate::deps::{Deps, LocalRun};
 use crate::logs::Logs;
 use crate::model::FunctionConfig;
 use crate::python::{Launch, Python};
-use crate::spare::Spares;
+use crate::spare::{SpareKey, Spares};
 use crate::store::Store;
 use crate::worker::Worker;
 
@@ -186,6 +187,13 @@ impl Runner {
             python_path,
             run,
         })
+    }
+
+    /// Tops up the spares for `key` on a blocking thread: spawning takes up to milliseconds
+    /// on a busy machine, and an invoker's answer may be waiting to run on this thread.
+    pub(crate) fn replenish_spares(self: &Arc<Self>, key: SpareKey) -> JoinHandle<()> {
+        let runner = self.clone();
+        tokio::task::spawn_blocking(move || runner.spares.replenish(&key))
     }
 
     pub(crate) fn next_worker_id(&self) -> u64 {

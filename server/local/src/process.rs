@@ -12,7 +12,8 @@ use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Instant;
 
-use crate::pool::{Pool, Prepared, Runner};
+use crate::pool::{Pool, Prepared, RunSpec, Runner};
+use crate::store::Store;
 use crate::time::{date_path, now_millis};
 use crate::REGION;
 
@@ -56,7 +57,13 @@ pub(crate) struct Sandbox {
 }
 
 impl Sandbox {
-    pub(crate) async fn open(runner: &Runner, version: &str) -> Result<Sandbox, String> {
+    /// Opens a sandbox; its Runtime API listens on `listener` if given (a spare's, whose
+    /// runtime client was started knowing that address), else on a new port.
+    pub(crate) async fn open(
+        runner: &Runner,
+        version: &str,
+        listener: Option<std::net::TcpListener>,
+    ) -> Result<Sandbox, String> {
         let id = runner.next_worker_id();
         let tmp_dir = runner.store.tmp_dir().join(format!("worker-{id}"));
         let created = {
@@ -68,8 +75,8 @@ impl Sandbox {
             Ok(Err(e)) => return Err(format!("cannot create {}: {e}", tmp_dir.display())),
             Err(e) => return Err(e.to_string()),
         }
-        let listener = std::net::TcpListener::bind(("127.0.0.1", 0))
-            .and_then(|l| l.set_nonblocking(true).map(|()| l))
+        let listener = listener
+            .map_or_else(runtime_api_listener, Ok)
             .and_then(tokio::net::TcpListener::from_std)
             .and_then(|l| l.local_addr().map(|a| (l, a)));
         let (listener, api_addr) = match listener {
@@ -100,6 +107,13 @@ impl Sandbox {
     }
 }
 
+/// A new Runtime API listener on a free loopback port, non-blocking for the event loop.
+pub(crate) fn runtime_api_listener() -> io::Result<std::net::TcpListener> {
+    let listener = std::net::TcpListener::bind(("127.0.0.1", 0))?;
+    listener.set_nonblocking(true)?;
+    Ok(listener)
+}
+
 /// Everything a worker's process is exec'ed with. The plain path execs it; a spare is told it
 /// and applies it as if it had been exec'ed with it.
 #[derive(Debug)]
@@ -116,8 +130,21 @@ pub(crate) struct Exec {
 impl Exec {
     /// The command line and environment Lambda's Python runtime gives a worker of `pool`.
     pub(crate) fn for_worker(pool: &Pool, prepared: &Prepared, sandbox: &Sandbox) -> Exec {
-        let spec = &pool.spec;
-        let store = &pool.runner.store;
+        Exec::build(&pool.spec, &pool.runner.store, prepared, Some(sandbox))
+    }
+
+    /// The same without a sandbox: without the variables that are each worker's own (its log
+    /// stream, Runtime API and TMPDIR), for what every worker of `spec` has in common.
+    pub(crate) fn common(spec: &RunSpec, store: &Store, prepared: &Prepared) -> Exec {
+        Exec::build(spec, store, prepared, None)
+    }
+
+    fn build(
+        spec: &RunSpec,
+        store: &Store,
+        prepared: &Prepared,
+        sandbox: Option<&Sandbox>,
+    ) -> Exec {
         let debug = spec.debug.as_ref().map(|d| d.launch(&store.runtime_dir()));
         let mut args: Vec<OsString> = Vec::new();
         if let Some((wrapper, _)) = &debug {
@@ -145,15 +172,23 @@ impl Exec {
                 spec.memory_mb.to_string(),
             ),
             ("AWS_LAMBDA_LOG_GROUP_NAME", spec.log_group.to_string()),
-            ("AWS_LAMBDA_LOG_STREAM_NAME", sandbox.stream.to_string()),
             ("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand".into()),
             ("AWS_REGION", REGION.into()),
             ("AWS_DEFAULT_REGION", REGION.into()),
             ("AWS_EXECUTION_ENV", format!("AWS_Lambda_{}", spec.runtime)),
-            ("AWS_LAMBDA_RUNTIME_API", sandbox.api_addr.to_string()),
             ("_HANDLER", spec.handler.clone()),
         ] {
             set(k, v.into());
+        }
+        if let Some(sandbox) = sandbox {
+            set(
+                "AWS_LAMBDA_LOG_STREAM_NAME",
+                sandbox.stream.to_string().into(),
+            );
+            set(
+                "AWS_LAMBDA_RUNTIME_API",
+                sandbox.api_addr.to_string().into(),
+            );
         }
         set("LAMBDA_TASK_ROOT", prepared.task_root.clone().into());
         set("LAMBDA_RUNTIME_DIR", store.runtime_dir().into());
@@ -161,7 +196,9 @@ impl Exec {
         for (k, v) in INTERPRETER_ENV {
             set(k, v.into());
         }
-        set("TMPDIR", sandbox.tmp_dir.clone().into());
+        if let Some(sandbox) = sandbox {
+            set("TMPDIR", sandbox.tmp_dir.clone().into());
+        }
         if let Some((_, debug_env)) = debug {
             for (k, v) in debug_env {
                 set(&k, v);

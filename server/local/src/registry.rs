@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use crate::error::ApiError;
 use crate::model::{FunctionRecord, LayerRecord, State, UpdateStatus, LATEST};
 use crate::pool::{Pool, RunSpec, Runner};
+use crate::process::Exec;
 use crate::spare::SpareKey;
 use crate::store::Store;
 use crate::time::{lambda_timestamp, now_millis};
@@ -281,10 +282,13 @@ impl Registry {
     async fn prepare_run(&self, name: &str) {
         if let Some(spec) = self.read(name, |r| RunSpec::from_config(&r.latest)) {
             match self.runner.prepare(&spec).await {
-                Ok(prepared) => self
-                    .runner
-                    .spares
-                    .replenish(&SpareKey::of(&prepared.launch)),
+                Ok(prepared) => {
+                    let common = Exec::common(&spec, &self.runner.store, &prepared);
+                    let key = SpareKey::of(&prepared.launch, &common);
+                    // Awaited, so the spares exist once the function is Active (and a delete
+                    // that follows kills them).
+                    let _ = self.runner.replenish_spares(key).await;
+                }
                 Err(e) => tracing::warn!("{name}: {e}"),
             }
         }

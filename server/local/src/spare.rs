@@ -1,15 +1,18 @@
 //! Spares: Python interpreters started before they are needed (`zygote.py`), each of which
 //! becomes a new worker's process, so a cold start skips the interpreter's start and the runtime
-//! client's imports while the handler's import (INIT) stays real.
+//! client's imports while the handler's import (INIT) stays real. Each owns the Runtime API
+//! listener its worker will use, so awslambdaric, which reads that address when imported, is
+//! imported in the spare already.
 //!
-//! At most one spare waits per interpreter and runtime client, and at most [`MAX_SPARES`] in
-//! all. One is started when a function becomes active and whenever a worker has started (from
-//! the spare or not); spares are killed when a function is deleted, when unused for the
+//! At most [`SPARES_PER_KEY`] spares wait per [`SpareKey`], and at most [`MAX_SPARES`] in all;
+//! the oldest is taken first. They are started when a function becomes active and when a
+//! worker's first invocation has been answered (so they never compete for the CPU with that
+//! cold start); spares are killed when a function is deleted, when unused for the
 //! workers' idle timeout, and on shutdown. A spare found dead is dropped and the worker starts
 //! the ordinary way. (A spare at SCHED_IDLE was tried: on a machine busy with other work it
 //! never got the CPU to start before it was needed.)
 
-use std::collections::HashMap;
+use std::ffi::OsString;
 use std::io;
 use std::os::fd::OwnedFd;
 use std::path::PathBuf;
@@ -19,41 +22,76 @@ use std::time::{Duration, Instant};
 
 use tokio::io::AsyncWriteExt;
 
-use crate::process::{nonblocking_pipe, scrubbed_parent_env, set_address_space};
+use crate::process::set_address_space;
+use crate::process::{nonblocking_pipe, runtime_api_listener, scrubbed_parent_env};
 use crate::process::{Exec, Process, INTERPRETER_ENV};
 use crate::python::Launch;
 use crate::store::Store;
 
-/// Spares waiting at once, over all interpreters.
-pub(crate) const MAX_SPARES: usize = 2;
+/// Spares waiting at once for one [`SpareKey`]. Two, so the one taken was started a whole
+/// cold start earlier than its replacement: in a live loop a spare started at the previous
+/// invoke (about 30 ms of CPU for the interpreter and awslambdaric) was often still starting
+/// when the next redeploy's invoke took it, and the worker waited for the rest.
+pub(crate) const SPARES_PER_KEY: usize = 2;
+/// Spares waiting at once, over all keys.
+pub(crate) const MAX_SPARES: usize = 3;
 
-/// Which spare can become a worker: the same interpreter running the same runtime client.
+/// What awslambdaric reads from the environment when its modules are imported, besides
+/// `AWS_LAMBDA_RUNTIME_API` (which a spare gets from its own listener): a spare imports them
+/// with the values its workers will have. The spare checks this list: should the runtime
+/// client read anything else while imported, a worker whose value differs is exec'ed.
+const READ_ON_IMPORT: [&str; 4] = [
+    "AWS_EXECUTION_ENV",
+    "AWS_LAMBDA_LOG_FORMAT",
+    "AWS_LAMBDA_LOG_LEVEL",
+    "AWS_LAMBDA_MAX_CONCURRENCY",
+];
+
+/// Which spare can become a worker: the same interpreter running the same runtime client, for
+/// awslambdaric with the same values of what it reads when imported.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub(crate) struct SpareKey {
     interpreter: PathBuf,
     ric: bool,
+    /// Those of [`READ_ON_IMPORT`] the workers' environment sets, with their values.
+    preset: Vec<(OsString, OsString)>,
 }
 
 impl SpareKey {
-    pub(crate) fn of(launch: &Launch) -> SpareKey {
+    /// The spare for workers started as `exec` describes (`Exec::common` is enough).
+    pub(crate) fn of(launch: &Launch, exec: &Exec) -> SpareKey {
+        let preset = if launch.ric {
+            exec.env
+                .iter()
+                .filter(|(k, _)| READ_ON_IMPORT.iter().any(|r| k.as_os_str() == *r))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect()
+        } else {
+            Vec::new()
+        };
         SpareKey {
             interpreter: launch.interpreter.clone(),
             ric: launch.ric,
+            preset,
         }
     }
 }
 
-/// A started interpreter waiting on its stdin for what it is to become.
+/// A started interpreter waiting on its stdin for what it is to become, and the Runtime API
+/// listener its worker will use (its runtime client was started with that address).
 #[derive(Debug)]
 pub(crate) struct Spare {
     child: tokio::process::Child,
     pid: i32,
     pipe: OwnedFd,
     born: Instant,
+    listener: Option<std::net::TcpListener>,
 }
 
 impl Spare {
     fn spawn(store: &Store, key: &SpareKey) -> io::Result<Spare> {
+        let listener = runtime_api_listener()?;
+        let api_addr = listener.local_addr()?;
         let (pipe, write_end) = nonblocking_pipe()?;
         let stderr_end = write_end.try_clone()?;
         let mut cmd = tokio::process::Command::new(&key.interpreter);
@@ -65,6 +103,8 @@ impl Spare {
         }
         let mut env = scrubbed_parent_env();
         env.extend(INTERPRETER_ENV.map(|(k, v)| (k.into(), v.into())));
+        env.extend(key.preset.iter().cloned());
+        env.insert("AWS_LAMBDA_RUNTIME_API".into(), api_addr.to_string().into());
         cmd.env_clear()
             .envs(env)
             .current_dir(store.runtime_dir())
@@ -83,7 +123,13 @@ impl Spare {
             child,
             pipe,
             born: Instant::now(),
+            listener: Some(listener),
         })
+    }
+
+    /// The Runtime API listener the spare's runtime client expects, for the worker's sandbox.
+    pub(crate) fn take_listener(&mut self) -> Option<std::net::TcpListener> {
+        self.listener.take()
     }
 
     fn alive(&mut self) -> bool {
@@ -124,7 +170,8 @@ impl Spare {
 
 #[derive(Debug, Default)]
 struct State {
-    waiting: HashMap<SpareKey, Spare>,
+    /// Oldest first.
+    waiting: Vec<(SpareKey, Spare)>,
     stopping: bool,
 }
 
@@ -149,32 +196,42 @@ impl Spares {
         self.state.lock().expect("spares poisoned")
     }
 
-    /// Starts a spare for `key` unless one waits already or the bound is reached.
+    /// Starts spares for `key` until [`SPARES_PER_KEY`] wait or the bound is reached. It blocks
+    /// for the spawns: call it off the event loop's threads (`Runner::replenish_spares`).
     pub(crate) fn replenish(&self, key: &SpareKey) {
         if !self.enabled {
             return;
         }
         let mut st = self.lock();
-        if st.stopping || st.waiting.contains_key(key) || st.waiting.len() >= MAX_SPARES {
-            return;
-        }
-        // Under the lock, so two callers never start two; a spawn takes well under a ms.
-        match Spare::spawn(&self.store, key) {
-            Ok(spare) => {
-                tracing::debug!(
-                    "spare pid {} started for {}",
-                    spare.pid,
-                    key.interpreter.display()
-                );
-                st.waiting.insert(key.clone(), spare);
+        // Under the lock, so two callers never start more than the bounds allow.
+        while !st.stopping
+            && st.waiting.iter().filter(|(k, _)| k == key).count() < SPARES_PER_KEY
+            && st.waiting.len() < MAX_SPARES
+        {
+            match Spare::spawn(&self.store, key) {
+                Ok(spare) => {
+                    tracing::debug!(
+                        "spare pid {} started for {}",
+                        spare.pid,
+                        key.interpreter.display()
+                    );
+                    st.waiting.push((key.clone(), spare));
+                }
+                Err(e) => {
+                    tracing::warn!("cannot start a spare {}: {e}", key.interpreter.display());
+                    return;
+                }
             }
-            Err(e) => tracing::warn!("cannot start a spare {}: {e}", key.interpreter.display()),
         }
     }
 
-    /// The spare waiting for `key`, if any and still alive (a dead one is dropped).
+    /// The oldest spare waiting for `key`, if any and still alive (a dead one is dropped).
     pub(crate) fn take(&self, key: &SpareKey) -> Option<Spare> {
-        let mut spare = self.lock().waiting.remove(key)?;
+        let mut spare = {
+            let mut st = self.lock();
+            let at = st.waiting.iter().position(|(k, _)| k == key)?;
+            st.waiting.remove(at).1
+        };
         if spare.alive() {
             Some(spare)
         } else {
@@ -190,7 +247,7 @@ impl Spares {
     pub(crate) fn reap(&self, idle: Duration) {
         let mut st = self.lock();
         st.waiting
-            .retain(|_, spare| spare.born.elapsed() < idle && spare.alive());
+            .retain_mut(|(_, spare)| spare.born.elapsed() < idle && spare.alive());
     }
 
     /// Kills every waiting spare (dropping one kills it); later ones may start again.
@@ -212,7 +269,7 @@ impl Spares {
             st.stopping = true;
             std::mem::take(&mut st.waiting)
         };
-        let mut all: Vec<Spare> = all.into_values().collect();
+        let mut all: Vec<Spare> = all.into_iter().map(|(_, spare)| spare).collect();
         for spare in &mut all {
             let _ = spare.child.start_kill();
         }

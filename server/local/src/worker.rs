@@ -27,8 +27,7 @@ use tokio::task::AbortHandle;
 use crate::deps::LocalRun;
 use crate::pool::{Invocation, Outcome, Pool};
 use crate::process::{Exec, Process, Sandbox};
-use crate::python::Launch;
-use crate::spare::SpareKey;
+use crate::spare::{Spare, SpareKey};
 use crate::time::{now_millis, rfc3339_millis};
 
 /// Lambda's init phase gets 10 s before it is retried as part of the invoke; a worker gets
@@ -98,6 +97,16 @@ pub(crate) struct Worker {
     tmp_dir: PathBuf,
     max_memory_mb: AtomicU64,
     tasks: Mutex<Vec<AbortHandle>>,
+    /// The spare to start once this worker's first invocation is answered (`None` for debug
+    /// workers): not before, so starting it never competes with this cold start.
+    spare_key: Option<SpareKey>,
+}
+
+/// A worker's process once started, with what it was started with.
+struct Started {
+    process: Process,
+    sandbox: Sandbox,
+    spare_key: Option<SpareKey>,
 }
 
 type Resp = Response<Full<Bytes>>;
@@ -176,12 +185,19 @@ impl Worker {
             Ok(p) => p,
             Err(e) => return Err(Box::new((inv, e))),
         };
-        let sandbox = match Sandbox::open(&pool.runner, &pool.spec.version).await {
+        // Debug invocations never use a spare: their wrapper runs first.
+        let spare_key = pool.spec.debug.is_none().then(|| {
+            let common = Exec::common(&pool.spec, &pool.runner.store, &prepared);
+            SpareKey::of(&prepared.launch, &common)
+        });
+        let mut spare = spare_key.as_ref().and_then(|k| pool.runner.spares.take(k));
+        let listener = spare.as_mut().and_then(Spare::take_listener);
+        let sandbox = match Sandbox::open(&pool.runner, &pool.spec.version, listener).await {
             Ok(s) => s,
             Err(e) => return Err(Box::new((inv, e))),
         };
         let exec = Exec::for_worker(pool, &prepared, &sandbox);
-        let process = match start_process(pool, &prepared.launch, &exec).await {
+        let process = match start_process(spare, &exec, &pool.spec.name).await {
             Ok(p) => p,
             Err(e) => {
                 sandbox.discard();
@@ -189,7 +205,12 @@ impl Worker {
                 return Err(Box::new((inv, what)));
             }
         };
-        Worker::launch(pool, inv, process, sandbox, &prepared.run)
+        let started = Started {
+            process,
+            sandbox,
+            spare_key,
+        };
+        Worker::launch(pool, inv, started, &prepared.run)
     }
 
     /// Watches a started process as the worker of `inv`: its log, its Runtime API, its init
@@ -197,10 +218,14 @@ impl Worker {
     fn launch(
         pool: &Arc<Pool>,
         inv: Invocation,
-        mut process: Process,
-        sandbox: Sandbox,
+        started: Started,
         run: &LocalRun,
     ) -> Result<(), Box<(Invocation, String)>> {
+        let Started {
+            mut process,
+            sandbox,
+            spare_key,
+        } = started;
         let Sandbox {
             id,
             tmp_dir,
@@ -244,6 +269,7 @@ impl Worker {
             tmp_dir,
             max_memory_mb: AtomicU64::new(0),
             tasks: Mutex::new(Vec::new()),
+            spare_key,
         });
         // Which Python and which build run this function differ from AWS: say so at init.
         worker.log_line(&mut worker.cap(), &format!("lambda-ls: {run}"));
@@ -459,6 +485,16 @@ impl Worker {
                 function_error: error,
                 log_tail: tail,
             });
+        }
+        if run.init.is_some() {
+            self.replenish_spare();
+        }
+    }
+
+    /// Starts the next spares like this worker.
+    fn replenish_spare(&self) {
+        if let Some(key) = self.spare_key.clone() {
+            self.pool.runner.replenish_spares(key);
         }
     }
 
@@ -793,31 +829,18 @@ impl Worker {
     }
 }
 
-/// The worker's process: the spare waiting for this interpreter and runtime client if there is
-/// one (not for debug invocations, whose wrapper runs first), else a fresh one; then the next
-/// worker's spare. A spare that cannot take it is dropped and the fresh start follows, unseen
-/// by the invoker.
-async fn start_process(pool: &Arc<Pool>, launch: &Launch, exec: &Exec) -> io::Result<Process> {
-    if pool.spec.debug.is_some() {
-        return exec.spawn();
-    }
-    let key = SpareKey::of(launch);
-    let mut started = None;
-    if let Some(spare) = pool.runner.spares.take(&key) {
+/// The worker's process: the spare taken for it if any, else a fresh one. A spare that cannot
+/// take it is dropped and the fresh start follows, unseen by the invoker.
+async fn start_process(spare: Option<Spare>, exec: &Exec, name: &str) -> io::Result<Process> {
+    if let Some(spare) = spare {
         match spare.become_worker(exec).await {
-            Ok(process) => started = Some(process),
+            Ok(process) => return Ok(process),
             Err(e) => tracing::debug!(
-                "a spare could not become a worker of {} ({e}); starting one afresh",
-                pool.spec.name
+                "a spare could not become a worker of {name} ({e}); starting one afresh"
             ),
         }
     }
-    let process = match started {
-        Some(p) => p,
-        None => exec.spawn()?,
-    };
-    pool.runner.spares.replenish(&key);
-    Ok(process)
+    exec.spawn()
 }
 
 /// The error body the invoker sees: the runtime's JSON as posted, or a wrapper if it sent

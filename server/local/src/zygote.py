@@ -1,19 +1,21 @@
 """lambda-ls spare worker: a Python interpreter started before it is needed.
 
 Started as `python zygote.py awslambdaric` or `python zygote.py BOOTSTRAP_PATH`, it imports what
-that runtime client imports from outside its own code, then waits on stdin for what the worker
+that runtime client imports before the handler (awslambdaric itself included, with the values of
+the variables it reads then that its workers will have), then waits on stdin for what the worker
 would have been exec'ed with: its argv, its whole environment and its working directory
 (NUL-separated: argc, argv..., envc, KEY=VALUE..., cwd). It applies them as a fresh interpreter
 would have had them at start-up and runs the runtime client as `python -m awslambdaric HANDLER`
 or `python bootstrap.py HANDLER` would, so the handler's import (the INIT phase) stays real.
 
 When the settings could have changed the interpreter's own start-up (a PYTHON*, locale or
-loader variable differs from the one this process started with), or a module imported here is
-shadowed by a file in the task root or a layer (the runtime client would have imported that
-file instead), it exec's that exact command instead: slower, never different.
+loader variable differs from the one this process started with), a variable read while importing
+here has another value in the worker's environment, or a module imported here is shadowed by a
+file in the task root or a layer (the runtime client would have imported that file instead), it
+exec's that exact command instead: slower, never different.
 
-Everything is local to one function, because `__main__`'s namespace is emptied before the
-runtime client runs in it, as a fresh interpreter's would be.
+Nothing defined here stays: `__main__`'s namespace is emptied before the runtime client runs in
+it, as a fresh interpreter's would be.
 """
 
 
@@ -22,24 +24,28 @@ def _zygote():
     import sys
     import _imp
 
-    started_with = dict(os.environb)
+    started_with = _exec_environ(os)
+    # What the interpreter itself added to its environment at start-up (PEP 538's LC_CTYPE
+    # under the C locale): a fresh worker's interpreter adds the same when its start-up
+    # variables are the same, which is the condition for going on here at all.
+    added = {k: v for k, v in os.environb.items() if started_with.get(k) != v}
     own_argv = list(sys.orig_argv)
     ric = sys.argv[1] == "awslambdaric"
     if ric:
-        # awslambdaric's own modules read the environment when imported; these do not (and
-        # `-m` imports runpy before anything). Nor is its C extension `runtime_client` loaded
-        # here: it reads AWS_LAMBDA_RUNTIME_API once, when loaded.
+        # What `python -m awslambdaric` imports before the handler, in its order (`-m` imports
+        # runpy first). Some of it reads the environment when imported, so the spare is started
+        # with its workers' values of that (`spare.rs`), its Runtime API address included,
+        # which the C extension `runtime_client` reads once, when loaded.
         preload = ("runpy", "simplejson", "decimal", "importlib", "json", "logging", "math",
-                   "time", "traceback", "enum")
+                   "time", "traceback", "enum", "awslambdaric", "awslambdaric.lambda_config",
+                   "awslambdaric.lambda_runtime_client", "awslambdaric.bootstrap")
         expected = [own_argv[0], "-m", "awslambdaric"]
     else:
         preload = ("decimal", "http.client", "importlib", "json", "logging", "time", "traceback")
         expected = [own_argv[0], sys.argv[1]]
-    for name in preload:
-        try:
-            __import__(name)
-        except Exception:
-            pass
+    read = _reading_environ(os, lambda: _preload(os, sys, preload, ric))
+    if ric:
+        read.setdefault(b"AWS_LAMBDA_RUNTIME_API", os.environb.get(b"AWS_LAMBDA_RUNTIME_API"))
 
     chunks = []
     while True:
@@ -96,9 +102,11 @@ def _zygote():
 
     same_start = all(started_with.get(k) == env.get(k)
                      for k in set(started_with) | set(env) if sensitive(k))
+    # What was imported here read these variables: the worker's values must be the same.
+    same_imports = None not in read and all(env.get(k) == v for k, v in read.items())
     args = [os.fsdecode(a) for a in argv]
-    if not same_start or args[:len(expected)] != expected or len(args) != len(expected) + 1 \
-            or shadowed():
+    if not same_start or not same_imports or args[:len(expected)] != expected \
+            or len(args) != len(expected) + 1 or shadowed():
         os.execve(argv[0], argv, env)
 
     environb = os.environb
@@ -106,7 +114,9 @@ def _zygote():
         del environb[key]
     for key, value in env.items():
         environb[key] = value
-    del env, started_with
+    for key, value in added.items():
+        environb[key] = value
+    del env, started_with, added, read
 
     # sys.path as start-up builds it: [path0] + PYTHONPATH + the rest, made absolute and without
     # duplicates (site.removeduppaths); `-m` puts the working directory first, a script its
@@ -154,6 +164,67 @@ def _zygote():
         with open(path, "rb") as f:
             source = f.read()
         exec(compile(source, path, "exec", dont_inherit=True), main)
+
+
+def _exec_environ(os):
+    """The environment this process was exec'ed with, before the interpreter changed it."""
+    try:
+        with open("/proc/self/environ", "rb") as f:
+            block = f.read()
+    except OSError:
+        return dict(os.environb)
+    return dict(item.partition(b"=")[::2] for item in block.split(b"\0") if item)
+
+
+def _reading_environ(os, run):
+    """Runs `run` and returns which variables it read, with their values then (None if unset);
+    a None key if it went through them all."""
+    environ_type = type(os.environ)
+    get, iterate = environ_type.__getitem__, environ_type.__iter__
+    read = {}
+
+    def tracked_get(self, key):
+        name = os.fsencode(key)
+        try:
+            value = get(self, key)
+        except KeyError:
+            read.setdefault(name, None)
+            raise
+        read.setdefault(name, os.fsencode(value))
+        return value
+
+    def tracked_iter(self):
+        read[None] = None
+        return iterate(self)
+
+    environ_type.__getitem__, environ_type.__iter__ = tracked_get, tracked_iter
+    try:
+        run()
+    finally:
+        environ_type.__getitem__, environ_type.__iter__ = get, iterate
+    return read
+
+
+def _preload(os, sys, names, ric):
+    """Imports `names`, and what awslambdaric's `main` imports before the handler's import."""
+    for name in names:
+        try:
+            __import__(name)
+        except Exception:
+            pass
+    if not ric:
+        return
+    try:
+        from awslambdaric.lambda_config import LambdaConfigProvider
+        polls_from_thread = os.environ.get("AWS_EXECUTION_ENV") \
+            in LambdaConfigProvider.SUPPORTED_THREADPOLLING_ENVS
+        # Another mode altogether, which may import other things.
+        alone = os.environ.get("AWS_LAMBDA_MAX_CONCURRENCY") is None
+        if polls_from_thread and alone:
+            # As LambdaRuntimeClient does it, so the package's attribute is set too.
+            from concurrent.futures import ThreadPoolExecutor  # noqa: F401
+    except Exception:
+        pass
 
 
 _zygote()

@@ -1,7 +1,8 @@
 //! Spare workers: a handler started from a spare sees what a freshly started worker's handler
-//! sees; timeouts still kill the whole group; spares are stopped on shutdown; a dead spare
-//! falls back to a fresh start; settings that change the interpreter's start-up make the spare
-//! exec the ordinary command.
+//! sees (awslambdaric's import-time state included, under each setting it reads then, and what
+//! the interpreter adds to its own environment at start-up); timeouts still kill the whole
+//! group; spares are stopped on shutdown; a dead spare falls back to a fresh start; settings that
+//! change the interpreter's start-up make the spare exec the ordinary command.
 //!
 //! Each test runs with the built-in bootstrap and, when `LAMBDA_LS_TEST_PYTHON_RIC` is set,
 //! with awslambdaric.
@@ -38,6 +39,30 @@ import json, os, resource, sys, time
 MODULES = sorted(sys.modules)
 MAIN = sorted(vars(sys.modules["__main__"]))
 
+def plain(v):
+    if isinstance(v, (set, frozenset)):
+        return repr(sorted(v, key=repr))
+    if isinstance(v, (str, bytes, int, float, bool, type(None), tuple, type)):
+        return repr(v)
+    return None
+
+def runtime_state():
+    # The runtime client's module-level values (and its marshaller's settings): awslambdaric
+    # sets some of them from the environment when imported.
+    out = {}
+    for name, module in list(sys.modules.items()):
+        if name.partition(".")[0] in ("awslambdaric", "concurrent", "runtime_client"):
+            for key, value in vars(module).items():
+                if plain(value) is not None:
+                    out[name + "." + key] = plain(value)
+    client = sys.modules.get("awslambdaric.lambda_runtime_client")
+    if client is not None:
+        encoder = client.BaseLambdaRuntimeClient.marshaller.jsonEncoder
+        out["marshaller"] = {k: plain(v) for k, v in vars(encoder).items() if plain(v) is not None}
+    return out
+
+RUNTIME = runtime_state()
+
 def fds():
     out = []
     for fd in sorted(os.listdir("/proc/self/fd"), key=int):
@@ -57,6 +82,7 @@ def handler(event, context):
         "group_leader": os.getpgrp() == os.getpid(),
         "modules": MODULES,
         "main": MAIN,
+        "runtime": RUNTIME,
         "main_file": getattr(sys.modules["__main__"], "__file__", None),
         "argv": sys.argv,
         "orig_argv": sys.orig_argv,
@@ -98,12 +124,22 @@ fn normalized(out: &Value, data_dir: &Path) -> Value {
     v
 }
 
-async fn dump(kind: &(Bootstrap, Option<PathBuf>), spares: bool) -> (Value, Value) {
+/// The settings the dump runs under: the harness's, and the ones awslambdaric reads when
+/// imported (a runtime whose client polls from a thread, JSON logs, a log level).
+fn configs() -> [Value; 2] {
+    [
+        json!({ "Environment": { "Variables": { "GREETING": "hi", "LANG": "C.UTF-8" } },
+                "MemorySize": 256 }),
+        json!({ "Environment": { "Variables": { "LANG": "C.UTF-8", "AWS_LAMBDA_LOG_LEVEL": "WARN" } },
+                "MemorySize": 256, "Runtime": "python3.12",
+                "LoggingConfig": { "LogFormat": "JSON" } }),
+    ]
+}
+
+async fn dump(kind: &(Bootstrap, Option<PathBuf>), spares: bool, config: &Value) -> (Value, Value) {
     let h = start(kind, spares).await;
-    let env = json!({ "Environment": { "Variables": { "GREETING": "hi", "LANG": "C.UTF-8" } },
-                      "MemorySize": 256 });
     let files = [("app.py", DUMP), ("lib/helper.py", "X = 1\n")];
-    h.deploy("dump", &files, env).await;
+    h.deploy("dump", &files, config.clone()).await;
     let r = h.invoke("dump", json!({}), true).await;
     assert_eq!(r.status, 200);
     let failed = r.header("x-amz-function-error");
@@ -117,17 +153,31 @@ async fn dump(kind: &(Bootstrap, Option<PathBuf>), spares: bool) -> (Value, Valu
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_spare_gives_the_handler_what_a_fresh_worker_gives_it() {
     for kind in kinds() {
-        let ((fresh_cmd, fresh), (spare_cmd, spare)) = bounded(120, async {
-            (dump(&kind, false).await, dump(&kind, true).await)
-        })
-        .await;
-        assert!(!is_spare(&fresh_cmd), "{fresh_cmd}");
-        assert!(is_spare(&spare_cmd), "the spare was not used: {spare_cmd}");
-        for key in fresh.as_object().unwrap().keys() {
-            assert_eq!(fresh[key], spare[key], "{key} differs ({:?})", kind.0);
+        for config in configs() {
+            let ((fresh_cmd, fresh), (spare_cmd, spare)) = bounded(120, async {
+                (
+                    dump(&kind, false, &config).await,
+                    dump(&kind, true, &config).await,
+                )
+            })
+            .await;
+            assert!(!is_spare(&fresh_cmd), "{fresh_cmd}");
+            assert!(is_spare(&spare_cmd), "the spare was not used: {spare_cmd}");
+            for key in fresh.as_object().unwrap().keys() {
+                assert_eq!(
+                    fresh[key], spare[key],
+                    "{key} differs ({:?}, {config})",
+                    kind.0
+                );
+            }
+            assert_eq!(fresh["group_leader"], true);
+            assert_eq!(fresh["rlimit_as"][0], (256 + 512) * 1024 * 1024);
+            if kind.0 == Bootstrap::Awslambdaric {
+                // The state compared above is there: imported before the handler.
+                let runtime = fresh["runtime"].as_object().unwrap();
+                assert!(runtime.contains_key("marshaller"), "{}", fresh["runtime"]);
+            }
         }
-        assert_eq!(fresh["group_leader"], true);
-        assert_eq!(fresh["rlimit_as"][0], (256 + 512) * 1024 * 1024);
     }
 }
 
@@ -219,8 +269,9 @@ async fn spares_are_stopped_on_shutdown_and_on_delete() {
             h.deploy("g", &[("app.py", DUMP)], json!({})).await;
             let out = h.invoke("g", json!({}), false).await.json();
             assert!(is_spare(&out["cmdline"]), "{out}");
-            // The spare became g's worker; its replacement starts after that first invoke.
-            eventually("a worker and a new spare", || zygote_pids(&data).len() == 2).await;
+            // One of g's two spares became its worker; its replacement starts after that first
+            // invoke.
+            eventually("a worker and two spares", || zygote_pids(&data).len() == 3).await;
         })
         .await;
         let pids = zygote_pids(&data);
@@ -250,13 +301,15 @@ async fn a_killed_spare_falls_back_to_a_fresh_worker_and_is_replaced() {
         let data = h.cfg.data_dir.clone();
         bounded(60, async {
             h.deploy("f", &[("app.py", WHICH)], json!({})).await;
-            eventually("a spare waits", || zygote_pids(&data).len() == 1).await;
-            let spare = zygote_pids(&data)[0];
-            // SAFETY: kill(2) on a process this test's server started and still holds.
-            unsafe {
-                libc::kill(spare, libc::SIGKILL);
+            eventually("two spares wait", || zygote_pids(&data).len() == 2).await;
+            let spares = zygote_pids(&data);
+            for &spare in &spares {
+                // SAFETY: kill(2) on a process this test's server started and still holds.
+                unsafe {
+                    libc::kill(spare, libc::SIGKILL);
+                }
             }
-            eventually("the spare dies", || dead(spare.into())).await;
+            eventually("the spares die", || spares.iter().all(|&p| dead(p.into()))).await;
             let r = h.invoke("f", json!({}), false).await;
             assert_eq!(r.header("x-amz-function-error"), None, "{}", r.json());
             let out = r.json();
@@ -264,7 +317,7 @@ async fn a_killed_spare_falls_back_to_a_fresh_worker_and_is_replaced() {
             eventually("a new spare", || {
                 zygote_pids(&data)
                     .iter()
-                    .any(|&p| p != spare && !dead(p.into()))
+                    .any(|&p| !spares.contains(&p) && !dead(p.into()))
             })
             .await;
         })
@@ -309,4 +362,77 @@ async fn start_up_settings_and_shadowed_modules_make_the_spare_exec_the_plain_co
         .await;
         h.shutdown().await;
     }
+}
+
+/// Prints what the process sees of itself, for the zygote test below.
+const SELF: &str = r#"
+import json, os, sys
+print(json.dumps({
+    "environ": dict(os.environ),
+    "argv": sys.argv,
+    "spare": "zygote.py" in open("/proc/self/cmdline").read(),
+}))
+"#;
+
+/// Under the C locale an interpreter sets LC_CTYPE in its own environment at start-up
+/// (PEP 538). A spare started without any locale variable, for a worker without any either,
+/// must still become it (its start-up was the worker's), and keep what its start-up added, as
+/// the fresh process has it.
+#[test]
+fn a_spare_keeps_what_the_interpreters_start_up_added_to_its_environment() {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+
+    // The interpreter itself, as the local Lambda resolves it (not a shim that execs it).
+    let python = ric_python().unwrap_or_else(|| {
+        let out = Command::new("python3")
+            .args(["-c", "import sys; print(sys.executable)"])
+            .output()
+            .unwrap();
+        PathBuf::from(String::from_utf8(out.stdout).unwrap().trim())
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("self.py");
+    std::fs::write(&script, SELF).unwrap();
+    let zygote = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/zygote.py");
+    let path = std::env::var("PATH").unwrap_or_default();
+    let base = [("PATH", path.as_str())];
+    let worker_env = [("PATH", path.as_str()), ("GREETING", "hi")];
+    let run = |mut cmd: Command, stdin: &[u8]| -> Value {
+        let mut child = cmd
+            .current_dir(dir.path())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(stdin).unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "{out:?}");
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+
+    let mut fresh = Command::new(&python);
+    fresh.arg(&script).arg("x").env_clear().envs(worker_env);
+    let fresh = run(fresh, b"");
+
+    let mut spare = Command::new(&python);
+    spare.arg(&zygote).arg(&script).env_clear().envs(base);
+    let mut assignment = Vec::new();
+    let argv = [python.to_str().unwrap(), script.to_str().unwrap(), "x"];
+    let env: Vec<String> = worker_env.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    let fields = std::iter::once(argv.len().to_string())
+        .chain(argv.iter().map(|a| (*a).to_string()))
+        .chain(std::iter::once(env.len().to_string()))
+        .chain(env)
+        .chain(std::iter::once(dir.path().to_str().unwrap().to_string()));
+    for field in fields {
+        assignment.extend_from_slice(field.as_bytes());
+        assignment.push(0);
+    }
+    let spare = run(spare, &assignment);
+
+    assert_eq!(fresh["spare"], false);
+    assert_eq!(spare["spare"], true, "the spare exec'ed: {spare}");
+    assert_eq!(fresh["environ"], spare["environ"]);
+    assert_eq!(fresh["argv"], spare["argv"]);
 }

@@ -148,11 +148,11 @@ impl Loop {
             eprintln!("--- log tail ---\n{}\n---", tail.trim_end());
         }
         eprintln!(
-            "{}: deployed in {} ms (packaged in {} ms), invoked in {} ms",
+            "{}: deployed in {} ms (packaged in {} ms), invoked in {:.1} ms",
             r.deployed.outcome.function_name,
             r.deploy_time.as_millis(),
             r.package_time.as_millis(),
-            r.invoke_time.as_millis()
+            r.invoke_time.as_secs_f64() * 1000.0
         );
         (self.out)(outcome.to_string().trim_end());
     }

@@ -282,7 +282,7 @@ async fn try_round(
     shared
         .editor
         .info(&format!(
-            "live: {name} {} in {} ms (packaged in {} ms), invoked in {} ms",
+            "live: {name} {} in {} ms (packaged in {} ms), invoked in {:.1} ms",
             match r.deployed.outcome.action {
                 DeployAction::Unchanged => "unchanged",
                 DeployAction::Created => "created",
@@ -290,7 +290,7 @@ async fn try_round(
             },
             r.deploy_time.as_millis(),
             r.package_time.as_millis(),
-            r.invoke_time.as_millis()
+            r.invoke_time.as_secs_f64() * 1000.0
         ))
         .await;
     let shown = Shown {
