@@ -1090,9 +1090,31 @@ mod tests {
         }
     }
 
+    /// A cache, and how rebuilds through it learn what changed.
+    struct Cached {
+        cache: PackageCache,
+        scrutiny: Scrutiny,
+    }
+
+    impl Cached {
+        fn new(scrutiny: Scrutiny) -> Self {
+            Self {
+                cache: PackageCache::new(),
+                scrutiny,
+            }
+        }
+
+        fn reuse(&self) -> Reuse<'_> {
+            match self.scrutiny {
+                Scrutiny::Journal => Reuse::Journal(&self.cache),
+                Scrutiny::EveryFile => Reuse::Stamps(&self.cache),
+            }
+        }
+    }
+
     /// Builds through `cache` and from scratch: the same bytes, hash and file list.
-    fn assert_identical(req: &PackageRequest, cache: &PackageCache, step: &str) -> Package {
-        let cached = build_with(req, None, Reuse::Journal(cache)).unwrap();
+    fn assert_identical(req: &PackageRequest, cache: &Cached, step: &str) -> Package {
+        let cached = build_with(req, None, cache.reuse()).unwrap();
         let scratch = build_package(req).unwrap();
         assert!(cached.bytes == scratch.bytes, "{step}: the zips differ");
         assert_eq!(cached.code_sha256, scratch.code_sha256, "{step}");
@@ -1103,10 +1125,15 @@ mod tests {
 
     #[test]
     fn repackaging_through_the_cache_is_byte_identical_to_a_build_from_scratch() {
+        repackaging_is_byte_identical(Scrutiny::Journal);
+        repackaging_is_byte_identical(Scrutiny::EveryFile);
+    }
+
+    fn repackaging_is_byte_identical(scrutiny: Scrutiny) {
         let dir = settled_project(1100);
         let r = dir.path();
         let req = request(r, "handler");
-        let cache = PackageCache::new();
+        let cache = Cached::new(scrutiny);
         let first = assert_identical(&req, &cache, "cold");
         let n = first.files.len();
         assert_eq!(first.reused, 0);
@@ -1159,10 +1186,15 @@ mod tests {
 
     #[test]
     fn a_stale_cache_cannot_produce_wrong_bytes() {
+        no_wrong_bytes_from_a_stale_cache(Scrutiny::Journal);
+        no_wrong_bytes_from_a_stale_cache(Scrutiny::EveryFile);
+    }
+
+    fn no_wrong_bytes_from_a_stale_cache(scrutiny: Scrutiny) {
         let dir = settled_project(40);
         let r = dir.path();
         let req = request(r, "handler");
-        let cache = PackageCache::new();
+        let cache = Cached::new(scrutiny);
         assert_identical(&req, &cache, "cold");
         // Same size, same modification time, new content: the change time still tells.
         let path = r.join("data/d3/m0003.py");
@@ -1189,7 +1221,7 @@ mod tests {
         }
         assert_identical(&req, &cache, "replaced tree");
         // A cache emptied (a restart) starts cold and is still right.
-        cache.clear();
+        cache.cache.clear();
         assert_eq!(assert_identical(&req, &cache, "cleared").reused, 0);
     }
 
@@ -1202,7 +1234,7 @@ mod tests {
         let dir = settled_project(300);
         let r = dir.path();
         let req = request(r, "handler");
-        let cache = PackageCache::new();
+        let cache = Cached::new(Scrutiny::Journal);
         let all = assert_identical(&req, &cache, "cold").files.len();
         // The handler's seven modules and tool.sh lie outside the walked folder `data`.
         let outside = assert_identical(&req, &cache, "unchanged").looked_at;
@@ -1223,7 +1255,7 @@ mod tests {
         let linked = r.join("data/d7/m0007.py");
         std::fs::create_dir_all(r.join("elsewhere")).unwrap();
         std::fs::hard_link(&linked, r.join("elsewhere/alias.py")).unwrap();
-        assert_eq!(stamps_only(&req, &cache).looked_at, all + 1);
+        assert_eq!(stamps_only(&req, &cache.cache).looked_at, all + 1);
         std::fs::write(r.join("elsewhere/alias.py"), "through = 'the other name'\n").unwrap();
         assert_eq!(looked("written through the other link"), 1);
         assert_eq!(looked("and again"), 1);

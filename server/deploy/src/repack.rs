@@ -236,6 +236,17 @@ pub enum Scrutiny {
     EveryFile,
 }
 
+impl Scrutiny {
+    /// How a deploy to the local Lambda (`local`) or to AWS learns what changed.
+    pub fn for_target(local: bool) -> Scrutiny {
+        if local {
+            Scrutiny::Journal
+        } else {
+            Scrutiny::EveryFile
+        }
+    }
+}
+
 /// What a build may take from earlier builds.
 #[derive(Clone, Copy)]
 pub enum Reuse<'a> {
@@ -830,6 +841,12 @@ fn compress(entries: &[ZipEntry], which: &[usize]) -> HashMap<usize, Result<Comp
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_the_local_lambda_trusts_the_journal() {
+        assert_eq!(Scrutiny::for_target(true), Scrutiny::Journal);
+        assert_eq!(Scrutiny::for_target(false), Scrutiny::EveryFile);
+    }
 
     /// A file just written may be written again within the same timestamp tick without its
     /// stamp changing: it is not trusted until its change time is [`SETTLE`] old.

@@ -192,11 +192,7 @@ pub async fn run(
         includes: settings.include.clone(),
     };
     // The journal's one blind spot costs nothing locally but could cost a wrong deploy to AWS.
-    let scrutiny = if conn.info.local {
-        package::Scrutiny::Journal
-    } else {
-        package::Scrutiny::EveryFile
-    };
+    let scrutiny = package::Scrutiny::for_target(conn.info.local);
     let pkg = off_the_workers("packaging", move || {
         package::build_bundle(&req, vendor.as_deref(), scrutiny)
     })
