@@ -23,11 +23,12 @@ def server(tmp_path):
         "LAMBDA_LS_LOCAL_DIR": str(tmp_path / "local"),
         "AWS_EC2_METADATA_DISABLED": "true",
     }
-    proc = subprocess.Popen([BIN, "local", "serve"], env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    proc = subprocess.Popen([BIN, "local", "serve"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         line = proc.stdout.readline()
         match = re.search(r"http://127\.0\.0\.1:\d+", line)
         assert match, f"no endpoint in {line!r}"
+        env["hint"] = proc.stderr.readline()
         yield match.group(0), env
     finally:
         proc.terminate()
@@ -71,6 +72,37 @@ def test_boto3_create_invoke_and_log_tail(server):
     assert re.search(r"REPORT RequestId: \S+\tDuration: [\d.]+ ms", tail), tail
     with pytest.raises(lam.exceptions.ResourceNotFoundException):
         lam.get_function(FunctionName="missing")
+
+
+def test_the_printed_settings_reach_an_aws_iam_function_url(server):
+    """What `local serve` tells a user to set works for every call, signed function URLs too."""
+    endpoint, env = server
+    settings = dict(re.findall(r"(AWS_[A-Z_]+)=(\S+?)[;\s]", env["hint"]))
+    assert settings["AWS_ENDPOINT_URL"] == endpoint, env["hint"]
+    key, secret, region = settings["AWS_ACCESS_KEY_ID"], settings["AWS_SECRET_ACCESS_KEY"], settings["AWS_REGION"]
+    lam = boto3.client("lambda", endpoint_url=endpoint, region_name=region,
+                       aws_access_key_id=key, aws_secret_access_key=secret)
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("app.py", "import json\n\ndef handler(event, context):\n"
+                   "    who = event['requestContext']['authorizer']['iam']['accessKey']\n"
+                   "    return {'statusCode': 200, 'body': json.dumps({'key': who, 'got': json.loads(event['body'])})}\n")
+    lam.create_function(FunctionName="private", Runtime="python3.12", Role="arn:aws:iam::000000000000:role/any",
+                        Handler="app.handler", Code={"ZipFile": buf.getvalue()})
+    lam.get_waiter("function_active_v2").wait(FunctionName="private")
+    url = lam.create_function_url_config(FunctionName="private", AuthType="AWS_IAM")["FunctionUrl"]
+
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+    import urllib.request
+    req = AWSRequest(method="POST", url=url, data=json.dumps({"a": 2, "b": 3}).encode(),
+                     headers={"Content-Type": "application/json"})
+    SigV4Auth(Credentials(key, secret), "lambda", region).add_auth(req)
+    signed = urllib.request.Request(req.url, data=req.body, headers=dict(req.headers.items()), method="POST")
+    with urllib.request.urlopen(signed, timeout=30) as resp:
+        assert resp.status == 200
+        assert json.loads(resp.read()) == {"key": key, "got": {"a": 2, "b": 3}}
 
 
 def test_cli_shares_the_running_server(server):

@@ -645,9 +645,13 @@ async fn serve_local(port: u16) -> Result<u8, OpError> {
     config.port = port;
     let server = lambda_local::LocalLambda::start(config).await?;
     emit(&format!("local Lambda listening on {}", server.endpoint()));
+    // The local identity: any key works for the API, but AWS_IAM function URLs check it.
     eprintln!(
-        "use it with: AWS_ENDPOINT_URL={} AWS_ACCESS_KEY_ID=x AWS_SECRET_ACCESS_KEY=x AWS_REGION=us-east-1; Ctrl-C stops",
-        server.endpoint()
+        "use it with: AWS_ENDPOINT_URL={} AWS_ACCESS_KEY_ID={} AWS_SECRET_ACCESS_KEY={} AWS_REGION={}; Ctrl-C stops",
+        server.endpoint(),
+        lambda_facts::LOCAL_ACCESS_KEY,
+        lambda_facts::LOCAL_SECRET_KEY,
+        lambda_facts::LOCAL_REGION,
     );
     let _ = tokio::signal::ctrl_c().await;
     server.shutdown().await;
