@@ -100,10 +100,12 @@ mod linux {
             let Ok(wd) = self.inotify.watches().add(dir, mask) else {
                 return false;
             };
-            // The same folder under a second path (a bind mount): its events could not say which.
-            if self.dirs.insert(wd, dir.to_owned()).is_some() {
-                return false;
-            }
+            // The same folder under a second path (a bind mount): its events keep the first path,
+            // and files under the second are looked at every time.
+            match self.dirs.entry(wd) {
+                std::collections::hash_map::Entry::Occupied(_) => return false,
+                std::collections::hash_map::Entry::Vacant(v) => v.insert(dir.to_owned()),
+            };
             self.watched.insert(dir.to_owned(), self.builds);
             true
         }
